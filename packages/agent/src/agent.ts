@@ -1,0 +1,151 @@
+/**
+ * The agent: composes core (config, logger, metrics, FlowBus, IP cache, plugin manager) with discovered or given
+ * plugins and the HTTP listener. `retina-agent` is a thin CLI over this; a custom agent is a few lines over it too.
+ */
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import {
+  createLogger,
+  createMetricsModule,
+  selectPlugins,
+  FlowBus,
+  InMemoryIpCache,
+  loadConfig,
+  parseConfig,
+  PluginManager,
+  type AgentConfig,
+  type Logger,
+  type MetricsModule,
+  type PluginDefinition,
+} from '@retina-ts/core';
+import { boundAddress, startHttpServer, stopHttpServer } from './http.js';
+import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
+
+/** How to build an agent. Give `plugins` to run exactly those definitions without discovery. */
+export interface AgentOptions {
+  /** Path of a Retina `config.yaml`; omitted means defaults (standalone). */
+  configFile?: string;
+  /** A config object (same keys as config.yaml); wins over `configFile`. */
+  config?: Record<string, unknown>;
+  /** Plugin definitions to run instead of discovering `enabledPlugin` names. */
+  plugins?: readonly PluginDefinition[];
+  /** node_modules folders to search for plugins (default: from the working directory and the agent upward). */
+  pluginSearchPaths?: readonly string[];
+  /** Environment used for overrides (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Logger to use (default: JSON to stdout at the configured level). */
+  logger?: Logger;
+  /** Serve HTTP (default true). */
+  listen?: boolean;
+}
+
+/** A composed, not yet started agent. */
+export class Agent {
+  private server: Server | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: AgentConfig,
+    readonly logger: Logger,
+    readonly metrics: MetricsModule,
+    readonly flowBus: FlowBus,
+    readonly ipCache: InMemoryIpCache,
+    readonly manager: PluginManager,
+    private readonly pending: Promise<void>,
+    private readonly listen: boolean,
+  ) {}
+
+  /** Reads config, resolves plugins and composes the agent. Unresolvable plugins are reported, never fatal. */
+  static async create(opts: AgentOptions = {}): Promise<Agent> {
+    const env = opts.env ?? process.env;
+    const { config, warnings } = opts.config
+      ? parseConfig(opts.config, { env, platform: process.platform })
+      : loadConfig({ file: opts.configFile, env, platform: process.platform });
+    const logger = opts.logger ?? createLogger({ level: config.logLevel, name: 'retina-agent' });
+    for (const w of warnings) logger.warn({ config: opts.configFile }, w);
+
+    const nodeName = config.nodeName || env['NODE_NAME'] || hostname();
+    const metrics = createMetricsModule({
+      universalLabels: { cluster: config.clusterName, instance: nodeName },
+    });
+    const flowBus = new FlowBus({ capacity: config.flowBusCapacity, metrics });
+    const ipCache = new InMemoryIpCache();
+    const manager = new PluginManager({ config, metrics, logger, flowBus, ipCache, nodeName });
+
+    const searchPaths = opts.pluginSearchPaths ? [...opts.pluginSearchPaths] : defaultSearchPaths();
+    const pending = opts.plugins
+      ? Promise.resolve().then(() => {
+          for (const def of opts.plugins ?? []) manager.add(def);
+        })
+      : Agent.discover(config, manager, logger, searchPaths);
+
+    return new Agent(config, logger, metrics, flowBus, ipCache, manager, pending, opts.listen ?? true);
+  }
+
+  private static async discover(
+    config: AgentConfig,
+    manager: PluginManager,
+    logger: Logger,
+    searchPaths: string[],
+  ): Promise<void> {
+    const { names, fromDefaults } = selectPlugins(config, process.platform);
+    const installed = new Set(listInstalledPlugins(searchPaths).map((p) => p.plugin));
+    for (const name of names) {
+      // Defaults are a wish list: a default plugin that is not installed is skipped, one the user asked for fails.
+      if (fromDefaults && !installed.has(name)) {
+        logger.info({ plugin: name }, `default plugin ${name} is not installed; skipping`);
+        continue;
+      }
+      try {
+        const resolved = await resolvePlugin(name, searchPaths);
+        manager.add(resolved.definition, { packageName: resolved.packageName });
+      } catch (err) {
+        logger.error({ plugin: name, err: (err as Error).message }, 'plugin could not be loaded');
+        manager.addFailed(name, err as Error);
+      }
+    }
+  }
+
+  /** Starts HTTP and every plugin; resolves once the listener is bound (plugins start in the background). */
+  async start(): Promise<void> {
+    await this.pending;
+    if (this.listen) {
+      const { host, port } = this.config.apiServer;
+      this.server = await startHttpServer(
+        {
+          metrics: this.metrics,
+          plugins: () => this.manager.status(),
+          ready: () => this.manager.status().every((p) => p.state !== 'pending' && p.state !== 'initializing'),
+        },
+        host,
+        port,
+      );
+      const addr = boundAddress(this.server);
+      this.logger.info({ host: addr.address, port: addr.port }, `serving /metrics on ${addr.address}:${addr.port}`);
+    }
+    await this.manager.start();
+  }
+
+  /** The bound HTTP address, once started. */
+  address(): { host: string; port: number } | undefined {
+    if (!this.server) return undefined;
+    const a = boundAddress(this.server);
+    return { host: a.address, port: a.port };
+  }
+
+  /** Stops plugins (each within the deadline), the FlowBus and the listener. Idempotent. */
+  stop(deadlineMs = 10_000): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.manager.stop({ deadlineMs });
+      this.flowBus.close();
+      if (this.server) await stopHttpServer(this.server);
+      this.logger.info('agent stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+/** Creates an agent; shorthand for `Agent.create`. */
+export function createAgent(opts: AgentOptions = {}): Promise<Agent> {
+  return Agent.create(opts);
+}

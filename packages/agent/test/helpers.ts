@@ -1,0 +1,122 @@
+/** Test helpers: temporary plugin packages and a spawned agent process. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+export const AGENT_CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
+
+/** Writes a package folder `node_modules/<name>` under `root` with the given package.json fields and index.js. */
+export function writePackage(root: string, name: string, pkg: Record<string, unknown>, indexJs: string): string {
+  const dir = join(root, 'node_modules', ...name.split('/'));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name, version: '1.2.3', type: 'module', exports: { '.': './index.js' }, ...pkg }, null, 2),
+  );
+  writeFileSync(join(dir, 'index.js'), indexJs);
+  return dir;
+}
+
+/** A temporary folder. */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+}
+
+/**
+ * A third-party plugin as a user would publish it: no import of @retina-ts/core, just the contract's shape.
+ * It counts its own polls into a custom gauge so a test can see it running inside the agent.
+ */
+export const COUNTER_PLUGIN_JS = `
+export default {
+  name: 'acme-counter',
+  version: '1.2.3',
+  platforms: ['linux', 'windows'],
+  description: 'test plugin that counts its polls',
+  create() {
+    let timer;
+    let gauge;
+    return {
+      init(ctx) {
+        gauge = ctx.metrics.gauge({ name: 'acme_polls', help: 'polls made by acme-counter', labelNames: ['node'] });
+        this.node = ctx.nodeName;
+      },
+      start(signal) {
+        let n = 0;
+        const tick = () => gauge.set({ node: this.node }, ++n);
+        tick();
+        timer = setInterval(tick, 50);
+        return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      },
+      stop() { clearInterval(timer); },
+    };
+  },
+};
+`;
+
+/** A spawned retina-agent with its JSON log lines collected. */
+export interface AgentProcess {
+  child: ChildProcess;
+  port: number;
+  logs: Record<string, unknown>[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  url(path: string): string;
+}
+
+/** Starts `retina-agent` as a user would and waits for its listener (port 0 in the config picks a free one). */
+export async function spawnAgent(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [AGENT_CLI, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.on('line', (line) => {
+      let rec: Record<string, unknown>;
+      try {
+        rec = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logs.push(rec);
+      if (typeof rec['port'] === 'number' && String(rec['msg']).startsWith('serving /metrics')) resolve(rec['port']);
+    });
+    void exited.then(({ code }) => reject(new Error(`agent exited (${code}) before listening: ${stderr}`)));
+  });
+  return { child, port, logs, exited, url: (path) => `http://127.0.0.1:${port}${path}` };
+}
+
+/** Polls `fn` until it returns a truthy value or the attempts run out. */
+export async function eventually<T>(fn: () => Promise<T | undefined | false>, attempts = 100, everyMs = 100): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`condition not met after ${attempts} attempts${last ? `: ${String(last)}` : ''}`);
+}
+
+/** Parses Prometheus text exposition into `name{labels}` → value. */
+export function parseExposition(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
