@@ -56,6 +56,22 @@ export default {
 };
 `;
 
+/** A plugin whose stop() never finishes, to exercise the forced exit on a second signal. */
+export const HANGING_STOP_PLUGIN_JS = `
+export default {
+  name: 'hang-on-stop',
+  version: '0.0.1',
+  platforms: ['linux', 'windows'],
+  create() {
+    return {
+      init() {},
+      start(signal) { return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })); },
+      stop() { return new Promise(() => {}); },
+    };
+  },
+};
+`;
+
 /** A spawned retina-agent with its JSON log lines collected. */
 export interface AgentProcess {
   child: ChildProcess;
@@ -66,8 +82,11 @@ export interface AgentProcess {
 }
 
 /** Starts `retina-agent` as a user would and waits for its listener (port 0 in the config picks a free one). */
-export async function spawnAgent(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [AGENT_CLI, ...args], {
+export async function spawnAgent(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; script?: string } = {},
+): Promise<AgentProcess> {
+  const child = spawn(process.execPath, [opts.script ?? AGENT_CLI, ...args], {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
