@@ -116,7 +116,7 @@ hubble-event-buffer-capacity: "4095"
     expect(config.logLevel).toBe('info');
     expect(config.metricsIntervalMs).toBe(10_000);
     expect(config.enabledPlugin).toBeUndefined();
-    expect(effectivePlugins(config, 'linux')).toEqual(['linuxutil']);
+    expect(effectivePlugins(config, 'linux')).toEqual(['dropreason', 'packetforward', 'linuxutil', 'dns']);
   });
 
   it('names a missing file', () => {
@@ -328,12 +328,12 @@ describe('effectivePlugins', () => {
     expect(effectivePlugins(c, 'win32')).toEqual(['hnsstats']);
   });
   it('then the standalone default', () => {
-    expect(effectivePlugins(base, 'linux')).toEqual(['linuxutil']);
+    expect(effectivePlugins(base, 'linux')).toEqual(['dropreason', 'packetforward', 'linuxutil', 'dns']);
     expect(effectivePlugins(base, 'win32')).toEqual(['hnsstats']);
     expect(effectivePlugins(base, 'darwin')).toEqual([]);
   });
   it('says where the list came from', () => {
-    expect(selectPlugins(base, 'linux')).toEqual({ names: ['linuxutil'], source: 'default', fromDefaults: true });
+    expect(selectPlugins(base, 'linux')).toEqual({ names: ['dropreason', 'packetforward', 'linuxutil', 'dns'], source: 'default', fromDefaults: true });
     expect(selectPlugins({ ...base, enabledPlugin_linux: ['dns'] }, 'linux')).toEqual({
       names: ['dns'],
       source: 'enabledPlugin_linux',
@@ -343,7 +343,7 @@ describe('effectivePlugins', () => {
   });
   it('warns when only the other OS list is set', () => {
     expect(parseConfig({ enabledPlugin_win: ['hnsstats'] }, { platform: 'linux' }).warnings).toEqual([
-      'config: enabledPlugin_win is set but this node runs linux; using the default plugins [linuxutil]',
+      'config: enabledPlugin_win is set but this node runs linux; using the default plugins [dropreason, packetforward, linuxutil, dns]',
     ]);
   });
 });

@@ -68,7 +68,7 @@ export function toPluginPlatform(platform: NodeJS.Platform | Platform): Platform
 }
 
 const DEFAULT_PLUGINS: Readonly<Record<Platform, readonly string[]>> = {
-  linux: ['linuxutil'],
+  linux: ['dropreason', 'packetforward', 'linuxutil', 'dns'],
   windows: ['hnsstats'],
 };
 
