@@ -45,6 +45,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // A Windows container stop arrives as a console event, which Node surfaces as SIGBREAK or SIGHUP.
+  if (process.platform === 'win32') {
+    process.on('SIGBREAK', onSignal);
+    process.on('SIGHUP', onSignal);
+  }
   try {
     await agent.start();
   } catch (err) {

@@ -6,7 +6,7 @@
  * registered by import side effects and there is no hand-kept list of plugins.
  */
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { dirname, join, resolve as resolvePath } from 'node:path';
+import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exports as resolveExports } from 'resolve.exports';
 import type { PluginDefinition } from '@retina-ts/core';
@@ -79,7 +79,7 @@ function nodeModulesChain(start: string): string[] {
 
 /** The module folders discovery searches, most specific first, without duplicates. */
 export function defaultSearchPaths(cwd = process.cwd()): string[] {
-  const extra = (process.env['RETINA_PLUGIN_PATH'] ?? '').split(':').filter(Boolean);
+  const extra = (process.env['RETINA_PLUGIN_PATH'] ?? '').split(delimiter).filter(Boolean);
   const here = dirname(fileURLToPath(import.meta.url));
   const all = [...extra, ...nodeModulesChain(cwd), ...nodeModulesChain(here)];
   const seen = new Set<string>();
