@@ -40,8 +40,14 @@ export interface AgentOptions {
 }
 
 /** A composed, not yet started agent. */
+/** The part of a Hubble server the agent needs: something to stop. */
+interface ControlPlane {
+  stop(): Promise<void> | void;
+}
+
 export class Agent {
   private server: Server | undefined;
+  private hubble: ControlPlane | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -53,6 +59,7 @@ export class Agent {
     readonly manager: PluginManager,
     private readonly pending: Promise<void>,
     private readonly listen: boolean,
+    readonly nodeName: string,
   ) {}
 
   /** Reads config, resolves plugins and composes the agent. Unresolvable plugins are reported, never fatal. */
@@ -79,7 +86,7 @@ export class Agent {
         })
       : Agent.discover(config, manager, logger, searchPaths);
 
-    return new Agent(config, logger, metrics, flowBus, ipCache, manager, pending, opts.listen ?? true);
+    return new Agent(config, logger, metrics, flowBus, ipCache, manager, pending, opts.listen ?? true, nodeName);
   }
 
   private static async discover(
@@ -123,7 +130,22 @@ export class Agent {
       const addr = boundAddress(this.server);
       this.logger.info({ host: addr.address, port: addr.port }, `serving /metrics on ${addr.address}:${addr.port}`);
     }
+    if (this.config.controlPlane === 'hubble') await this.startHubble();
     await this.manager.start();
+  }
+
+  /** Serves the FlowBus over the Hubble API; loaded on demand so the standard control plane never loads gRPC. */
+  private async startHubble(): Promise<void> {
+    const { startHubble, hubbleOptionsFromConfig } = await import('@retina-ts/hubble');
+    const { options, warnings } = hubbleOptionsFromConfig(this.config);
+    const logger = this.logger.child({ component: 'hubble' });
+    for (const w of warnings) logger.warn(w);
+    const server = await startHubble({ flowBus: this.flowBus, nodeName: this.nodeName, logger, options });
+    this.hubble = server;
+    logger.info(
+      { tcpPort: server.tcpPort, unixSocket: server.unixSocket, metricsPort: server.metricsPort },
+      'serving the Hubble API',
+    );
   }
 
   /** The bound HTTP address, once started. */
@@ -137,6 +159,7 @@ export class Agent {
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       await this.manager.stop({ deadlineMs });
+      await this.hubble?.stop();
       this.flowBus.close();
       if (this.server) await stopHttpServer(this.server);
       this.logger.info('agent stopped');

@@ -1,0 +1,124 @@
+/**
+ * The agent with `controlPlane: hubble`: flows that a plugin emits on the FlowBus are served by GetFlows, queried
+ * with a client generated from the official Hubble protos.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { eventually, spawnAgent, tempDir, writePackage, type AgentProcess } from './helpers.js';
+
+const OFFICIAL_PROTOS = resolve(
+  process.env['HUBBLE_API_PROTOS'] ?? fileURLToPath(new URL('../../../../shared/reference/hubble-api', import.meta.url)),
+);
+
+/** Emits one UDP flow every 20 ms, numbered by source port. */
+const FLOW_PLUGIN_JS = `
+export default {
+  name: 'flow-source',
+  version: '0.0.1',
+  platforms: ['linux'],
+  create() {
+    let timer;
+    return {
+      init(ctx) { this.ctx = ctx; },
+      start(signal) {
+        let n = 0;
+        timer = setInterval(() => {
+          n++;
+          this.ctx.emit({
+            timeNs: BigInt(Date.now()) * 1000000n,
+            verdict: 1,
+            type: 1,
+            nodeName: this.ctx.nodeName,
+            trafficDirection: 2,
+            ip: { source: '10.250.0.1', destination: '10.250.0.2', ipVersion: 1 },
+            l4: { udp: { sourcePort: 40000 + n, destinationPort: 53 } },
+            emitter: 'flow-source',
+          });
+        }, 20);
+        return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      },
+      stop() { clearInterval(timer); },
+    };
+  },
+};
+`;
+
+type Observer = grpc.Client & {
+  ServerStatus(req: object, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void): void;
+  GetFlows(req: object): grpc.ClientReadableStream<Record<string, any>>;
+};
+
+describe('agent with the Hubble control plane', () => {
+  let agent: AgentProcess;
+  let observer: Observer;
+  const cwd = tempDir('retina-hubble');
+  const socket = join(cwd, 'hubble.sock');
+
+  beforeAll(async () => {
+    writePackage(cwd, 'flow-source', { retina: { plugin: 'flow-source' } }, FLOW_PLUGIN_JS);
+    writeFileSync(
+      join(cwd, 'config.yaml'),
+      [
+        'apiServer: { host: 127.0.0.1, port: 0 }',
+        'controlPlane: hubble',
+        'enabledPlugin: [flow-source]',
+        `hubble-socket-path: ${socket}`,
+        'hubble-listen-address: ""',
+        'hubble-metrics-server: ""',
+      ].join('\n'),
+    );
+    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], { cwd, env: { NODE_NAME: 'hubble-node' } });
+    const def = protoLoader.loadSync(['observer/observer.proto'], {
+      includeDirs: [OFFICIAL_PROTOS],
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      observer: { Observer: new (addr: string, creds: grpc.ChannelCredentials) => Observer };
+    };
+    observer = new pkg.observer.Observer(`unix://${socket}`, grpc.credentials.createInsecure());
+  });
+
+  afterAll(async () => {
+    observer?.close();
+    if (agent && agent.child.exitCode === null) {
+      agent.child.kill('SIGTERM');
+      expect((await agent.exited).code).toBe(0);
+    }
+  });
+
+  it('counts flows in ServerStatus', async () => {
+    const status = await eventually(async () => {
+      const s = await new Promise<Record<string, unknown>>((res, rej) =>
+        observer.ServerStatus({}, (err, r) => (err ? rej(err) : res(r))),
+      );
+      return Number(s['num_flows']) >= 5 ? s : undefined;
+    });
+    expect(Number(status['max_flows'])).toBe(4095);
+    expect(Number(status['seen_flows'])).toBeGreaterThanOrEqual(Number(status['num_flows']));
+  });
+
+  it('serves the last N flows, newest last, with the node name', async () => {
+    const flows: Record<string, any>[] = [];
+    await new Promise<void>((res, rej) => {
+      const stream = observer.GetFlows({ number: 3 });
+      stream.on('data', (r: Record<string, any>) => r['flow'] && flows.push(r['flow']));
+      stream.on('end', () => res());
+      stream.on('error', rej);
+    });
+    expect(flows).toHaveLength(3);
+    const ports = flows.map((f) => f['l4']['UDP']['source_port'] as number);
+    expect(ports[1]).toBe(ports[0]! + 1);
+    expect(ports[2]).toBe(ports[1]! + 1);
+    expect(flows[0]!['node_name']).toBe('hubble-node');
+    expect(flows[0]!['IP']['source']).toBe('10.250.0.1');
+    expect(flows[0]!['verdict']).toBe('FORWARDED');
+  });
+});

@@ -1,0 +1,485 @@
+/**
+ * flow.FlowFilter → predicate over served flows. Within one filter every set field must match (AND); within one
+ * repeated field any value may match (OR). A request passes a flow iff the allow-list is empty or one of its filters
+ * matches, and no deny-list filter matches. Invalid values (bad CIDR, unknown protocol, bad selector or regexp)
+ * throw FilterError; filters this server cannot evaluate (CEL) throw FilterError of kind `unimplemented`.
+ *
+ * Flows here carry no HTTP, trace-context or translated-address data, so filters on those fields are validated and
+ * then match nothing, exactly as they would against such flows in Hubble.
+ */
+import { BlockList, isIP } from 'node:net';
+import type { PbEndpoint, PbFlow, PbTcpFlags, PbWorkload } from '../wire.js';
+import { Wire } from '../wire.js';
+import { FilterError } from './errors.js';
+import { compileFqdnPatterns, compileNodeNamePatterns } from './patterns.js';
+import type { ParsedLabel, Selector } from './selector.js';
+import { parseLabel, parseSelector, selectorMatches } from './selector.js';
+
+/** A decoded flow.FlowFilter (proto field names; every field optional). */
+export interface FlowFilterInput {
+  uuid?: string[];
+  source_ip?: string[];
+  source_ip_xlated?: string[];
+  source_pod?: string[];
+  source_fqdn?: string[];
+  source_label?: string[];
+  source_service?: string[];
+  source_workload?: Partial<PbWorkload>[];
+  source_cluster_name?: string[];
+  destination_ip?: string[];
+  destination_pod?: string[];
+  destination_fqdn?: string[];
+  destination_label?: string[];
+  destination_service?: string[];
+  destination_workload?: Partial<PbWorkload>[];
+  destination_cluster_name?: string[];
+  traffic_direction?: number[];
+  verdict?: number[];
+  drop_reason_desc?: number[];
+  interface?: { index?: number; name?: string }[];
+  event_type?: { type?: number; match_sub_type?: boolean; sub_type?: number }[];
+  http_status_code?: string[];
+  protocol?: string[];
+  source_port?: string[];
+  destination_port?: string[];
+  reply?: boolean[];
+  dns_query?: string[];
+  source_identity?: number[];
+  destination_identity?: number[];
+  http_method?: string[];
+  http_path?: string[];
+  http_url?: string[];
+  http_header?: { key?: string; value?: string }[];
+  tcp_flags?: PbTcpFlags[];
+  node_name?: string[];
+  node_labels?: string[];
+  ip_version?: number[];
+  trace_id?: string[];
+  ip_trace_id?: (string | number)[];
+  encrypted?: boolean[];
+  experimental?: { cel_expression?: string[] } | null;
+}
+
+/** A compiled filter or filter list. */
+export type FlowPredicate = (flow: PbFlow) => boolean;
+
+const L4_PROTOCOLS = new Set(['tcp', 'udp', 'sctp', 'icmp', 'icmpv4', 'icmpv6', 'vrrp', 'igmp']);
+const L7_PROTOCOLS = new Set(['dns', 'http', 'kafka']);
+
+const labelCache = new WeakMap<PbEndpoint | string[], ParsedLabel[]>();
+
+function parsedLabels(owner: PbEndpoint | string[] | undefined, labels: string[] | undefined): ParsedLabel[] {
+  if (!owner || !labels || labels.length === 0) return [];
+  let parsed = labelCache.get(owner);
+  if (!parsed) {
+    parsed = labels.map(parseLabel);
+    labelCache.set(owner, parsed);
+  }
+  return parsed;
+}
+
+function nonEmpty<T>(values: readonly T[] | undefined | null): values is readonly T[] {
+  return values !== undefined && values !== null && values.length > 0;
+}
+
+function ipMatcher(values: readonly string[], field: string): (ip: string | undefined) => boolean {
+  const list = new BlockList();
+  for (const raw of values) {
+    const value = raw.trim();
+    const slash = value.indexOf('/');
+    const address = slash < 0 ? value : value.slice(0, slash);
+    const family = isIP(address);
+    if (family === 0) {
+      throw new FilterError(
+        `${field}: ${JSON.stringify(raw)} is not an IP address or CIDR (examples: 10.0.0.1, 10.0.0.0/8, fd00::/64)`,
+      );
+    }
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    if (slash < 0) {
+      list.addAddress(address, type);
+      continue;
+    }
+    const prefixText = value.slice(slash + 1);
+    const prefix = Number(prefixText);
+    if (!/^\d+$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) {
+      throw new FilterError(`${field}: ${JSON.stringify(raw)} has an invalid prefix length`);
+    }
+    list.addSubnet(address, prefix, type);
+  }
+  return (ip) => {
+    if (!ip) return false;
+    const family = isIP(ip);
+    return family !== 0 && list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  };
+}
+
+function namespacedNameMatcher(
+  values: readonly string[],
+  field: string,
+): (namespace: string | undefined, name: string | undefined) => boolean {
+  const parsed = values.map((value) => {
+    const slash = value.indexOf('/');
+    if (slash < 0) {
+      if (value === '') throw new FilterError(`${field}: empty value; use [namespace/][name-prefix]`);
+      return { ns: 'default', prefix: value };
+    }
+    const ns = value.slice(0, slash);
+    const prefix = value.slice(slash + 1).split('/')[0] as string;
+    if (ns === '' && prefix === '')
+      throw new FilterError(`${field}: ${JSON.stringify(value)} names neither namespace nor name`);
+    return { ns, prefix };
+  });
+  return (namespace = '', name = '') => {
+    if (namespace === '' && name === '') return false;
+    return parsed.some((f) => f.ns === namespace && (f.prefix === '' || name.startsWith(f.prefix)));
+  };
+}
+
+function selectorsOf(values: readonly string[], field: string): Selector[] {
+  return values.map((value) => {
+    try {
+      return parseSelector(value);
+    } catch (err) {
+      throw new FilterError(`${field}: ${(err as Error).message}`);
+    }
+  });
+}
+
+function regexpsOf(values: readonly string[], field: string): RegExp[] {
+  return values.map((value) => {
+    try {
+      return new RegExp(value);
+    } catch (err) {
+      throw new FilterError(
+        `${field}: ${JSON.stringify(value)} is not a valid regular expression: ${(err as Error).message}`,
+      );
+    }
+  });
+}
+
+function portsOf(values: readonly string[], field: string): Set<number> {
+  return new Set(
+    values.map((value) => {
+      if (!/^\d+$/.test(value) || Number(value) > 65535) {
+        throw new FilterError(`${field}: ${JSON.stringify(value)} is not a port number (0-65535)`);
+      }
+      return Number(value);
+    }),
+  );
+}
+
+function sourcePort(flow: PbFlow): number | undefined {
+  const l4 = flow.l4;
+  return l4?.TCP?.source_port ?? l4?.UDP?.source_port ?? l4?.SCTP?.source_port;
+}
+
+function destinationPort(flow: PbFlow): number | undefined {
+  const l4 = flow.l4;
+  return l4?.TCP?.destination_port ?? l4?.UDP?.destination_port ?? l4?.SCTP?.destination_port;
+}
+
+function protocolMatches(flow: PbFlow, protocol: string): boolean {
+  const l4 = flow.l4;
+  switch (protocol) {
+    case 'tcp':
+      return l4?.TCP !== undefined;
+    case 'udp':
+      return l4?.UDP !== undefined;
+    case 'sctp':
+      return l4?.SCTP !== undefined;
+    case 'icmp':
+      return l4?.ICMPv4 !== undefined || l4?.ICMPv6 !== undefined;
+    case 'icmpv4':
+      return l4?.ICMPv4 !== undefined;
+    case 'icmpv6':
+      return l4?.ICMPv6 !== undefined;
+    case 'vrrp':
+      return l4?.VRRP !== undefined;
+    case 'igmp':
+      return l4?.IGMP !== undefined;
+    case 'dns':
+      return flow.l7?.dns !== undefined;
+    default:
+      // http and kafka: these flows never carry such records.
+      return false;
+  }
+}
+
+function workloadMatcher(filters: readonly Partial<PbWorkload>[]): (ep: PbEndpoint | undefined) => boolean {
+  return (ep) =>
+    (ep?.workloads ?? []).some((w) =>
+      filters.some((f) => (!f.name || f.name === w.name) && (!f.kind || f.kind === w.kind)),
+    );
+}
+
+function tcpFlagsMatch(wanted: PbTcpFlags, have: PbTcpFlags): boolean {
+  for (const flag of ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'] as const) {
+    if (wanted[flag] && !have[flag]) return false;
+  }
+  return true;
+}
+
+function validateHttpStatusCodes(values: readonly string[], eventTypes: FlowFilterInput['event_type']): void {
+  for (const value of values) {
+    if (!/^[1-5][0-9]{2}$/.test(value) && !/^[1-5][0-9]?\+$/.test(value)) {
+      throw new FilterError(
+        `http_status_code: invalid status code prefix ${JSON.stringify(value)} (examples: 404, 4+, 50+)`,
+      );
+    }
+  }
+  if (nonEmpty(eventTypes) && !eventTypes.some((t) => t.type === Wire.eventType.L7)) {
+    throw new FilterError(
+      "http_status_code: filtering by HTTP status code requires the event type filter to match 'l7' events",
+    );
+  }
+}
+
+/** Compiles one FlowFilter into a predicate; throws FilterError for values it cannot use. */
+export function compileFlowFilter(filter: FlowFilterInput): FlowPredicate {
+  const checks: FlowPredicate[] = [];
+  const f = filter;
+
+  if (nonEmpty(f.experimental?.cel_expression)) {
+    throw new FilterError(
+      'experimental.cel_expression: CEL filter expressions are not supported by this server',
+      'unimplemented',
+    );
+  }
+  if (nonEmpty(f.uuid)) {
+    const set = new Set(f.uuid);
+    checks.push((flow) => set.has(flow.uuid));
+  }
+  if (nonEmpty(f.source_ip)) {
+    const m = ipMatcher(f.source_ip, 'source_ip');
+    checks.push((flow) => m(flow.IP?.source));
+  }
+  if (nonEmpty(f.destination_ip)) {
+    const m = ipMatcher(f.destination_ip, 'destination_ip');
+    checks.push((flow) => m(flow.IP?.destination));
+  }
+  if (nonEmpty(f.source_ip_xlated)) {
+    ipMatcher(f.source_ip_xlated, 'source_ip_xlated');
+    checks.push(() => false);
+  }
+  if (nonEmpty(f.source_pod)) {
+    const m = namespacedNameMatcher(f.source_pod, 'source_pod');
+    checks.push((flow) => m(flow.source?.namespace, flow.source?.pod_name));
+  }
+  if (nonEmpty(f.destination_pod)) {
+    const m = namespacedNameMatcher(f.destination_pod, 'destination_pod');
+    checks.push((flow) => m(flow.destination?.namespace, flow.destination?.pod_name));
+  }
+  if (nonEmpty(f.source_service)) {
+    const m = namespacedNameMatcher(f.source_service, 'source_service');
+    checks.push((flow) => m(flow.source_service?.namespace, flow.source_service?.name));
+  }
+  if (nonEmpty(f.destination_service)) {
+    const m = namespacedNameMatcher(f.destination_service, 'destination_service');
+    checks.push((flow) => m(flow.destination_service?.namespace, flow.destination_service?.name));
+  }
+  if (nonEmpty(f.source_fqdn)) {
+    const m = wrapPatternErrors(() => compileFqdnPatterns(f.source_fqdn as string[]), 'source_fqdn');
+    checks.push((flow) => (flow.source_names ?? []).some(m));
+  }
+  if (nonEmpty(f.destination_fqdn)) {
+    const m = wrapPatternErrors(
+      () => compileFqdnPatterns(f.destination_fqdn as string[]),
+      'destination_fqdn',
+    );
+    checks.push((flow) => (flow.destination_names ?? []).some(m));
+  }
+  if (nonEmpty(f.source_label)) {
+    const selectors = selectorsOf(f.source_label, 'source_label');
+    checks.push((flow) => {
+      const labels = parsedLabels(flow.source, flow.source?.labels);
+      return selectors.some((s) => selectorMatches(s, labels));
+    });
+  }
+  if (nonEmpty(f.destination_label)) {
+    const selectors = selectorsOf(f.destination_label, 'destination_label');
+    checks.push((flow) => {
+      const labels = parsedLabels(flow.destination, flow.destination?.labels);
+      return selectors.some((s) => selectorMatches(s, labels));
+    });
+  }
+  if (nonEmpty(f.node_labels)) {
+    const selectors = selectorsOf(f.node_labels, 'node_labels');
+    checks.push((flow) => {
+      const labels = parsedLabels(flow.node_labels, flow.node_labels);
+      return selectors.some((s) => selectorMatches(s, labels));
+    });
+  }
+  if (nonEmpty(f.source_workload)) {
+    const m = workloadMatcher(f.source_workload);
+    checks.push((flow) => m(flow.source));
+  }
+  if (nonEmpty(f.destination_workload)) {
+    const m = workloadMatcher(f.destination_workload);
+    checks.push((flow) => m(flow.destination));
+  }
+  if (nonEmpty(f.source_cluster_name)) {
+    const set = new Set(f.source_cluster_name);
+    checks.push((flow) => set.has(flow.source?.cluster_name ?? ''));
+  }
+  if (nonEmpty(f.destination_cluster_name)) {
+    const set = new Set(f.destination_cluster_name);
+    checks.push((flow) => set.has(flow.destination?.cluster_name ?? ''));
+  }
+  if (nonEmpty(f.traffic_direction)) {
+    const set = new Set(f.traffic_direction);
+    checks.push((flow) => set.has(flow.traffic_direction));
+  }
+  if (nonEmpty(f.verdict)) {
+    const set = new Set(f.verdict);
+    checks.push((flow) => set.has(flow.verdict));
+  }
+  if (nonEmpty(f.drop_reason_desc)) {
+    const set = new Set(f.drop_reason_desc);
+    checks.push((flow) => flow.drop_reason_desc !== undefined && set.has(flow.drop_reason_desc));
+  }
+  if (nonEmpty(f.interface)) {
+    const wanted = f.interface;
+    checks.push((flow) => {
+      const itf = flow.interface;
+      if (!itf) return false;
+      return wanted.some((w) => (!w.index || w.index === itf.index) && (!w.name || w.name === itf.name));
+    });
+  }
+  if (nonEmpty(f.event_type)) {
+    const wanted = f.event_type;
+    checks.push((flow) => {
+      const et = flow.event_type;
+      if (!et) return false;
+      return wanted.some(
+        (w) => (!w.type || w.type === et.type) && (!w.match_sub_type || (w.sub_type ?? 0) === et.sub_type),
+      );
+    });
+  }
+  if (nonEmpty(f.http_status_code)) {
+    validateHttpStatusCodes(f.http_status_code, f.event_type);
+    checks.push(() => false);
+  }
+  if (nonEmpty(f.http_method) || nonEmpty(f.http_header)) checks.push(() => false);
+  if (nonEmpty(f.http_path)) {
+    regexpsOf(f.http_path, 'http_path');
+    checks.push(() => false);
+  }
+  if (nonEmpty(f.http_url)) {
+    regexpsOf(f.http_url, 'http_url');
+    checks.push(() => false);
+  }
+  if (nonEmpty(f.protocol)) {
+    const protocols = f.protocol.map((p) => {
+      const lower = p.toLowerCase();
+      if (!L4_PROTOCOLS.has(lower) && !L7_PROTOCOLS.has(lower)) {
+        throw new FilterError(
+          `protocol: unknown protocol ${JSON.stringify(p)} (use tcp, udp, sctp, icmp, icmpv4, icmpv6, vrrp, igmp, dns, http, kafka)`,
+        );
+      }
+      return lower;
+    });
+    checks.push((flow) => protocols.some((p) => protocolMatches(flow, p)));
+  }
+  if (nonEmpty(f.source_port)) {
+    const ports = portsOf(f.source_port, 'source_port');
+    checks.push((flow) => {
+      const port = sourcePort(flow);
+      return port !== undefined && ports.has(port);
+    });
+  }
+  if (nonEmpty(f.destination_port)) {
+    const ports = portsOf(f.destination_port, 'destination_port');
+    checks.push((flow) => {
+      const port = destinationPort(flow);
+      return port !== undefined && ports.has(port);
+    });
+  }
+  if (nonEmpty(f.reply)) {
+    const wanted = f.reply;
+    checks.push((flow) => wanted.includes(flow.is_reply?.value ?? false));
+  }
+  if (nonEmpty(f.dns_query)) {
+    const res = regexpsOf(f.dns_query, 'dns_query');
+    checks.push((flow) => {
+      const query = flow.l7?.dns?.query;
+      return query !== undefined && res.some((re) => re.test(query));
+    });
+  }
+  if (nonEmpty(f.source_identity)) {
+    const set = new Set(f.source_identity);
+    checks.push((flow) => set.has(flow.source?.identity ?? 0));
+  }
+  if (nonEmpty(f.destination_identity)) {
+    const set = new Set(f.destination_identity);
+    checks.push((flow) => set.has(flow.destination?.identity ?? 0));
+  }
+  if (nonEmpty(f.tcp_flags)) {
+    const wanted = f.tcp_flags;
+    checks.push((flow) => {
+      const flags = flow.l4?.TCP?.flags;
+      return flags !== undefined && wanted.some((w) => tcpFlagsMatch(w, flags));
+    });
+  }
+  if (nonEmpty(f.node_name)) {
+    const m = wrapPatternErrors(() => compileNodeNamePatterns(f.node_name as string[]), 'node_name');
+    checks.push((flow) => m(flow.node_name));
+  }
+  if (nonEmpty(f.ip_version)) {
+    const set = new Set(f.ip_version);
+    checks.push((flow) => set.has(flow.IP?.ipVersion ?? 0));
+  }
+  if (nonEmpty(f.trace_id)) {
+    // Flows carry no trace context: only the empty trace ID matches.
+    const matches = f.trace_id.includes('');
+    checks.push(() => matches);
+  }
+  if (nonEmpty(f.ip_trace_id)) {
+    const matches = f.ip_trace_id.some((id) => BigInt(id) === 0n);
+    checks.push(() => matches);
+  }
+  if (nonEmpty(f.encrypted)) {
+    const wanted = f.encrypted;
+    checks.push((flow) => wanted.includes(flow.IP?.encrypted ?? false));
+  }
+
+  if (checks.length === 0) return () => true;
+  if (checks.length === 1) return checks[0] as FlowPredicate;
+  return (flow) => {
+    for (const check of checks) if (!check(flow)) return false;
+    return true;
+  };
+}
+
+function wrapPatternErrors<T>(build: () => T, field: string): T {
+  try {
+    return build();
+  } catch (err) {
+    throw new FilterError(`${field}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The predicate of a request's allow-list and deny-list: a flow passes iff the allow-list is empty or one of its
+ * filters matches, and no deny-list filter matches.
+ */
+export function compileFilterLists(
+  whitelist: readonly FlowFilterInput[] | undefined | null,
+  blacklist: readonly FlowFilterInput[] | undefined | null,
+): FlowPredicate {
+  const allow = (whitelist ?? []).map((f, i) => withIndex(() => compileFlowFilter(f), 'whitelist', i));
+  const deny = (blacklist ?? []).map((f, i) => withIndex(() => compileFlowFilter(f), 'blacklist', i));
+  if (allow.length === 0 && deny.length === 0) return () => true;
+  return (flow) => {
+    if (allow.length > 0 && !allow.some((p) => p(flow))) return false;
+    return !deny.some((p) => p(flow));
+  };
+}
+
+function withIndex(build: () => FlowPredicate, list: string, index: number): FlowPredicate {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof FilterError) throw new FilterError(`${list}[${index}].${err.message}`, err.kind);
+    throw err;
+  }
+}

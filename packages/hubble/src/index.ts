@@ -1,0 +1,33 @@
+export { startHubble, HubbleServer, OBSERVER_HEALTH_SERVICE, HUBBLE_PACKAGE_VERSION } from './server.js';
+export type { StartHubbleArgs } from './server.js';
+export { hubbleOptionsFromConfig, parseListenAddress, HUBBLE_DEFAULTS } from './options.js';
+export type { HubbleOptions, HubbleMetricsSettings, OptionsFromConfig, HostPort } from './options.js';
+export type { TlsOptions } from './tls.js';
+export { HubbleObserver, RateMeter } from './observer.js';
+export type { FlowSource, ObserverOptions } from './observer.js';
+export { FlowRing, isValidRingCapacity } from './ring.js';
+export type { RingEntry } from './ring.js';
+export { PeerRegistry, ChangeType, hubbleServerName } from './peers.js';
+export type { PeerNode, ChangeNotification } from './peers.js';
+export { toPbFlow, hubbleLabel, absoluteNodeName, extensionFields, STRUCT_TYPE_URL } from './convert.js';
+export type { ConvertOptions } from './convert.js';
+export { compileFlowFilter, compileFilterLists } from './filter/flow-filter.js';
+export type { FlowFilterInput, FlowPredicate } from './filter/flow-filter.js';
+export { FilterError } from './filter/errors.js';
+export { parseSelector, selectorMatches, parseLabel } from './filter/selector.js';
+export { parseGetFlowsRequest, startSequence, maskFlow, RequestError } from './getflows.js';
+export type { GetFlowsRequestInput, FlowQuery } from './getflows.js';
+export { HubbleMetrics, HUBBLE_METRIC_NAMES } from './metrics/hubble-metrics.js';
+export type { LostEventLabel, HubbleMetricsOptions } from './metrics/hubble-metrics.js';
+export {
+  parseMetricsConfig,
+  parseMetricSpec,
+  splitMetricsList,
+  MetricsConfigError,
+  SUPPORTED_METRICS,
+} from './metrics/options.js';
+export type { MetricHandlerConfig, ParsedMetricsConfig } from './metrics/options.js';
+export { flowProtocol, flowSummary, icmpv4TypeName, icmpv6TypeName, dnsRcodeName } from './names.js';
+export { protoDir, hubbleTypes, PROTO_FILES } from './protos.js';
+export type * from './wire.js';
+export { timestampOfNs, nsOfTimestamp } from './wire.js';

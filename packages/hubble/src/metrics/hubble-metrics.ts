@@ -1,0 +1,256 @@
+/**
+ * hubble_* metrics on their own prom-client registry, named and labelled as Hubble's metric handlers do. They
+ * count the served flow objects, so they always agree with what GetFlows returns.
+ */
+import { Counter, Registry, type RegistryContentType } from 'prom-client';
+import type protobuf from 'protobufjs';
+import { enumName } from '../protos.js';
+import { dnsRcodeName, flowProtocol, icmpv4TypeName, icmpv6TypeName, TRACE_POINT_NAMES } from '../names.js';
+import type { PbFlow } from '../wire.js';
+import { Wire } from '../wire.js';
+import { contextLabelNames, contextLabelValues } from './context.js';
+import type { MetricHandlerConfig } from './options.js';
+
+/** Names of every family this module can register (without the `hubble_` namespace they are Hubble's names). */
+export const HUBBLE_METRIC_NAMES = {
+  flowsProcessed: 'hubble_flows_processed_total',
+  drop: 'hubble_drop_total',
+  tcpFlags: 'hubble_tcp_flags_total',
+  dnsQueries: 'hubble_dns_queries_total',
+  dnsResponses: 'hubble_dns_responses_total',
+  dnsResponseTypes: 'hubble_dns_response_types_total',
+  portDistribution: 'hubble_port_distribution_total',
+  icmp: 'hubble_icmp_total',
+  lostEvents: 'hubble_lost_events_total',
+} as const;
+
+/** `source` label values of hubble_lost_events_total. */
+export type LostEventLabel = 'perf_event_ring_buffer' | 'observer_events_queue' | 'hubble_ring_buffer';
+
+/** Enum tables the handlers name values with. */
+export interface MetricEnums {
+  verdict: protobuf.Enum;
+  dropReason: protobuf.Enum;
+  ipVersion: protobuf.Enum;
+}
+
+type Labels = Record<string, string>;
+type FlowHandler = (flow: PbFlow, context: Labels) => void;
+
+function counter(
+  registry: Registry<RegistryContentType>,
+  name: string,
+  help: string,
+  labelNames: string[],
+): Counter<string> {
+  // Prometheus client names counters without `_total`; prom-client appends nothing, so the full name is given.
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+function flowTypeLabels(flow: PbFlow): { type: string; subtype: string } {
+  const type = flow.event_type?.type ?? 0;
+  switch (type) {
+    case Wire.eventType.L7:
+      return { type: 'L7', subtype: flow.l7?.dns ? 'DNS' : '' };
+    case Wire.eventType.DROP:
+      return { type: 'Drop', subtype: '' };
+    case Wire.eventType.CAPTURE:
+      return { type: 'Capture', subtype: '' };
+    case Wire.eventType.TRACE:
+      return { type: 'Trace', subtype: TRACE_POINT_NAMES[flow.event_type?.sub_type ?? -1] ?? '' };
+    case Wire.eventType.POLICY_VERDICT:
+      return { type: 'PolicyVerdict', subtype: '' };
+    default:
+      return { type: 'Unknown', subtype: String(type) };
+  }
+}
+
+function buildHandler(
+  registry: Registry<RegistryContentType>,
+  config: MetricHandlerConfig,
+  enums: MetricEnums,
+): FlowHandler {
+  const ctx = contextLabelNames(config.context);
+  const forwardedOrRedirected = (f: PbFlow) =>
+    f.verdict === Wire.verdict.FORWARDED || f.verdict === Wire.verdict.REDIRECTED;
+  switch (config.name) {
+    case 'flow': {
+      const c = counter(registry, HUBBLE_METRIC_NAMES.flowsProcessed, 'Total number of flows processed', [
+        'protocol',
+        'type',
+        'subtype',
+        'verdict',
+        ...ctx,
+      ]);
+      return (flow, context) => {
+        const { type, subtype } = flowTypeLabels(flow);
+        c.inc({
+          protocol: flowProtocol(flow),
+          type,
+          subtype,
+          verdict: enumName(enums.verdict, flow.verdict),
+          ...context,
+        });
+      };
+    }
+    case 'drop': {
+      const c = counter(registry, HUBBLE_METRIC_NAMES.drop, 'Number of drops', [
+        ...ctx,
+        'reason',
+        'protocol',
+      ]);
+      return (flow, context) => {
+        if (flow.verdict !== Wire.verdict.DROPPED) return;
+        c.inc({
+          ...context,
+          reason: enumName(enums.dropReason, flow.drop_reason_desc ?? 0),
+          protocol: flowProtocol(flow),
+        });
+      };
+    }
+    case 'tcp': {
+      const c = counter(registry, HUBBLE_METRIC_NAMES.tcpFlags, 'TCP flag occurrences', [
+        'flag',
+        'family',
+        ...ctx,
+      ]);
+      return (flow, context) => {
+        const flags = flow.l4?.TCP?.flags;
+        if (!forwardedOrRedirected(flow) || !flow.IP || !flags) return;
+        const family = enumName(enums.ipVersion, flow.IP.ipVersion);
+        if (flags.FIN) c.inc({ flag: 'FIN', family, ...context });
+        if (flags.SYN) c.inc({ flag: flags.ACK ? 'SYN-ACK' : 'SYN', family, ...context });
+        if (flags.RST) c.inc({ flag: 'RST', family, ...context });
+      };
+    }
+    case 'dns': {
+      const extra = config.query ? ['query'] : [];
+      const common = [...ctx, 'rcode', 'qtypes', 'ips_returned', ...extra];
+      const queries = counter(
+        registry,
+        HUBBLE_METRIC_NAMES.dnsQueries,
+        'Number of DNS queries observed',
+        common,
+      );
+      const responses = counter(
+        registry,
+        HUBBLE_METRIC_NAMES.dnsResponses,
+        'Number of DNS queries observed',
+        common,
+      );
+      const types = counter(
+        registry,
+        HUBBLE_METRIC_NAMES.dnsResponseTypes,
+        'Number of DNS queries observed',
+        [...ctx, 'type', 'qtypes', ...extra],
+      );
+      return (flow, context) => {
+        const dns = flow.l7?.dns;
+        if (!dns) return;
+        if (config.ignoreAAAA && dns.qtypes.length === 1 && dns.qtypes[0] === 'AAAA') return;
+        const qtypes = dns.qtypes.join(',');
+        const query: Labels = config.query ? { query: dns.query } : {};
+        const ipsReturned = String(dns.ips.length);
+        if (flow.verdict === Wire.verdict.DROPPED) {
+          queries.inc({ ...context, rcode: 'Policy denied', qtypes, ips_returned: ipsReturned, ...query });
+        } else if (!flow.is_reply?.value) {
+          queries.inc({ ...context, rcode: '', qtypes, ips_returned: ipsReturned, ...query });
+        } else {
+          responses.inc({
+            ...context,
+            rcode: dnsRcodeName(dns.rcode),
+            qtypes,
+            ips_returned: ipsReturned,
+            ...query,
+          });
+          for (const rrtype of dns.rrtypes) types.inc({ ...context, type: rrtype, qtypes, ...query });
+        }
+      };
+    }
+    case 'port-distribution': {
+      const c = counter(
+        registry,
+        HUBBLE_METRIC_NAMES.portDistribution,
+        'Numbers of packets distributed by destination port',
+        ['protocol', 'port', ...ctx],
+      );
+      return (flow, context) => {
+        // Flows whose reply status is unknown are skipped too: their destination port may be the client's.
+        if (!forwardedOrRedirected(flow) || !flow.l4 || flow.is_reply === undefined || flow.is_reply.value)
+          return;
+        const l4 = flow.l4;
+        if (l4.TCP) c.inc({ protocol: 'TCP', port: String(l4.TCP.destination_port), ...context });
+        if (l4.UDP) c.inc({ protocol: 'UDP', port: String(l4.UDP.destination_port), ...context });
+        if (l4.SCTP) c.inc({ protocol: 'SCTP', port: String(l4.SCTP.destination_port), ...context });
+        if (l4.ICMPv4) c.inc({ protocol: 'ICMPv4', port: '0', ...context });
+        if (l4.ICMPv6) c.inc({ protocol: 'ICMPv6', port: '0', ...context });
+        if (l4.VRRP) c.inc({ protocol: 'VRRP', port: '0', ...context });
+        if (l4.IGMP) c.inc({ protocol: 'IGMP', port: '0', ...context });
+      };
+    }
+    case 'icmp': {
+      const c = counter(registry, HUBBLE_METRIC_NAMES.icmp, 'Number of ICMP messages', [
+        'family',
+        'type',
+        ...ctx,
+      ]);
+      return (flow, context) => {
+        const l4 = flow.l4;
+        if (l4?.ICMPv4)
+          c.inc({ family: 'IPv4', type: icmpv4TypeName(l4.ICMPv4.type, l4.ICMPv4.code), ...context });
+        // Hubble labels ICMPv6 messages with family IPv4 as well; kept so dashboards match.
+        if (l4?.ICMPv6)
+          c.inc({ family: 'IPv4', type: icmpv6TypeName(l4.ICMPv6.type, l4.ICMPv6.code), ...context });
+      };
+    }
+  }
+}
+
+/** Options of `new HubbleMetrics`. */
+export interface HubbleMetricsOptions {
+  handlers: readonly MetricHandlerConfig[];
+  enums: MetricEnums;
+  /** Expose OpenMetrics instead of Prometheus text (Hubble's `enable-hubble-open-metrics`). */
+  openMetrics?: boolean;
+}
+
+/** The hubble_* families of the enabled handlers, plus hubble_lost_events_total. */
+export class HubbleMetrics {
+  readonly registry = new Registry<RegistryContentType>();
+  readonly #handlers: { context: MetricHandlerConfig['context']; fn: FlowHandler }[];
+  readonly #lost: Counter<'source'>;
+
+  constructor(options: HubbleMetricsOptions) {
+    if (options.openMetrics) this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    this.#handlers = options.handlers.map((h) => ({
+      context: h.context,
+      fn: buildHandler(this.registry, h, options.enums),
+    }));
+    this.#lost = new Counter({
+      name: HUBBLE_METRIC_NAMES.lostEvents,
+      help: 'Number of lost events',
+      labelNames: ['source'],
+      registers: [this.registry],
+    });
+  }
+
+  /** Whether any flow handler is enabled. */
+  get enabled(): boolean {
+    return this.#handlers.length > 0;
+  }
+
+  /** Counts one served flow in every enabled handler. */
+  process(flow: PbFlow): void {
+    for (const h of this.#handlers) h.fn(flow, contextLabelValues(h.context, flow));
+  }
+
+  /** Counts lost events by where they were lost. */
+  lost(source: LostEventLabel, count: number): void {
+    if (count > 0) this.#lost.inc({ source }, count);
+  }
+
+  /** The exposition body and its content type. */
+  async expose(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
