@@ -47,9 +47,13 @@ export default {
 };
 `;
 
+/** A decoded protobuf message as proto-loader returns it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Message = Record<string, any>;
+
 type Observer = grpc.Client & {
   ServerStatus(req: object, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void): void;
-  GetFlows(req: object): grpc.ClientReadableStream<Record<string, any>>;
+  GetFlows(req: object): grpc.ClientReadableStream<Message>;
 };
 
 describe('agent with the Hubble control plane', () => {
@@ -106,10 +110,10 @@ describe('agent with the Hubble control plane', () => {
   });
 
   it('serves the last N flows, newest last, with the node name', async () => {
-    const flows: Record<string, any>[] = [];
+    const flows: Message[] = [];
     await new Promise<void>((res, rej) => {
       const stream = observer.GetFlows({ number: 3 });
-      stream.on('data', (r: Record<string, any>) => r['flow'] && flows.push(r['flow']));
+      stream.on('data', (r: Message) => r['flow'] && flows.push(r['flow']));
       stream.on('end', () => res());
       stream.on('error', rej);
     });
