@@ -1,0 +1,289 @@
+/**
+ * Layouts shared with bpf/dropreason.bpf.c, and the pure functions that turn kernel records into metric rows and
+ * flows. Everything here is little-endian host data written by the BPF program (x86_64 and arm64).
+ */
+import {
+  CiliumEventType,
+  FlowType,
+  IpVersion,
+  TraceObservationPoint,
+  TrafficDirection,
+  Verdict,
+} from '@retina-ts/core';
+import type { Flow, Layer4 } from '@retina-ts/core';
+import { dropReasonDesc, type DropReasonCatalog } from './reasons.js';
+
+/** Direction values written by the kernel program. */
+export const DIR_INGRESS = 0;
+export const DIR_EGRESS = 1;
+
+/** The `direction` label for a kernel direction value. */
+export function directionLabel(dir: number): 'ingress' | 'egress' | 'unknown' {
+  if (dir === DIR_INGRESS) return 'ingress';
+  if (dir === DIR_EGRESS) return 'egress';
+  return 'unknown';
+}
+
+/** `struct metric_key { u32 reason; u32 dir; }` */
+export const METRIC_KEY_SIZE = 8;
+/** `struct metric_val { u64 packets; u64 bytes; }` (one per CPU) */
+export const METRIC_VALUE_SIZE = 16;
+
+/** Indexes of the kernel's rts_dr_stats per-CPU array, and the lost-event reason each one reports. */
+export const KERNEL_STATS = [
+  { index: 0, reason: 'dropreason_ringbuf_full' },
+  { index: 1, reason: 'dropreason_rate_limited' },
+  { index: 2, reason: 'dropreason_metrics_map_full' },
+] as const;
+
+/** One (reason, direction) counter summed over CPUs. */
+export interface DropCounter {
+  reason: number;
+  dir: number;
+  packets: bigint;
+  bytes: bigint;
+}
+
+/** Decodes a metrics map key. */
+export function decodeMetricKey(key: Uint8Array): { reason: number; dir: number } {
+  if (key.byteLength < METRIC_KEY_SIZE) {
+    throw new RangeError(`metric key: ${key.byteLength} bytes, expected ${METRIC_KEY_SIZE}`);
+  }
+  const v = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  return { reason: v.getUint32(0, true), dir: v.getUint32(4, true) };
+}
+
+/** Encodes a metrics map key (used by tests and map look-ups). */
+export function encodeMetricKey(reason: number, dir: number): Buffer {
+  const b = Buffer.alloc(METRIC_KEY_SIZE);
+  b.writeUInt32LE(reason >>> 0, 0);
+  b.writeUInt32LE(dir >>> 0, 4);
+  return b;
+}
+
+/** Sums a per-CPU metrics value (one 16-byte slot per CPU) into packets and bytes. */
+export function sumMetricValues(perCpu: readonly Uint8Array[]): { packets: bigint; bytes: bigint } {
+  let packets = 0n;
+  let bytes = 0n;
+  for (const slot of perCpu) {
+    if (slot.byteLength < METRIC_VALUE_SIZE) {
+      throw new RangeError(`metric value: ${slot.byteLength} bytes per CPU, expected ${METRIC_VALUE_SIZE}`);
+    }
+    const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
+    packets += v.getBigUint64(0, true);
+    bytes += v.getBigUint64(8, true);
+  }
+  return { packets, bytes };
+}
+
+/** Sums one u64 per CPU (the rts_dr_stats values). */
+export function sumU64(perCpu: readonly Uint8Array[]): bigint {
+  let total = 0n;
+  for (const slot of perCpu)
+    total += new DataView(slot.buffer, slot.byteOffset, slot.byteLength).getBigUint64(0, true);
+  return total;
+}
+
+/** One metric series: label values and the cumulative totals to set. */
+export interface DropSeries {
+  reason: string;
+  direction: string;
+  packets: number;
+  bytes: number;
+}
+
+/**
+ * Folds kernel counters into metric series. Several kernel values can share one label (e.g. unnamed values all
+ * become UNKNOWN_DROP), so their totals are added, never overwritten. Output is sorted for stable exposition.
+ */
+export function toSeries(counters: Iterable<DropCounter>, catalog: DropReasonCatalog): DropSeries[] {
+  const byLabel = new Map<string, DropSeries>();
+  for (const c of counters) {
+    if (catalog.isNormalFree(c.reason)) continue;
+    const reason = catalog.label(c.reason);
+    const direction = directionLabel(c.dir);
+    const id = `${reason}\u0000${direction}`;
+    const row = byLabel.get(id) ?? { reason, direction, packets: 0, bytes: 0 };
+    row.packets += Number(c.packets);
+    row.bytes += Number(c.bytes);
+    byLabel.set(id, row);
+  }
+  return [...byLabel.values()].sort(
+    (a, b) => a.reason.localeCompare(b.reason) || a.direction.localeCompare(b.direction),
+  );
+}
+
+/** Size of `struct drop_event`. */
+export const DROP_EVENT_SIZE = 80;
+
+/** A decoded ring-buffer record. */
+export interface DropEvent {
+  /** CLOCK_MONOTONIC nanoseconds when the record was written (the clock of process.hrtime). */
+  tsMonoNs: bigint;
+  reason: number;
+  /** skb->len of the packet that triggered the record. */
+  skbLen: number;
+  /** Packets this record stands for (1 plus drops of the same flow folded into it). */
+  packets: number;
+  bytes: number;
+  /** 4, 6, or 0 when the packet had no readable IP header. */
+  ipVersion: number;
+  source: string;
+  destination: string;
+  /** Transport protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...), 0 if unknown. */
+  l4proto: number;
+  /** Ports in host order; for ICMP the type and code. */
+  sport: number;
+  dport: number;
+  dir: number;
+  ifindex: number;
+  netns: number;
+}
+
+/** Formats 4 bytes as dotted IPv4. */
+export function formatIpv4(b: Uint8Array, off: number): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/** Formats 16 bytes as canonical IPv6 text (RFC 5952: lower case, longest zero run of 2+ groups as ::). */
+export function formatIpv6(b: Uint8Array, off: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (g: number) => g.toString(16);
+  // IPv4-mapped addresses read best in mixed notation.
+  if (bestStart === 0 && bestLen === 5 && groups[5] === 0xffff) return `::ffff:${formatIpv4(b, off + 12)}`;
+  if (bestStart < 0) return groups.map(hex).join(':');
+  const head = groups.slice(0, bestStart).map(hex).join(':');
+  const tail = groups
+    .slice(bestStart + bestLen)
+    .map(hex)
+    .join(':');
+  return `${head}::${tail}`;
+}
+
+/** Decodes one `struct drop_event` at `off`. Throws RangeError when fewer than DROP_EVENT_SIZE bytes remain. */
+export function decodeDropEvent(buf: Uint8Array, off = 0): DropEvent {
+  if (off < 0 || off + DROP_EVENT_SIZE > buf.byteLength) {
+    throw new RangeError(
+      `drop event: need ${DROP_EVENT_SIZE} bytes at offset ${off}, buffer has ${buf.byteLength}`,
+    );
+  }
+  const v = new DataView(buf.buffer, buf.byteOffset + off, DROP_EVENT_SIZE);
+  const ipVersion = v.getUint8(68);
+  const base = buf.byteOffset + off;
+  const bytes = new Uint8Array(buf.buffer, base, DROP_EVENT_SIZE);
+  let source = '';
+  let destination = '';
+  if (ipVersion === 4) {
+    source = formatIpv4(bytes, 32);
+    destination = formatIpv4(bytes, 48);
+  } else if (ipVersion === 6) {
+    source = formatIpv6(bytes, 32);
+    destination = formatIpv6(bytes, 48);
+  }
+  return {
+    tsMonoNs: v.getBigUint64(0, true),
+    reason: v.getUint32(8, true),
+    skbLen: v.getUint32(12, true),
+    packets: Number(v.getBigUint64(16, true)),
+    bytes: Number(v.getBigUint64(24, true)),
+    source,
+    destination,
+    sport: v.getUint16(64, true),
+    dport: v.getUint16(66, true),
+    ipVersion,
+    l4proto: v.getUint8(69),
+    dir: v.getUint8(70),
+    ifindex: v.getUint32(72, true),
+    netns: v.getUint32(76, true),
+  };
+}
+
+/** Encodes a DropEvent into the kernel layout (for fixtures and tests). */
+export function encodeDropEvent(e: DropEvent, srcBytes: Uint8Array, dstBytes: Uint8Array): Buffer {
+  const b = Buffer.alloc(DROP_EVENT_SIZE);
+  b.writeBigUInt64LE(e.tsMonoNs, 0);
+  b.writeUInt32LE(e.reason, 8);
+  b.writeUInt32LE(e.skbLen, 12);
+  b.writeBigUInt64LE(BigInt(e.packets), 16);
+  b.writeBigUInt64LE(BigInt(e.bytes), 24);
+  b.set(srcBytes.subarray(0, 16), 32);
+  b.set(dstBytes.subarray(0, 16), 48);
+  b.writeUInt16LE(e.sport, 64);
+  b.writeUInt16LE(e.dport, 66);
+  b.writeUInt8(e.ipVersion, 68);
+  b.writeUInt8(e.l4proto, 69);
+  b.writeUInt8(e.dir, 70);
+  b.writeUInt32LE(e.ifindex, 72);
+  b.writeUInt32LE(e.netns, 76);
+  return b;
+}
+
+/** What eventToFlow needs besides the record. */
+export interface FlowContext {
+  catalog: DropReasonCatalog;
+  nodeName: string;
+  /** Wall clock minus CLOCK_MONOTONIC, in ns: added to the record time. */
+  monoToEpochNs: bigint;
+}
+
+function layer4(e: DropEvent): Layer4 | undefined {
+  switch (e.l4proto) {
+    case 6:
+      return { tcp: { sourcePort: e.sport, destinationPort: e.dport } };
+    case 17:
+      return { udp: { sourcePort: e.sport, destinationPort: e.dport } };
+    case 132:
+      return { sctp: { sourcePort: e.sport, destinationPort: e.dport } };
+    case 1:
+      return e.ipVersion === 4 ? { icmpv4: { type: e.sport, code: e.dport } } : undefined;
+    case 58:
+      return e.ipVersion === 6 ? { icmpv6: { type: e.sport, code: e.dport } } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Turns a drop record into a DROPPED flow, shaped as Retina's dropreason flows (event type 1 = drop). */
+export function eventToFlow(e: DropEvent, ctx: FlowContext): Flow {
+  const label = ctx.catalog.label(e.reason);
+  const desc = dropReasonDesc(label);
+  const ingress = e.dir === DIR_INGRESS;
+  const flow: Flow = {
+    timeNs: e.tsMonoNs + ctx.monoToEpochNs,
+    verdict: Verdict.DROPPED,
+    dropReasonDesc: desc,
+    type: FlowType.L3_L4,
+    nodeName: ctx.nodeName,
+    eventType: { type: CiliumEventType.DROP, subType: desc },
+    trafficDirection: ingress ? TrafficDirection.INGRESS : TrafficDirection.EGRESS,
+    traceObservationPoint: ingress ? TraceObservationPoint.FROM_NETWORK : TraceObservationPoint.TO_NETWORK,
+    emitter: 'dropreason',
+    extensions: { dropReason: label, bytes: e.bytes, packets: e.packets },
+  };
+  if (e.ipVersion === 4 || e.ipVersion === 6) {
+    flow.ip = {
+      source: e.source,
+      destination: e.destination,
+      ipVersion: e.ipVersion === 4 ? IpVersion.IPv4 : IpVersion.IPv6,
+    };
+  }
+  const l4 = layer4(e);
+  if (l4) flow.l4 = l4;
+  return flow;
+}

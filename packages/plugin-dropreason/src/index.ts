@@ -1,0 +1,68 @@
+/**
+ * @retina-ts/plugin-dropreason: packets the kernel drops, by the kernel's own drop reason.
+ * The default export is the plugin definition the agent discovers through package.json's `retina.plugin`.
+ */
+import { definePlugin } from '@retina-ts/core';
+import { DropReasonPlugin } from './plugin.js';
+import { version } from '../package.json';
+
+export { DropReasonPlugin, defaultObjectPath, type AttachedHook } from './plugin.js';
+export {
+  parseOptions,
+  DropReasonOptionsError,
+  type DropReasonOptions,
+  type DropReasonOptionsInput,
+  type HookChoice,
+} from './options.js';
+export {
+  DropReasonCatalog,
+  RETINA_REASONS,
+  NORMAL_FREE_NAMES,
+  UNKNOWN_DROP,
+  DROP_REASON_ENUM,
+  DROP_REASON_SUBSYS_ENUM,
+  shortReasonName,
+  dropReasonDesc,
+} from './reasons.js';
+export {
+  parseBtf,
+  findBtfEnums,
+  readKernelEnums,
+  readModuleEnums,
+  trailingSize,
+  BtfKind,
+  BtfParseError,
+  KERNEL_BTF_PATH,
+  type Btf,
+  type BtfEnum,
+  type BtfEnumMember,
+  type ModuleBtfEnum,
+} from './btf.js';
+export {
+  decodeDropEvent,
+  eventToFlow,
+  toSeries,
+  directionLabel,
+  DROP_EVENT_SIZE,
+  type DropEvent,
+  type DropCounter,
+  type DropSeries,
+} from './decode.js';
+
+/** The dropreason plugin definition. */
+export default definePlugin({
+  name: 'dropreason',
+  version,
+  platforms: ['linux'],
+  description: 'Packets the kernel drops, by kernel drop reason (skb:kfree_skb)',
+  requires: {
+    minKernel: '5.17',
+    capabilities: ['CAP_BPF', 'CAP_PERFMON'],
+    features: [
+      'BTF (CONFIG_DEBUG_INFO_BTF)',
+      'tp_btf or tracepoint programs',
+      'ring buffer maps (flow events)',
+    ],
+  },
+  create: () => new DropReasonPlugin(),
+});

@@ -1,0 +1,254 @@
+/**
+ * DropReasonPlugin: loads bpf/dropreason.bpf.c, attaches it to skb:kfree_skb, and turns what it counts into
+ * `drop_count` / `drop_bytes` (every metrics interval) and, with pod-level metrics on, DROPPED flows.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { BpfObject, RingBufferReader, probes } from '@retina-ts/bpf-runtime';
+import type { BpfLink, BpfMap, RecordBatch } from '@retina-ts/bpf-runtime';
+import { LostEventType, PluginBase } from '@retina-ts/core';
+import type { PluginContext } from '@retina-ts/core';
+import { readKernelEnums, readModuleEnums } from './btf.js';
+import {
+  decodeDropEvent,
+  decodeMetricKey,
+  DROP_EVENT_SIZE,
+  eventToFlow,
+  KERNEL_STATS,
+  sumMetricValues,
+  sumU64,
+  toSeries,
+  type DropCounter,
+} from './decode.js';
+import { parseOptions, type DropReasonOptions } from './options.js';
+import { DROP_REASON_ENUM, DROP_REASON_SUBSYS_ENUM, DropReasonCatalog } from './reasons.js';
+
+/** Kernel object names, as in bpf/dropreason.bpf.c. */
+const PROG_BTF = 'rts_dr_btf';
+const PROG_TP = 'rts_dr_tp';
+const MAP_METRICS = 'rts_dr_metrics';
+const MAP_STATS = 'rts_dr_stats';
+const MAP_EVENTS = 'rts_dr_events';
+
+/** The hook that is actually attached. */
+export type AttachedHook = 'tp_btf' | 'tracepoint';
+
+/** Where the compiled object is: next to dist/index.js when installed, or in dist/ when run from src/. */
+export function defaultObjectPath(): string {
+  const candidates = [
+    new URL('./bpf/dropreason.bpf.o', import.meta.url),
+    new URL('../dist/bpf/dropreason.bpf.o', import.meta.url),
+  ].map((u) => fileURLToPath(u));
+  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
+}
+
+/** Wall clock minus CLOCK_MONOTONIC in ns (process.hrtime reads CLOCK_MONOTONIC, like bpf_ktime_get_ns). */
+function monoToEpochNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+}
+
+/** The dropreason plugin instance. */
+export class DropReasonPlugin extends PluginBase {
+  #options!: DropReasonOptions;
+  #catalog!: DropReasonCatalog;
+  #object: BpfObject | undefined;
+  #hook: AttachedHook | undefined;
+  #flowEvents = false;
+  #reader: RingBufferReader | undefined;
+  readonly #lostSeen = new Map<string, bigint>();
+  readonly #subsystemLookups = new Set<number>();
+  #readerDropped = 0;
+  #monoToEpochNs = 0n;
+
+  /** The hook attached by init (undefined before). */
+  get hook(): AttachedHook | undefined {
+    return this.#hook;
+  }
+
+  /** The loaded kernel object (for tests and diagnostics). */
+  get object(): BpfObject | undefined {
+    return this.#object;
+  }
+
+  protected override onInit(ctx: PluginContext): void {
+    this.#options = parseOptions(ctx.options);
+    this.#flowEvents = this.#options.flowEvents ?? ctx.config.enablePodLevel;
+
+    const missing = probes.missingCapabilities(['CAP_BPF', 'CAP_PERFMON']);
+    if (missing.length > 0 && !probes.hasCapabilities(['CAP_SYS_ADMIN'])) {
+      throw new Error(
+        `dropreason: missing capabilities ${missing.join(', ')} (or CAP_SYS_ADMIN); run the agent as root or grant them`,
+      );
+    }
+    if (!probes.btfAvailable()) {
+      throw new Error(
+        'dropreason: the kernel exposes no BTF (/sys/kernel/btf/vmlinux); it needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.17+ for drop reasons)',
+      );
+    }
+
+    const enums = readKernelEnums([DROP_REASON_ENUM, DROP_REASON_SUBSYS_ENUM], this.#options.btfPath);
+    const reasons = enums.get(DROP_REASON_ENUM);
+    if (!reasons) {
+      throw new Error(
+        `dropreason: kernel ${probes.kernelRelease()} has no enum ${DROP_REASON_ENUM} in ${this.#options.btfPath}; kernel drop reasons need Linux 5.17 or newer`,
+      );
+    }
+    this.#catalog = DropReasonCatalog.fromBtf(reasons, enums.get(DROP_REASON_SUBSYS_ENUM));
+
+    const hooks: AttachedHook[] =
+      this.#options.hook === 'auto' ? ['tp_btf', 'tracepoint'] : [this.#options.hook];
+    const failures: string[] = [];
+    for (const hook of hooks) {
+      try {
+        this.#loadAndAttach(hook);
+        this.#hook = hook;
+        break;
+      } catch (err) {
+        failures.push(`${hook}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (!this.#hook) {
+      throw new Error(`dropreason: could not attach to skb:kfree_skb (${failures.join('; ')})`);
+    }
+    if (failures.length) ctx.logger.info({ failures }, `tp_btf unavailable, using the classic tracepoint`);
+    ctx.logger.info(
+      {
+        hook: this.#hook,
+        reasons: this.#catalog.size,
+        flowEvents: this.#flowEvents,
+        netnsInode: this.#options.netnsInode,
+      },
+      'attached to skb:kfree_skb',
+    );
+  }
+
+  #loadAndAttach(hook: AttachedHook): void {
+    const o = this.#options;
+    const obj = BpfObject.open(o.objectPath ?? defaultObjectPath(), { name: 'rts_dropreason' });
+    let link: BpfLink | undefined;
+    try {
+      const [a, b, c] = this.#catalog.normalFreeValues;
+      obj.setConstant('skip_reason_a', a);
+      obj.setConstant('skip_reason_b', b);
+      obj.setConstant('skip_reason_c', c);
+      obj.setConstant('netns_filter', o.netnsInode);
+      obj.setConstant('emit_events', this.#flowEvents ? 1 : 0);
+      obj.setConstant('event_interval_ns', BigInt(Math.round(o.eventIntervalMs * 1e6)));
+      obj.setConstant('events_per_sec', o.eventsPerCpuPerSecond);
+      obj.setMapMaxEntries(MAP_EVENTS, o.ringBufferBytes);
+      obj.setProgramAutoload(PROG_BTF, hook === 'tp_btf');
+      obj.setProgramAutoload(PROG_TP, hook === 'tracepoint');
+      obj.load();
+      if (hook === 'tp_btf') {
+        link = obj.program(PROG_BTF).attachBtfTracepoint();
+      } else {
+        // Classic tracepoints are found by their id in tracefs; mount it where it is missing (as Retina's chart
+        // does with its tracefs volume). It stays mounted: other users may rely on it.
+        if (!probes.tracefsAvailable()) probes.ensureTracefs();
+        link = obj.program(PROG_TP).attachTracepoint('skb', 'kfree_skb');
+      }
+    } catch (err) {
+      obj.close();
+      throw err;
+    }
+    this.#object = obj;
+    const attached = link;
+    // Detach first, then free the object (close() would also release the link; this order says so explicitly).
+    this.defer(() => {
+      obj.close();
+      this.#object = undefined;
+    });
+    this.defer(() => attached.detach());
+  }
+
+  protected override onStart(): void {
+    const obj = this.#object!;
+    this.#monoToEpochNs = monoToEpochNs();
+    if (this.#flowEvents) {
+      const reader = new RingBufferReader(obj.map(MAP_EVENTS), { onBatch: (batch) => this.#onBatch(batch) });
+      reader.start();
+      this.#reader = reader;
+      this.defer(() => {
+        reader.stop();
+        this.#reader = undefined;
+      });
+    }
+    this.every(this.ctx.config.metricsIntervalMs, () => this.publish());
+  }
+
+  /** Reads the kernel counters now and sets the metrics (also run every metrics interval). */
+  publish(): void {
+    const obj = this.#object;
+    if (!obj) return;
+    // Follow wall-clock adjustments (NTP) for flow times.
+    this.#monoToEpochNs = monoToEpochNs();
+    const counters = this.readCounters(obj.map(MAP_METRICS));
+    this.#learnSubsystemNames(counters);
+    const { dropCount, dropBytes } = this.ctx.metrics.basic;
+    for (const s of toSeries(counters, this.#catalog)) {
+      dropCount.set({ reason: s.reason, direction: s.direction }, s.packets);
+      dropBytes.set({ reason: s.reason, direction: s.direction }, s.bytes);
+    }
+    this.#publishLost(obj.map(MAP_STATS));
+  }
+
+  /** Sums the per-CPU (reason, direction) counters of the metrics map. */
+  readCounters(map: BpfMap): DropCounter[] {
+    const out: DropCounter[] = [];
+    for (const key of map.keys()) {
+      const values = map.lookupPerCpu(key);
+      if (!values) continue;
+      const { reason, dir } = decodeMetricKey(key);
+      out.push({ reason, dir, ...sumMetricValues(values) });
+    }
+    return out;
+  }
+
+  #learnSubsystemNames(counters: readonly DropCounter[]): void {
+    const unnamed = counters
+      .map((c) => c.reason)
+      .filter((r) => this.#catalog.needsSubsystemName(r) && !this.#subsystemLookups.has(r));
+    if (!unnamed.length) return;
+    // Subsystem reasons (e.g. openvswitch) are named by an enum in that module's own BTF; read it once per value.
+    unnamed.forEach((r) => this.#subsystemLookups.add(r));
+    try {
+      for (const e of readModuleEnums((n) => n.endsWith('_drop_reason')))
+        this.#catalog.addSubsystemNames(e.members);
+    } catch (err) {
+      this.logger.debug({ err }, 'module BTF unreadable; subsystem drop reasons keep numeric names');
+    }
+  }
+
+  #publishLost(stats: BpfMap): void {
+    const lost = this.ctx.metrics.self.lostEventsCounter;
+    for (const { index, reason } of KERNEL_STATS) {
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(index);
+      const values = stats.lookupPerCpu(key);
+      if (!values) continue;
+      const total = sumU64(values);
+      const delta = total - (this.#lostSeen.get(reason) ?? 0n);
+      if (delta > 0n) lost.inc({ type: LostEventType.KERNEL, reason }, Number(delta));
+      this.#lostSeen.set(reason, total);
+    }
+    const reader = this.#reader;
+    if (reader) {
+      const dropped = reader.stats().dropped;
+      if (dropped > this.#readerDropped) {
+        lost.inc(
+          { type: LostEventType.BUFFERED_CHANNEL, reason: 'dropreason_reader_queue' },
+          dropped - this.#readerDropped,
+        );
+      }
+      this.#readerDropped = dropped;
+    }
+  }
+
+  #onBatch(batch: RecordBatch): void {
+    const ctx = { catalog: this.#catalog, nodeName: this.ctx.nodeName, monoToEpochNs: this.#monoToEpochNs };
+    for (let i = 0; i < batch.count; i++) {
+      if (batch.lengths[i]! < DROP_EVENT_SIZE) continue;
+      this.ctx.emit(eventToFlow(decodeDropEvent(batch.buffer, batch.offsets[i]!), ctx));
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// @retina-ts/testkit: helpers for kernel tests (gating, namespaces, traffic, cgroups, leak checks).
+export {
+  bpfRequired,
+  describeKernel,
+  kernelTestSupport,
+  requireBpfOrSkip,
+  type DescribeKernelOptions,
+  type KernelSupport,
+  type SkippableContext,
+} from './gate.js';
+export { CommandError, commandExists, run, type CommandResult, type RunOptions } from './exec.js';
+export { uniqueName } from './names.js';
+export {
+  Netns,
+  VethPair,
+  createNetns,
+  createVethPair,
+  interfaceIndexIn,
+  type VethPairOptions,
+} from './netns.js';
+export { ping, sendUdp, type PingOptions, type UdpOptions } from './traffic.js';
+export { Cgroup, cgroup2Root, createCgroup, parseCgroup2Mounts } from './cgroup.js';
+export {
+  listBpfLinks,
+  listBpfPrograms,
+  parseBpftoolLinks,
+  parseBpftoolPrograms,
+  parseQdiscs,
+  parseTcFilters,
+  parseXdpProgramId,
+  programsStillLoaded,
+  tcFilters,
+  tcQdiscs,
+  xdpProgramId,
+  type BpfLinkInfo,
+  type BpfProgramInfo,
+  type QdiscInfo,
+  type TcFilterInfo,
+} from './leaks.js';
+export { waitFor, type WaitOptions } from './wait.js';

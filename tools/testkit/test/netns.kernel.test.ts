@@ -1,0 +1,68 @@
+import { existsSync } from 'node:fs';
+
+import { afterAll, expect, it } from 'vitest';
+
+import {
+  createCgroup,
+  createNetns,
+  createVethPair,
+  describeKernel,
+  ping,
+  run,
+  sendUdp,
+  tcFilters,
+  tcQdiscs,
+  type Netns,
+  type VethPair,
+} from '../src/index.js';
+
+const cleanup: Array<{ destroy(): void }> = [];
+
+afterAll(() => {
+  for (const c of cleanup.reverse()) c.destroy();
+});
+
+describeKernel('network namespace helpers', () => {
+  let a: Netns;
+  let b: Netns;
+  let pair: VethPair;
+
+  it('creates namespaces and a veth pair between them with working addresses', () => {
+    a = createNetns('tkA');
+    b = createNetns('tkB');
+    cleanup.push(a, b);
+    pair = createVethPair({
+      ns: a,
+      peerNs: b,
+      addresses: { local: ['10.232.0.1/24', 'fd00:232::1/64'], peer: ['10.232.0.2/24', 'fd00:232::2/64'] },
+    });
+    cleanup.push(pair);
+    expect(pair.name.length).toBeLessThanOrEqual(15);
+    expect(pair.ifindex()).toBeGreaterThan(0);
+    expect(run('ip', ['link', 'show', pair.name], { allowFailure: true }).status).not.toBe(0);
+    expect(ping(b, '10.232.0.1', { count: 2 }).status).toBe(0);
+    expect(ping(a, 'fd00:232::2', { count: 1 }).status).toBe(0);
+    expect(sendUdp(b, { address: '10.232.0.1', port: 9, count: 2 }).status).toBe(0);
+    expect(tcFilters(pair.name, { netns: a })).toEqual([]);
+    expect(tcQdiscs(pair.name, { netns: a }).map((q) => q.kind)).toEqual(['noqueue']);
+  });
+
+  it('destroy() removes the namespaces and is idempotent', () => {
+    pair.destroy();
+    pair.destroy();
+    a.destroy();
+    b.destroy();
+    a.destroy();
+    expect(existsSync(a.path)).toBe(false);
+    expect(run('ip', ['netns', 'list']).stdout).not.toContain(b.name);
+  });
+
+  it('runs a process inside a fresh cgroup', () => {
+    const cg = createCgroup();
+    cleanup.push(cg);
+    const out = cg.run('cat', ['/proc/self/cgroup']).stdout;
+    expect(out).toContain(cg.path.split('/').pop());
+    cg.destroy();
+    expect(existsSync(cg.path)).toBe(false);
+  });
+});
