@@ -19,7 +19,7 @@ export interface FlowBusOptions {
   metrics?: MetricsModule;
   /** Where subscriber errors are logged. */
   logger?: Logger;
-  /** Flows handed to subscribers per batch (default 1024). */
+  /** Flows handed to subscribers per batch (default 4096, the ring-buffer readers' batch size, so one reader batch drains in one turn). */
   maxBatch?: number;
 }
 
@@ -45,7 +45,7 @@ export class FlowBus {
     }
     this.capacity = capacity;
     this.#ring = new Array<Flow | undefined>(capacity);
-    this.#maxBatch = Math.max(1, options.maxBatch ?? 1024);
+    this.#maxBatch = Math.max(1, options.maxBatch ?? 4096);
     this.#lost = options.metrics?.self.lostEventsCounter.labels({
       type: LostEventType.BUFFERED_CHANNEL,
       reason: 'flowbus',

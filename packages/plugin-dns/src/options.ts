@@ -1,0 +1,117 @@
+/** Options of the dns plugin: `plugins.dns` in the agent configuration. */
+import { z } from 'zod';
+import { DNS_HEADER_SIZE, DNS_MAX_CAPTURE } from './decode.js';
+
+/** Default cap on distinct `query` label values. */
+export const DEFAULT_MAX_QUERIES = 500;
+/** Default cap on distinct `query_type` label values (queries name a few dozen types in practice). */
+export const DEFAULT_MAX_QUERY_TYPES = 64;
+/** Default cap on distinct `response` label values. */
+export const DEFAULT_MAX_RESPONSES = 1000;
+
+const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
+
+const int = (min: number, max: number) =>
+  z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+/** Schema of `plugins.dns`. */
+export const dnsOptionsSchema = z.object({
+  /** DNS server port, matched as the source or destination port of UDP and TCP packets. */
+  port: int(1, 65535).default(53),
+  /** Bytes of each DNS message copied from the kernel: enough for the question and typical answers. */
+  captureBytes: int(DNS_HEADER_SIZE, DNS_MAX_CAPTURE).default(512),
+  /** Size of the kernel ring buffer in bytes: a power of two, at least one page. */
+  ringBufferBytes: int(4096, 1 << 30)
+    .refine(isPowerOfTwo, { error: 'must be a power of two' })
+    .default(4 << 20),
+  /** At most this many distinct `query` values; later names are counted under `query="other"`. */
+  maxQueries: int(0, 1_000_000).default(DEFAULT_MAX_QUERIES),
+  /** At most this many distinct `query_type` values; later ones are counted under `query_type="other"`. */
+  maxQueryTypes: int(0, 65_536).default(DEFAULT_MAX_QUERY_TYPES),
+  /** At most this many distinct `response` values; later answer sets are counted under `response="other"`. */
+  maxResponses: int(0, 1_000_000).default(DEFAULT_MAX_RESPONSES),
+  /** Write `query` with its trailing dot (`example.com.`), as Retina's advanced metrics do. */
+  queryTrailingDot: z.boolean({ error: 'must be true or false' }).default(false),
+  /** Put DNS flows on the FlowBus: `auto` when pod-level metrics or the Hubble control plane are on. */
+  emitFlows: z
+    .union([z.boolean(), z.literal('auto')], { error: 'must be true, false or "auto"' })
+    .default('auto'),
+  /**
+   * Copies of one message seen within this window (a bridge port and the bridge, a VLAN and its parent) count
+   * once; folded in the kernel. 0 counts every copy.
+   */
+  duplicateWindowMs: z
+    .number({ error: 'must be a number' })
+    .min(0, { error: 'must be 0 or more' })
+    .max(1000, { error: 'must be at most 1000' })
+    .default(5),
+  /** A request without a response after this long is forgotten (no latency is recorded for it). */
+  requestTimeoutMs: int(1, 3_600_000).default(10_000),
+  /** Requests waiting for a response, at most; the oldest is forgotten first. */
+  maxPendingRequests: int(1, 10_000_000).default(65_536),
+  /** Observe this network namespace (a name under /var/run/netns or a path) instead of the agent's own. */
+  netns: z
+    .string({ error: 'must be a namespace name or path' })
+    .min(1, { error: 'must not be empty' })
+    .optional(),
+  /** Path of the compiled kernel object (default: the one shipped in this package). */
+  objectPath: z.string({ error: 'must be a path string' }).min(1, { error: 'must not be empty' }).optional(),
+});
+
+/** Validated options, defaults applied. */
+export type DnsOptions = z.output<typeof dnsOptionsSchema>;
+/** Options as written in the configuration. */
+export type DnsOptionsInput = z.input<typeof dnsOptionsSchema>;
+
+/** Names of the accepted option keys. */
+export const DNS_OPTION_KEYS: readonly string[] = Object.keys(dnsOptionsSchema.shape);
+
+/** Invalid `plugins.dns` options; the message names each bad key, its value and what is allowed. */
+export class DnsOptionsError extends Error {
+  override name = 'DnsOptionsError';
+}
+
+/** Validation result: the options, plus keys the plugin does not know (worth a warning, not an error). */
+export interface ParsedDnsOptions {
+  options: DnsOptions;
+  unknownKeys: string[];
+}
+
+/** Validates raw `plugins.dns` options. Throws DnsOptionsError listing every problem. */
+export function parseDnsOptions(raw: unknown): ParsedDnsOptions {
+  const input = raw ?? {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new DnsOptionsError(`plugins.dns must be a mapping of options, got ${describe(input)}`);
+  }
+  const result = dnsOptionsSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const path = issue.path.map(String);
+      return `${['plugins', 'dns', ...path].join('.')} ${issue.message} (got ${describe(valueAt(input, path))})`;
+    });
+    throw new DnsOptionsError(`invalid dns options: ${problems.join('; ')}`);
+  }
+  const unknownKeys = Object.keys(input).filter((k) => !DNS_OPTION_KEYS.includes(k));
+  return { options: result.data, unknownKeys };
+}
+
+function valueAt(root: unknown, path: readonly string[]): unknown {
+  let v = root;
+  for (const p of path)
+    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v);
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}

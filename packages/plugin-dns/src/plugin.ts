@@ -1,0 +1,287 @@
+/**
+ * DnsPlugin: loads bpf/dns.bpf.c, attaches its socket filter to a raw socket on every interface of the observed
+ * network namespace, and turns the DNS records it copies into the DNS metrics and (when wanted) flows.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  BpfObject,
+  RingBufferReader,
+  netnsPath,
+  probes,
+  runInNetns,
+  sumPerCpuU64,
+  type BpfMap,
+  type RawSocket,
+  type RingBufferStats,
+} from '@retina-ts/bpf-runtime';
+import { PluginBase, type PluginContext } from '@retina-ts/core';
+import type { DnsDecodeError, ParseErrorReason } from './decode.js';
+import { InterfaceNames } from './interfaces.js';
+import { dnsMetrics, resetDnsMetrics, type DnsMetrics } from './metrics.js';
+import { DNS_OPTION_KEYS, parseDnsOptions, type DnsOptions } from './options.js';
+import { DnsEventProcessor, type DnsProcessorStats } from './processor.js';
+
+/** Kernel object names, as in bpf/dns.bpf.c. */
+export const DNS_PROGRAM = 'rts_dns_filter';
+export const DNS_EVENTS_MAP = 'rts_dns_events';
+export const DNS_STATS_MAP = 'rts_dns_stats';
+
+/** Indexes of rts_dns_stats. */
+export const KernelStat = {
+  MATCHED: 0,
+  WRITTEN: 1,
+  RINGBUF_FULL: 2,
+  NO_MESSAGE: 3,
+  DUPLICATE: 4,
+} as const;
+
+/** Counters kept by the kernel program (summed over CPUs). */
+export interface DnsKernelStats {
+  /** DNS messages found (written or lost). */
+  matched: number;
+  /** Records written to the ring buffer. */
+  written: number;
+  /** Records lost because the ring buffer was full. */
+  ringBufferFull: number;
+  /** Packets to or from the DNS port without a DNS message (TCP control segments, short datagrams). */
+  noMessage: number;
+  /** Copies of a message already reported, seen within the duplicate window (stacked devices). */
+  duplicates: number;
+}
+
+/** Everything the plugin counted, for diagnostics and tests. */
+export interface DnsPluginStats {
+  kernel: DnsKernelStats;
+  reader: RingBufferStats;
+  processor: DnsProcessorStats;
+}
+
+/** Where the compiled object is: next to dist/index.js when installed, or in dist/ when run from src/. */
+export function defaultObjectPath(): string {
+  const candidates = [
+    new URL('./bpf/dns.bpf.o', import.meta.url),
+    new URL('../dist/bpf/dns.bpf.o', import.meta.url),
+  ].map((u) => fileURLToPath(u));
+  return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
+}
+
+/** Wall clock minus CLOCK_MONOTONIC in ns (process.hrtime reads CLOCK_MONOTONIC, like bpf_ktime_get_ns). */
+function monoToEpochNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+}
+
+/**
+ * Whether DNS flows go on the FlowBus: as configured, or with `auto` when something consumes them (pod-level
+ * metrics, which are built from flows, or the Hubble control plane, which serves them).
+ */
+export function flowsWanted(
+  emitFlows: DnsOptions['emitFlows'],
+  config: Pick<PluginContext['config'], 'enablePodLevel' | 'controlPlane'>,
+): boolean {
+  return emitFlows === 'auto' ? config.enablePodLevel || config.controlPlane === 'hubble' : emitFlows;
+}
+
+const ZERO_KERNEL_STATS: DnsKernelStats = {
+  matched: 0,
+  written: 0,
+  ringBufferFull: 0,
+  noMessage: 0,
+  duplicates: 0,
+};
+
+/** The dns plugin instance. */
+export class DnsPlugin extends PluginBase {
+  #options!: DnsOptions;
+  #object: BpfObject | undefined;
+  #statsMap: BpfMap | undefined;
+  #reader: RingBufferReader | undefined;
+  #socket: RawSocket | undefined;
+  #processor: DnsEventProcessor | undefined;
+  #metrics: DnsMetrics | undefined;
+  #emitFlows = false;
+  #lostKernelSeen = 0;
+  #lostReaderSeen = 0;
+  readonly #warnedReasons = new Set<ParseErrorReason>();
+
+  /** The validated options (after init). */
+  get options(): DnsOptions {
+    return this.#options;
+  }
+
+  /** True when this instance puts DNS flows on the FlowBus. */
+  get emitsFlows(): boolean {
+    return this.#emitFlows;
+  }
+
+  /** The loaded kernel object (for tests and diagnostics). */
+  get object(): BpfObject | undefined {
+    return this.#object;
+  }
+
+  protected override onInit(ctx: PluginContext): void {
+    const { options, unknownKeys } = parseDnsOptions(ctx.options);
+    this.#options = options;
+    if (unknownKeys.length > 0) {
+      ctx.logger.warn(
+        { unknownKeys },
+        `plugins.dns: ignoring unknown option(s) ${unknownKeys.join(', ')} (known: ${DNS_OPTION_KEYS.join(', ')})`,
+      );
+    }
+    this.#emitFlows = flowsWanted(options.emitFlows, ctx.config);
+
+    const problems: string[] = [];
+    if (!probes.hasCapabilities(['CAP_BPF']) && !probes.hasCapabilities(['CAP_SYS_ADMIN'])) {
+      problems.push(probes.explainUnsupported({ capabilities: ['CAP_BPF'] }));
+    }
+    if (!probes.hasCapabilities(['CAP_NET_RAW'])) {
+      problems.push('the process lacks CAP_NET_RAW, which the packet socket the filter runs on needs');
+    }
+    if (problems.length === 0) {
+      if (!probes.programTypeSupported('socket_filter')) {
+        problems.push(probes.explainUnsupported({ programType: 'socket_filter' }));
+      }
+      if (!probes.mapTypeSupported('ringbuf'))
+        problems.push(probes.explainUnsupported({ mapType: 'ringbuf' }));
+    }
+    if (options.netns !== undefined && !existsSync(netnsPath(options.netns))) {
+      problems.push(
+        `plugins.dns.netns: ${netnsPath(options.netns)} does not exist (give a name under /var/run/netns or a path)`,
+      );
+    }
+    if (problems.length > 0) throw new Error(`dns cannot run: ${problems.join('; ')}`);
+
+    const objectPath = options.objectPath ?? defaultObjectPath();
+    if (!existsSync(objectPath)) {
+      throw new Error(
+        `dns: the kernel object ${objectPath} is missing; build the package (npm run build) or set plugins.dns.objectPath`,
+      );
+    }
+    const obj = BpfObject.open(objectPath, { name: 'rts_dns' });
+    this.defer(() => obj.close());
+    obj.setConstant('dns_port', options.port);
+    obj.setConstant('capture_bytes', options.captureBytes);
+    obj.setConstant('dup_window_ns', BigInt(Math.round(options.duplicateWindowMs * 1e6)));
+    obj.setMapMaxEntries(DNS_EVENTS_MAP, options.ringBufferBytes);
+    obj.load();
+    this.#object = obj;
+    this.#statsMap = obj.map(DNS_STATS_MAP);
+
+    const metrics = dnsMetrics(ctx.metrics);
+    this.#metrics = metrics;
+    // A stopped plugin's series would otherwise stay exposed, and a restart would start its caps afresh over them.
+    this.defer(() => resetDnsMetrics(metrics));
+
+    const names = options.netns === undefined ? new InterfaceNames() : undefined;
+    const processor = new DnsEventProcessor(options, {
+      metrics,
+      ...(this.#emitFlows ? { emit: (flow) => ctx.emit(flow) } : {}),
+      nodeName: ctx.nodeName,
+      monoToEpochNs: monoToEpochNs(),
+      ...(names ? { interfaceName: (index: number) => names.name(index) } : {}),
+      onParseError: (err) => this.#logParseError(err),
+    });
+    this.#processor = processor;
+
+    const reader = new RingBufferReader(obj.map(DNS_EVENTS_MAP), {
+      onBatch: (batch) => processor.processBatch(batch),
+      onError: (err) => this.fail(err),
+    });
+    this.#reader = reader;
+    // Stopped after the socket is closed (disposers run newest first), so the last records are still read.
+    this.defer(() => {
+      reader.stop();
+      this.#accountLosses();
+    });
+    ctx.logger.info(
+      {
+        port: options.port,
+        captureBytes: options.captureBytes,
+        ringBufferBytes: options.ringBufferBytes,
+        netns: options.netns ?? 'own',
+        emitFlows: this.#emitFlows,
+      },
+      'dns socket filter loaded',
+    );
+  }
+
+  protected override onStart(): void {
+    const obj = this.#object;
+    const reader = this.#reader;
+    if (!obj || !reader) throw new Error('dns: start() needs a successful init()');
+    reader.start();
+    const program = obj.program(DNS_PROGRAM);
+    const open = (): RawSocket => program.openRawSocket({ protocol: 'all' });
+    const netns = this.#options.netns;
+    const socket = netns === undefined ? open() : runInNetns(netns, open);
+    this.#socket = socket;
+    this.defer(() => socket.close());
+    this.every(this.ctx.config.metricsIntervalMs, () => this.#accountLosses());
+  }
+
+  /** Counters of the kernel program, reader and processor. */
+  stats(): DnsPluginStats {
+    return {
+      kernel: this.#kernelStats(),
+      reader: this.#reader?.stats() ?? { records: 0, batches: 0, dropped: 0, bytes: 0 },
+      processor: this.#processor?.stats() ?? emptyProcessorStats(),
+    };
+  }
+
+  #kernelStats(): DnsKernelStats {
+    const map = this.#statsMap;
+    if (!map || this.#object?.closed) return { ...ZERO_KERNEL_STATS };
+    const read = (index: number): number => {
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(index);
+      const values = map.lookupPerCpu(key);
+      return values ? Number(sumPerCpuU64(values)) : 0;
+    };
+    return {
+      matched: read(KernelStat.MATCHED),
+      written: read(KernelStat.WRITTEN),
+      ringBufferFull: read(KernelStat.RINGBUF_FULL),
+      noMessage: read(KernelStat.NO_MESSAGE),
+      duplicates: read(KernelStat.DUPLICATE),
+    };
+  }
+
+  /** Adds records lost since the last call to lost_events_counter. */
+  #accountLosses(): void {
+    const metrics = this.#metrics;
+    if (!metrics) return;
+    const kernel = this.#kernelStats().ringBufferFull;
+    if (kernel > this.#lostKernelSeen) metrics.lostInKernel.inc(kernel - this.#lostKernelSeen);
+    this.#lostKernelSeen = Math.max(this.#lostKernelSeen, kernel);
+    const dropped = this.#reader?.stats().dropped ?? 0;
+    if (dropped > this.#lostReaderSeen) metrics.lostInReader.inc(dropped - this.#lostReaderSeen);
+    this.#lostReaderSeen = Math.max(this.#lostReaderSeen, dropped);
+  }
+
+  #logParseError(err: DnsDecodeError): void {
+    // The metric counts every one; the log names the first of each kind, then stays quiet below debug level.
+    if (!this.#warnedReasons.has(err.reason)) {
+      this.#warnedReasons.add(err.reason);
+      this.logger.warn(
+        { reason: err.reason, detail: err.message },
+        'a DNS packet could not be decoded (counted in dns_parse_errors_total; later ones are logged at debug level)',
+      );
+    } else {
+      this.logger.debug({ reason: err.reason, detail: err.message }, 'DNS packet not decoded');
+    }
+  }
+}
+
+function emptyProcessorStats(): DnsProcessorStats {
+  return {
+    records: 0,
+    requests: 0,
+    responses: 0,
+    parseErrors: { record: 0, header: 0, question: 0, truncated: 0, answer: 0 },
+    flowsEmitted: 0,
+    flowsRefused: 0,
+    latency: { matched: 0, unmatched: 0, expired: 0 },
+    queriesFolded: 0,
+    responsesFolded: 0,
+  };
+}
