@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import {
+  Enricher,
   createLogger,
   createMetricsModule,
   selectPlugins,
@@ -18,7 +19,9 @@ import {
   type MetricsModule,
   type PluginDefinition,
 } from '@retina-ts/core';
+import { startKubernetes, type KubernetesHandle } from '@retina-ts/kubernetes';
 import { boundAddress, startHttpServer, stopHttpServer } from './http.js';
+import { EnrichedFlows } from './flows.js';
 import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
 
 /** How to build an agent. Give `plugins` to run exactly those definitions without discovery. */
@@ -37,6 +40,8 @@ export interface AgentOptions {
   logger?: Logger;
   /** Serve HTTP (default true). */
   listen?: boolean;
+  /** A kubeconfig path; default: KUBECONFIG, else the in-cluster service account, else standalone. */
+  kubeconfig?: string;
 }
 
 /** A composed, not yet started agent. */
@@ -48,6 +53,9 @@ interface ControlPlane {
 export class Agent {
   private server: Server | undefined;
   private hubble: ControlPlane | undefined;
+  private kubernetes: KubernetesHandle | undefined;
+  /** Flows after the enricher: what metrics and the Hubble API consume. */
+  readonly flows: EnrichedFlows;
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -60,7 +68,10 @@ export class Agent {
     private readonly pending: Promise<void>,
     private readonly listen: boolean,
     readonly nodeName: string,
-  ) {}
+    private readonly kubeconfig: string | undefined,
+  ) {
+    this.flows = new EnrichedFlows(flowBus, new Enricher(ipCache), logger);
+  }
 
   /** Reads config, resolves plugins and composes the agent. Unresolvable plugins are reported, never fatal. */
   static async create(opts: AgentOptions = {}): Promise<Agent> {
@@ -86,7 +97,18 @@ export class Agent {
         })
       : Agent.discover(config, manager, logger, searchPaths);
 
-    return new Agent(config, logger, metrics, flowBus, ipCache, manager, pending, opts.listen ?? true, nodeName);
+    return new Agent(
+      config,
+      logger,
+      metrics,
+      flowBus,
+      ipCache,
+      manager,
+      pending,
+      opts.listen ?? true,
+      nodeName,
+      opts.kubeconfig,
+    );
   }
 
   private static async discover(
@@ -122,6 +144,7 @@ export class Agent {
         {
           metrics: this.metrics,
           plugins: () => this.manager.status(),
+          kubernetes: () => this.kubernetes?.status(),
           ready: () => this.manager.status().every((p) => p.state !== 'pending' && p.state !== 'initializing'),
         },
         host,
@@ -130,6 +153,14 @@ export class Agent {
       const addr = boundAddress(this.server);
       this.logger.info({ host: addr.address, port: addr.port }, `serving /metrics on ${addr.address}:${addr.port}`);
     }
+    // Watchers fill the IP cache; without a cluster they report `disabled` and the agent runs standalone.
+    this.kubernetes = startKubernetes({
+      config: this.config,
+      ipCache: this.ipCache,
+      logger: this.logger,
+      metrics: this.metrics,
+      ...(this.kubeconfig ? { kubeconfig: this.kubeconfig } : {}),
+    });
     if (this.config.controlPlane === 'hubble') await this.startHubble();
     await this.manager.start();
   }
@@ -140,7 +171,7 @@ export class Agent {
     const { options, warnings } = hubbleOptionsFromConfig(this.config);
     const logger = this.logger.child({ component: 'hubble' });
     for (const w of warnings) logger.warn(w);
-    const server = await startHubble({ flowBus: this.flowBus, nodeName: this.nodeName, logger, options });
+    const server = await startHubble({ flowBus: this.flows, nodeName: this.nodeName, logger, options });
     this.hubble = server;
     logger.info(
       { tcpPort: server.tcpPort, unixSocket: server.unixSocket, metricsPort: server.metricsPort },
@@ -160,6 +191,7 @@ export class Agent {
     this.stopping ??= (async () => {
       await this.manager.stop({ deadlineMs });
       await this.hubble?.stop();
+      await this.kubernetes?.stop();
       this.flowBus.close();
       if (this.server) await stopHttpServer(this.server);
       this.logger.info('agent stopped');

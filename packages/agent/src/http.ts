@@ -10,6 +10,8 @@ export interface HttpSources {
   metrics: MetricsModule;
   /** The plugin table served on /plugins. */
   plugins(): unknown[];
+  /** Kubernetes watcher status, shown on /plugins (undefined before start). */
+  kubernetes?(): unknown;
   /** Ready once every plugin has left its first start attempt (running, failed or unsupported). */
   ready(): boolean;
 }
@@ -39,7 +41,7 @@ async function route(src: HttpSources, req: IncomingMessage, res: ServerResponse
     case '/readyz':
       return src.ready() ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', 'starting\n');
     case '/plugins':
-      return json(res, 200, { plugins: src.plugins() });
+      return json(res, 200, { plugins: src.plugins(), kubernetes: src.kubernetes?.() });
     default:
       return send(res, 404, 'text/plain', 'not found: try /metrics, /healthz, /readyz or /plugins\n');
   }

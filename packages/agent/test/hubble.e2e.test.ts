@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import { eventually, spawnAgent, tempDir, writePackage, type AgentProcess } from './helpers.js';
 
 const OFFICIAL_PROTOS = resolve(
@@ -56,6 +57,45 @@ type Observer = grpc.Client & {
   GetFlows(req: object): grpc.ClientReadableStream<Message>;
 };
 
+/** An Observer client for a unix socket, from the official protos. */
+function observerClient(socket: string): Observer {
+  const def = protoLoader.loadSync(['observer/observer.proto'], {
+    includeDirs: [OFFICIAL_PROTOS],
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const pkg = grpc.loadPackageDefinition(def) as unknown as {
+    observer: { Observer: new (addr: string, creds: grpc.ChannelCredentials) => Observer };
+  };
+  return new pkg.observer.Observer(`unix://${socket}`, grpc.credentials.createInsecure());
+}
+
+/** The last `n` flows GetFlows returns. */
+function lastFlows(observer: Observer, n: number): Promise<Message[]> {
+  const flows: Message[] = [];
+  return new Promise<Message[]>((res, rej) => {
+    const stream = observer.GetFlows({ number: n });
+    stream.on('data', (r: Message) => r['flow'] && flows.push(r['flow']));
+    stream.on('end', () => res(flows));
+    stream.on('error', rej);
+  });
+}
+
+function hubbleConfig(socket: string, extra: string[] = []): string {
+  return [
+    'apiServer: { host: 127.0.0.1, port: 0 }',
+    'controlPlane: hubble',
+    'enabledPlugin: [flow-source]',
+    `hubble-socket-path: ${socket}`,
+    'hubble-listen-address: ""',
+    'hubble-metrics-server: ""',
+    ...extra,
+  ].join('\n');
+}
+
 describe('agent with the Hubble control plane', () => {
   let agent: AgentProcess;
   let observer: Observer;
@@ -64,30 +104,12 @@ describe('agent with the Hubble control plane', () => {
 
   beforeAll(async () => {
     writePackage(cwd, 'flow-source', { retina: { plugin: 'flow-source' } }, FLOW_PLUGIN_JS);
-    writeFileSync(
-      join(cwd, 'config.yaml'),
-      [
-        'apiServer: { host: 127.0.0.1, port: 0 }',
-        'controlPlane: hubble',
-        'enabledPlugin: [flow-source]',
-        `hubble-socket-path: ${socket}`,
-        'hubble-listen-address: ""',
-        'hubble-metrics-server: ""',
-      ].join('\n'),
-    );
-    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], { cwd, env: { NODE_NAME: 'hubble-node' } });
-    const def = protoLoader.loadSync(['observer/observer.proto'], {
-      includeDirs: [OFFICIAL_PROTOS],
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
+    writeFileSync(join(cwd, 'config.yaml'), hubbleConfig(socket));
+    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], {
+      cwd,
+      env: { NODE_NAME: 'hubble-node', KUBECONFIG: '' },
     });
-    const pkg = grpc.loadPackageDefinition(def) as unknown as {
-      observer: { Observer: new (addr: string, creds: grpc.ChannelCredentials) => Observer };
-    };
-    observer = new pkg.observer.Observer(`unix://${socket}`, grpc.credentials.createInsecure());
+    observer = observerClient(socket);
   });
 
   afterAll(async () => {
@@ -110,13 +132,7 @@ describe('agent with the Hubble control plane', () => {
   });
 
   it('serves the last N flows, newest last, with the node name', async () => {
-    const flows: Message[] = [];
-    await new Promise<void>((res, rej) => {
-      const stream = observer.GetFlows({ number: 3 });
-      stream.on('data', (r: Message) => r['flow'] && flows.push(r['flow']));
-      stream.on('end', () => res());
-      stream.on('error', rej);
-    });
+    const flows = await lastFlows(observer, 3);
     expect(flows).toHaveLength(3);
     const ports = flows.map((f) => f['l4']['UDP']['source_port'] as number);
     expect(ports[1]).toBe(ports[0]! + 1);
@@ -124,5 +140,82 @@ describe('agent with the Hubble control plane', () => {
     expect(flows[0]!['node_name']).toBe('hubble-node');
     expect(flows[0]!['IP']['source']).toBe('10.250.0.1');
     expect(flows[0]!['verdict']).toBe('FORWARDED');
+  });
+});
+
+describe('agent in a cluster: flows enriched from the Kubernetes API', () => {
+  let agent: AgentProcess;
+  let observer: Observer;
+  let api: ApiServerDouble;
+  const cwd = tempDir('retina-cluster');
+  const socket = join(cwd, 'hubble.sock');
+
+  beforeAll(async () => {
+    api = await startApiServerDouble();
+    api.create('namespaces', { metadata: { name: 'shop' } });
+    api.create('deployments.apps', { metadata: { name: 'web', namespace: 'shop', uid: 'dep-1' } });
+    api.create('replicasets.apps', {
+      metadata: {
+        name: 'web-5d9f',
+        namespace: 'shop',
+        uid: 'rs-1',
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'dep-1', controller: true }],
+      },
+    });
+    api.create('pods', {
+      metadata: {
+        name: 'web-5d9f-abcde',
+        namespace: 'shop',
+        labels: { app: 'web' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5d9f', uid: 'rs-1', controller: true }],
+      },
+      spec: { nodeName: 'cluster-node' },
+      status: { phase: 'Running', podIP: '10.250.0.1', podIPs: [{ ip: '10.250.0.1' }] },
+    });
+    api.create('pods', {
+      metadata: { name: 'db-0', namespace: 'data', labels: { app: 'db' } },
+      spec: { nodeName: 'other-node' },
+      status: { phase: 'Running', podIP: '10.250.0.2', podIPs: [{ ip: '10.250.0.2' }] },
+    });
+    const kubeconfig = join(cwd, 'kubeconfig');
+    await writeKubeconfig(kubeconfig, { server: api.url });
+    writePackage(cwd, 'flow-source', { retina: { plugin: 'flow-source' } }, FLOW_PLUGIN_JS);
+    writeFileSync(join(cwd, 'config.yaml'), hubbleConfig(socket, ['enablePodLevel: true', 'remoteContext: true', 'enableRetinaEndpoint: false']));
+    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], {
+      cwd,
+      env: { NODE_NAME: 'cluster-node', KUBECONFIG: kubeconfig },
+    });
+    observer = observerClient(socket);
+  });
+
+  afterAll(async () => {
+    observer?.close();
+    if (agent && agent.child.exitCode === null) {
+      agent.child.kill('SIGTERM');
+      expect((await agent.exited).code).toBe(0);
+    }
+    await api?.close();
+  });
+
+  it('reports the watchers synced on /plugins', async () => {
+    const k8s = await eventually(async () => {
+      const body = (await (await fetch(agent.url('/plugins'))).json()) as { kubernetes?: { state: string; mode: string } };
+      return body.kubernetes?.state === 'synced' ? body.kubernetes : undefined;
+    });
+    expect(k8s.mode).toBe('kubeconfig');
+  });
+
+  it('serves flows with pod, namespace, labels and workload on both ends', async () => {
+    const flow = await eventually(async () => {
+      const [f] = await lastFlows(observer, 1);
+      // The workload is resolved through the ReplicaSet's owner, which may land just after the pod itself.
+      return f?.['destination']?.['pod_name'] && f?.['source']?.['workloads']?.[0]?.['kind'] === 'Deployment' ? f : undefined;
+    });
+    expect(flow['source']['pod_name']).toBe('web-5d9f-abcde');
+    expect(flow['source']['namespace']).toBe('shop');
+    expect(flow['source']['labels']).toContain('k8s:app=web');
+    expect(flow['source']['workloads']).toEqual([{ name: 'web', kind: 'Deployment' }]);
+    expect(flow['destination']['pod_name']).toBe('db-0');
+    expect(flow['destination']['namespace']).toBe('data');
   });
 });

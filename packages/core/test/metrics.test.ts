@@ -272,3 +272,14 @@ describe('advanced section', () => {
     metrics.advanced.gauge({ name: 'adv_forward_count', help: 'fwd', labelNames: ['direction', 'podname'] });
   });
 });
+
+describe('self-metric names through the generic methods', () => {
+  it('keeps the agent prefix instead of adding the data-plane one', async () => {
+    const metrics = createMetricsModule();
+    metrics.gauge({ name: 'controlplane_networkobservability_k8s_watcher_synced', help: 'x', labelNames: ['resource'] }).set({ resource: 'pods' }, 1);
+    metrics.gauge({ name: 'acme_thing', help: 'y' }).set(2);
+    const { body } = await metrics.expose('text/plain');
+    expect(body).toContain('controlplane_networkobservability_k8s_watcher_synced{resource="pods"} 1\n');
+    expect(body).toContain('networkobservability_acme_thing 2\n');
+  });
+});

@@ -9,6 +9,7 @@ import {
   ADVANCED_METRIC_PREFIX,
   BASIC_METRICS,
   METRIC_PREFIX,
+  SELF_METRIC_PREFIX,
   SELF_METRICS,
   type MetricSpec,
   type MetricType,
@@ -186,9 +187,12 @@ function createFamily(spec: MetricSpec, registry: Registry): AnyFamily {
   return metric;
 }
 
-/** Adds the data-plane prefix unless the name already carries it. */
+/**
+ * Adds the data-plane prefix unless the name already carries it or the agent's own prefix (so components such as
+ * watchers can register `controlplane_networkobservability_*` self-metrics through the same methods).
+ */
 export function prefixedMetricName(name: string): string {
-  return name.startsWith(METRIC_PREFIX) ? name : METRIC_PREFIX + name;
+  return name.startsWith(METRIC_PREFIX) || name.startsWith(SELF_METRIC_PREFIX) ? name : METRIC_PREFIX + name;
 }
 
 function familyMethods(table: FamilyTable, mapName: (name: string) => string) {

@@ -1,0 +1,335 @@
+/**
+ * Pure parts of the packetparser plugin: the kernel event layout, its decoding, the mapping of an event to a core
+ * `Flow`, and the encoding of the keys user space writes into the BPF maps. No I/O, so all of it is tested with
+ * fixtures.
+ */
+import { isIP } from 'node:net';
+import {
+  CiliumEventType,
+  FlowType,
+  IpVersion,
+  TraceObservationPoint,
+  Verdict,
+  type TrafficDirection,
+  type Flow,
+  type RetinaExtensions,
+  type TcpFlagName,
+  type TcpFlags,
+} from '@retina-ts/core';
+
+/** Size of `struct pp_event` (bpf/packetparser.bpf.c). */
+export const EVENT_SIZE = 152;
+
+/** Byte offsets of `struct pp_event`. */
+export const EVENT_OFFSETS = {
+  tNs: 0,
+  src: 8,
+  dst: 24,
+  sport: 40,
+  dport: 42,
+  bytes: 44,
+  seq: 48,
+  ack: 52,
+  tsval: 56,
+  tsecr: 60,
+  obs: 64,
+  trafficDirection: 65,
+  proto: 66,
+  family: 67,
+  flags: 68,
+  isReply: 70,
+  prevPackets: 72,
+  prevBytes: 76,
+  prevFlags: 80,
+  ctBytesTx: 120,
+  ctBytesRx: 128,
+  ctPacketsTx: 136,
+  ctPacketsRx: 144,
+} as const;
+
+/** The hook a program sits on, as the kernel numbers it. */
+export enum ObservationPoint {
+  /** Host side of a pod veth, ingress: the packet leaves the pod. */
+  FROM_ENDPOINT = 0,
+  /** Host side of a pod veth, egress: the packet goes into the pod. */
+  TO_ENDPOINT = 1,
+  /** Node interface, ingress. */
+  FROM_NETWORK = 2,
+  /** Node interface, egress. */
+  TO_NETWORK = 3,
+}
+
+/** TCP flag bits as the TCP header carries them (and the event's `flags`). */
+export const TCP_FLAG_BITS: Readonly<Record<Exclude<TcpFlagName, 'NS'>, number>> = {
+  FIN: 0x01,
+  SYN: 0x02,
+  RST: 0x04,
+  PSH: 0x08,
+  ACK: 0x10,
+  URG: 0x20,
+  ECE: 0x40,
+  CWR: 0x80,
+};
+
+/** Order of the kernel's `prev_flags` counters. */
+export const PREV_FLAG_ORDER: readonly TcpFlagName[] = ['SYN', 'ACK', 'FIN', 'RST', 'PSH', 'URG', 'ECE', 'CWR', 'NS'];
+
+export const IPPROTO_TCP = 6;
+export const IPPROTO_UDP = 17;
+
+/** One decoded kernel event. Ports are in host order; addresses are text. */
+export interface PacketEvent {
+  /** CLOCK_MONOTONIC nanoseconds. */
+  tNs: bigint;
+  family: 4 | 6;
+  source: string;
+  destination: string;
+  sourcePort: number;
+  destinationPort: number;
+  proto: number;
+  /** skb->len at the hook. */
+  bytes: number;
+  seq: number;
+  ack: number;
+  tsval: number;
+  tsecr: number;
+  observationPoint: number;
+  /** flow.TrafficDirection of the connection (its opener's direction). */
+  trafficDirection: TrafficDirection;
+  /** TCP flags bitmask (TCP_FLAG_BITS); 1 for UDP. */
+  flags: number;
+  isReply: boolean;
+  /** Counters accumulated since the connection's previous report (0 at low aggregation). */
+  previouslyObservedPackets: number;
+  previouslyObservedBytes: number;
+  previouslyObservedFlags: number[];
+  /** Connection totals per direction (tx = the opener's direction). */
+  conntrack: { bytesTx: bigint; bytesRx: bigint; packetsTx: bigint; packetsRx: bigint };
+}
+
+/** Formats 4 or 16 address bytes at `offset`. */
+function formatAddress(view: DataView, offset: number, family: 4 | 6): string {
+  if (family === 4) {
+    return `${view.getUint8(offset)}.${view.getUint8(offset + 1)}.${view.getUint8(offset + 2)}.${view.getUint8(offset + 3)}`;
+  }
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(view.getUint16(offset + i * 2, false).toString(16));
+  // RFC 5952: compress the longest run (of two or more) of zero groups.
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestStart < 0) return groups.join(':');
+  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** Thrown for a record that is not a `pp_event`. */
+export class MalformedEventError extends Error {
+  override name = 'MalformedEventError';
+}
+
+/** Decodes one `pp_event` record. Throws MalformedEventError for a short record or an unknown address family. */
+export function decodeEvent(record: Uint8Array): PacketEvent {
+  if (record.byteLength < EVENT_SIZE) {
+    throw new MalformedEventError(
+      `packetparser event has ${record.byteLength} bytes, expected ${EVENT_SIZE} (rebuild the package so the BPF object and decoder match)`,
+    );
+  }
+  const v = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const o = EVENT_OFFSETS;
+  const family = v.getUint8(o.family);
+  if (family !== 4 && family !== 6) {
+    throw new MalformedEventError(`packetparser event has address family ${family}; expected 4 or 6`);
+  }
+  const prev: number[] = [];
+  for (let i = 0; i < PREV_FLAG_ORDER.length; i++) prev.push(v.getUint32(o.prevFlags + i * 4, true));
+  return {
+    tNs: v.getBigUint64(o.tNs, true),
+    family,
+    source: formatAddress(v, o.src, family),
+    destination: formatAddress(v, o.dst, family),
+    sourcePort: v.getUint16(o.sport, false),
+    destinationPort: v.getUint16(o.dport, false),
+    proto: v.getUint8(o.proto),
+    bytes: v.getUint32(o.bytes, true),
+    seq: v.getUint32(o.seq, true),
+    ack: v.getUint32(o.ack, true),
+    tsval: v.getUint32(o.tsval, true),
+    tsecr: v.getUint32(o.tsecr, true),
+    observationPoint: v.getUint8(o.obs),
+    trafficDirection: v.getUint8(o.trafficDirection) as TrafficDirection,
+    flags: v.getUint16(o.flags, true),
+    isReply: v.getUint8(o.isReply) !== 0,
+    previouslyObservedPackets: v.getUint32(o.prevPackets, true),
+    previouslyObservedBytes: v.getUint32(o.prevBytes, true),
+    previouslyObservedFlags: prev,
+    conntrack: {
+      bytesTx: v.getBigUint64(o.ctBytesTx, true),
+      bytesRx: v.getBigUint64(o.ctBytesRx, true),
+      packetsTx: v.getBigUint64(o.ctPacketsTx, true),
+      packetsRx: v.getBigUint64(o.ctPacketsRx, true),
+    },
+  };
+}
+
+/** A ring-buffer batch, as @retina-ts/bpf-runtime delivers it. */
+export interface EventBatch {
+  count: number;
+  buffer: Buffer;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+}
+
+/** Decodes every record of a batch; records that do not decode are counted, not thrown. */
+export function decodeBatch(batch: EventBatch): { events: PacketEvent[]; malformed: number } {
+  const events: PacketEvent[] = [];
+  let malformed = 0;
+  for (let i = 0; i < batch.count; i++) {
+    const start = batch.offsets[i]!;
+    try {
+      events.push(decodeEvent(batch.buffer.subarray(start, start + batch.lengths[i]!)));
+    } catch (err) {
+      if (!(err instanceof MalformedEventError)) throw err;
+      malformed++;
+    }
+  }
+  return { events, malformed };
+}
+
+/** (TraceObservationPoint, EventType.SubType) of each kernel observation point, as Retina's ToFlow maps them. */
+const OBSERVATION: Record<number, { point: TraceObservationPoint; subType: number }> = {
+  [ObservationPoint.FROM_ENDPOINT]: { point: TraceObservationPoint.TO_STACK, subType: 3 },
+  [ObservationPoint.TO_ENDPOINT]: { point: TraceObservationPoint.TO_ENDPOINT, subType: 1 },
+  [ObservationPoint.FROM_NETWORK]: { point: TraceObservationPoint.FROM_NETWORK, subType: 10 },
+  [ObservationPoint.TO_NETWORK]: { point: TraceObservationPoint.TO_NETWORK, subType: 11 },
+};
+
+/** The TCP flags bitmask as a flow's `TcpFlags` (only the set ones). */
+export function tcpFlagsOf(bits: number): TcpFlags {
+  const flags: TcpFlags = {};
+  for (const [name, bit] of Object.entries(TCP_FLAG_BITS) as Array<[keyof typeof TCP_FLAG_BITS, number]>) {
+    if (bits & bit) flags[name] = true;
+  }
+  return flags;
+}
+
+/** Options of eventToFlow(). */
+export interface FlowOptions {
+  nodeName: string;
+  /** Added to the event's monotonic time to get epoch nanoseconds (see monotonicToEpochOffsetNs). */
+  epochOffsetNs: bigint;
+}
+
+/** Offset that turns CLOCK_MONOTONIC nanoseconds into Unix-epoch nanoseconds, from two readings taken together. */
+export function monotonicToEpochOffsetNs(nowEpochMs: number, nowMonotonicNs: bigint): bigint {
+  return BigInt(Math.round(nowEpochMs)) * 1_000_000n - nowMonotonicNs;
+}
+
+/**
+ * Builds the flow record of one event: verdict FORWARDED, L3_L4, trace event type with the observation point's
+ * subtype, IsReply and TrafficDirection from the kernel's connection tracker, and the extensions `bytes`,
+ * `previously_observed_*` (only when non-zero) and `tcp_id` (TSval leaving the node, TSecr entering it).
+ */
+export function eventToFlow(ev: PacketEvent, opts: FlowOptions): Flow {
+  const obs = OBSERVATION[ev.observationPoint];
+  const extensions: RetinaExtensions = { bytes: ev.bytes };
+  if (ev.previouslyObservedPackets > 0) extensions.previouslyObservedPackets = ev.previouslyObservedPackets;
+  if (ev.previouslyObservedBytes > 0) extensions.previouslyObservedBytes = ev.previouslyObservedBytes;
+  if (ev.previouslyObservedFlags.some((n) => n > 0)) {
+    const prev: Partial<Record<TcpFlagName, number>> = {};
+    PREV_FLAG_ORDER.forEach((name, i) => {
+      prev[name] = ev.previouslyObservedFlags[i] ?? 0;
+    });
+    extensions.previouslyObservedTcpFlags = prev;
+  }
+  const tcpId =
+    ev.observationPoint === ObservationPoint.TO_NETWORK
+      ? ev.tsval
+      : ev.observationPoint === ObservationPoint.FROM_NETWORK
+        ? ev.tsecr
+        : 0;
+  if (ev.proto === IPPROTO_TCP && tcpId !== 0) extensions.tcpId = tcpId;
+
+  const flow: Flow = {
+    timeNs: ev.tNs + opts.epochOffsetNs,
+    verdict: Verdict.FORWARDED,
+    type: FlowType.L3_L4,
+    nodeName: opts.nodeName,
+    ip: {
+      source: ev.source,
+      destination: ev.destination,
+      ipVersion: ev.family === 4 ? IpVersion.IPv4 : IpVersion.IPv6,
+    },
+    eventType: { type: CiliumEventType.TRACE, subType: obs?.subType ?? 0 },
+    traceObservationPoint: obs?.point ?? TraceObservationPoint.UNKNOWN_POINT,
+    trafficDirection: ev.trafficDirection,
+    isReply: ev.isReply,
+    emitter: 'packetparser',
+    extensions,
+  };
+  if (ev.proto === IPPROTO_TCP) {
+    flow.l4 = { tcp: { sourcePort: ev.sourcePort, destinationPort: ev.destinationPort, flags: tcpFlagsOf(ev.flags) } };
+  } else if (ev.proto === IPPROTO_UDP) {
+    flow.l4 = { udp: { sourcePort: ev.sourcePort, destinationPort: ev.destinationPort } };
+  }
+  return flow;
+}
+
+/** Size of a key of the IPs-of-interest map (`struct pp_addr`). */
+export const ADDRESS_KEY_SIZE = 16;
+
+/**
+ * The IPs-of-interest map key of an address: IPv4 in the first 4 bytes (rest zero), IPv6 as its 16 bytes.
+ * IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is stored as IPv4, since that is how the packets carry it.
+ */
+export function addressKey(ip: string): Buffer {
+  const key = Buffer.alloc(ADDRESS_KEY_SIZE);
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  const text = mapped ? mapped[1]! : ip;
+  const version = isIP(text);
+  if (version === 4) {
+    text.split('.').forEach((part, i) => key.writeUInt8(Number(part), i));
+    return key;
+  }
+  if (version !== 6) throw new TypeError(`"${ip}" is not an IPv4 or IPv6 address; pass addresses such as 10.0.0.1 or fd00::1`);
+  const [head = '', tail] = text.split('::') as [string, string | undefined];
+  const parse = (s: string) => (s === '' ? [] : s.split(':'));
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  // A trailing dotted quad (e.g. 64:ff9b::1.2.3.4) stands for two groups.
+  const expand = (groups: string[]) =>
+    groups.flatMap((g) => {
+      if (!g.includes('.')) return [g];
+      const b = g.split('.').map(Number) as [number, number, number, number];
+      return [((b[0] << 8) | b[1]).toString(16), ((b[2] << 8) | b[3]).toString(16)];
+    });
+  const l = expand(left);
+  const r = expand(right);
+  const groups = tail === undefined ? l : [...l, ...Array<string>(8 - l.length - r.length).fill('0'), ...r];
+  groups.forEach((g, i) => key.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  return key;
+}
+
+/** Sizes of `struct ct_entry` (its `eviction_ns` comes first) and `struct ct_key`. */
+export const CT_ENTRY_SIZE = 160;
+export const CT_KEY_SIZE = 40;
+
+/** Whether a conntrack entry has expired at monotonic time `nowNs` (its `eviction_ns` is in the past). */
+export function ctEntryExpired(value: Uint8Array, nowNs: bigint): boolean {
+  if (value.byteLength < 8) {
+    throw new RangeError(`conntrack entry has ${value.byteLength} bytes; expected ${CT_ENTRY_SIZE} (rebuild the package)`);
+  }
+  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  return v.getBigUint64(0, true) < nowNs;
+}

@@ -1,0 +1,69 @@
+/**
+ * The plugin's own options (`plugins.packetparser` in the agent config), validated with messages that name the
+ * offending key and value.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** Linux interface names: 1 to 15 bytes, no slash, colon or white space. */
+const interfaceName = z
+  .string()
+  .min(1, 'an interface name cannot be empty')
+  .max(15, 'interface names have at most 15 characters')
+  .regex(/^[^\s/:]+$/, 'interface names contain no white space, "/" or ":"');
+
+/** Schema of `plugins.packetparser`. */
+export const packetParserOptionsSchema = z
+  .object({
+    /** Host-side ends of pod veths to watch from the start (more come and go through attachInterface). */
+    interfaces: z.array(interfaceName).optional(),
+    /**
+     * The node's interface. Default: the interface of the default route when `dataAggregationLevel` is low, none
+     * when it is high. `false` never attaches to it.
+     */
+    hostInterface: z.union([interfaceName, z.literal(false)]).optional(),
+    /** Addresses whose packets are reported (source or destination), unless `bypassLookupIPOfInterest`. */
+    ipsOfInterest: z
+      .array(z.string().refine((s) => isIP(s) !== 0, 'not an IPv4 or IPv6 address'))
+      .optional(),
+  })
+  .strict();
+
+/** Validated options of the packetparser plugin. */
+export type PacketParserOptions = z.infer<typeof packetParserOptionsSchema>;
+
+/** Thrown for invalid `plugins.packetparser` options. */
+export class PacketParserOptionsError extends Error {
+  override name = 'PacketParserOptionsError';
+}
+
+/** Validates raw options; the error lists every problem as `plugins.packetparser.<path>: <what is wrong>`. */
+export function parsePacketParserOptions(raw: unknown): PacketParserOptions {
+  const result = packetParserOptionsSchema.safeParse(raw ?? {});
+  if (result.success) {
+    const seen = new Set<string>();
+    for (const name of result.data.interfaces ?? []) {
+      if (seen.has(name) || name === result.data.hostInterface) {
+        // One interface attached twice would report every packet twice.
+        throw new PacketParserOptionsError(
+          `plugins.packetparser.interfaces: "${name}" is listed twice (or is also hostInterface); list each interface once`,
+        );
+      }
+      seen.add(name);
+    }
+    return result.data;
+  }
+  const problems = result.error.issues.map((issue) => {
+    const path = ['plugins', 'packetparser', ...issue.path.map(String)].join('.');
+    const value = issue.path.reduce<unknown>(
+      (v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined),
+      raw,
+    );
+    const shown =
+      issue.code === 'unrecognized_keys'
+        ? ` (allowed: ${Object.keys(packetParserOptionsSchema.shape).join(', ')})`
+        : ` (got ${JSON.stringify(value)})`;
+    return `${path}: ${issue.message}${shown}`;
+  });
+  throw new PacketParserOptionsError(`invalid packetparser options: ${problems.join('; ')}`);
+}

@@ -1,0 +1,271 @@
+/**
+ * PacketParserPlugin: attaches the TC flow programs to pod veths and the node's interface, reads their events from
+ * the ring buffer, turns them into flow records and emits them.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { LostEventType, PluginBase, type PluginContext } from '@retina-ts/core';
+import { BpfObject, RingBufferReader, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
+import { addressKey, ctEntryExpired, decodeBatch, eventToFlow, monotonicToEpochOffsetNs } from './decode.js';
+import { parsePacketParserOptions, type PacketParserOptions } from './options.js';
+
+/** File name of the compiled BPF object inside the package's `dist/bpf/`. */
+export const BPF_OBJECT_FILE = 'packetparser.bpf.o';
+
+const PLUGIN = 'packetparser';
+
+/** How often expired connections are removed from the conntrack map. */
+export const CONNTRACK_GC_INTERVAL_MS = 15_000;
+
+/** What an interface is to the node: a pod's veth (host side) or the node's own interface. */
+export type InterfaceRole = 'endpoint' | 'host';
+
+/** One attached interface. */
+export interface Attachment {
+  ifname: string;
+  role: InterfaceRole;
+  /** How the kernel holds the programs: `tcx` (BPF links) or `clsact` (netlink filters). */
+  kind: string;
+}
+
+/** Program names per role and direction (see bpf/packetparser.bpf.c). */
+const PROGRAMS: Record<InterfaceRole, { ingress: string; egress: string }> = {
+  endpoint: { ingress: 'rts_pp_ep_in', egress: 'rts_pp_ep_eg' },
+  host: { ingress: 'rts_pp_host_in', egress: 'rts_pp_host_eg' },
+};
+
+/** Where the compiled object is: beside the bundle in `dist/`, or in `dist/` when running from `src/`. */
+export function bpfObjectPath(): string {
+  const candidates = [new URL(`./bpf/${BPF_OBJECT_FILE}`, import.meta.url), new URL(`../dist/bpf/${BPF_OBJECT_FILE}`, import.meta.url)];
+  for (const url of candidates) {
+    const path = fileURLToPath(url);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(
+    `BPF object ${BPF_OBJECT_FILE} not found (looked in ${candidates.map((u) => fileURLToPath(u)).join(', ')}); ` +
+      'build the package with `npm run build -w @retina-ts/plugin-packetparser`',
+  );
+}
+
+/** The interface of the node's default route (IPv4 first, then IPv6), or undefined. */
+export async function defaultRouteInterface(): Promise<string | undefined> {
+  const v4 = await readFile('/proc/net/route', 'utf8').catch(() => '');
+  for (const line of v4.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8 && f[1] === '00000000' && f[7] === '00000000' && Number.parseInt(f[3] ?? '0', 16) & 1) return f[0];
+  }
+  const v6 = await readFile('/proc/net/ipv6_route', 'utf8').catch(() => '');
+  for (const line of v6.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 10 && /^0{32}$/.test(f[0] ?? '') && f[1] === '00' && f[9] !== 'lo') return f[9];
+  }
+  return undefined;
+}
+
+/** Throws with a reason when this kernel or process cannot run the programs. */
+function checkKernelSupport(): void {
+  const unmet = probes.unmetRequirements({ programTypes: ['sched_cls'], mapTypes: ['ringbuf', 'lru_hash'] });
+  if (unmet.length > 0) {
+    throw new Error(`packetparser cannot run on kernel ${probes.kernelRelease()}: ${unmet.join('; ')}`);
+  }
+}
+
+/** Flow events from TC programs on pod veths and the node's interface. */
+export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
+  #obj: BpfObject | undefined;
+  #reader: RingBufferReader | undefined;
+  #mode: 'auto' | 'clsact' = 'auto';
+  readonly #attached = new Map<string, { role: InterfaceRole; links: BpfLink[] }>();
+  readonly #ips = new Map<string, Buffer>();
+  #enabled = false;
+  #epochOffsetNs = 0n;
+  #kernelLost = 0n;
+  #readerDropped = 0;
+  #parsed = 0;
+
+  /** Whether the plugin runs (it needs `enablePodLevel`). */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /** The attached interfaces. */
+  get attachments(): Attachment[] {
+    return [...this.#attached].map(([ifname, a]) => ({ ifname, role: a.role, kind: a.links[0]?.kind ?? 'none' }));
+  }
+
+  /** Kernel ids of the loaded programs (empty before init), e.g. to check nothing is left after stop. */
+  get programIds(): number[] {
+    const obj = this.#obj;
+    return obj && !obj.closed ? obj.programs.map((name) => obj.program(name).id) : [];
+  }
+
+  /** Records read from the kernel so far. */
+  get parsedRecords(): number {
+    return this.#parsed;
+  }
+
+  protected override async onInit(ctx: PluginContext<PacketParserOptions>): Promise<void> {
+    const options = parsePacketParserOptions(ctx.options);
+    if (!ctx.config.enablePodLevel) {
+      ctx.logger.warn('packetparser does nothing without enablePodLevel: true');
+      return;
+    }
+    checkKernelSupport();
+    const { config } = ctx;
+    const high = config.dataAggregationLevel === 'high';
+    let hostInterface = options.hostInterface;
+    if (hostInterface === undefined && !high) {
+      hostInterface = await defaultRouteInterface();
+      if (hostInterface === undefined) {
+        throw new Error(
+          'packetparser found no default route to pick the node interface from; set plugins.packetparser.hostInterface ' +
+            '(e.g. "eth0"), or false to watch pod interfaces only',
+        );
+      }
+    }
+
+    const obj = BpfObject.open(bpfObjectPath(), { name: PLUGIN });
+    this.defer(() => obj.close());
+    obj
+      .setConstant('bypass_ioi', config.bypassLookupIPOfInterest ? 1 : 0)
+      .setConstant('aggregation_high', high ? 1 : 0)
+      .setConstant('sampling_rate', Math.max(1, config.dataSamplingRate))
+      .setConstant('report_interval_ns', BigInt(config.conntrackReportIntervalMs) * 1_000_000n)
+      .setMapMaxEntries('rts_pp_events', config.packetParserRingBufferSize)
+      .setMapMaxEntries('rts_pp_ioi', Math.max(1, config.filterMapMaxEntries));
+    obj.load();
+    this.#obj = obj;
+    this.#mode = config.enableTCX === 'off' ? 'clsact' : 'auto';
+    this.#enabled = true;
+
+    // Detaching explicitly keeps clsact interfaces clean even when the object is closed later.
+    this.defer(() => {
+      for (const name of [...this.#attached.keys()]) this.detachInterface(name);
+    });
+    if (hostInterface) this.attachInterface(hostInterface, 'host');
+    for (const name of options.interfaces ?? []) this.attachInterface(name, 'endpoint');
+    if (options.ipsOfInterest) this.setIpsOfInterest(options.ipsOfInterest);
+    ctx.logger.info({ attachments: this.attachments, aggregation: config.dataAggregationLevel }, 'packetparser attached');
+  }
+
+  protected override onStart(): void {
+    const obj = this.#obj;
+    if (!obj) return;
+    this.#refreshClock();
+    const reader = new RingBufferReader(obj.map('rts_pp_events'), {
+      onBatch: (batch) => this.#onBatch(batch),
+      onError: (err) => this.fail(err),
+    });
+    this.#reader = reader;
+    this.defer(() => reader.stop());
+    reader.start();
+    this.every(this.ctx.config.metricsIntervalMs, () => {
+      this.#refreshClock();
+      this.collect();
+    });
+    this.every(CONNTRACK_GC_INTERVAL_MS, () => this.collectGarbage());
+  }
+
+  /**
+   * Attaches the flow programs to both TC hooks of `ifname` (in this process's network namespace): `endpoint` for
+   * the host side of a pod veth, `host` for the node's interface. Attaching an interface already attached is a
+   * no-op. The name resolves in the calling thread's network namespace (see bpf-runtime's `runInNetns`).
+   */
+  attachInterface(ifname: string, role: InterfaceRole = 'endpoint'): void {
+    const obj = this.#requireObject('attachInterface');
+    if (this.#attached.has(ifname)) return;
+    const links: BpfLink[] = [];
+    try {
+      for (const direction of ['ingress', 'egress'] as const) {
+        links.push(obj.program(PROGRAMS[role][direction]).attachTc({ ifname, direction, mode: this.#mode }));
+      }
+    } catch (err) {
+      for (const link of links) link.detach();
+      throw err;
+    }
+    this.#attached.set(ifname, { role, links });
+  }
+
+  /** Detaches the programs from `ifname`; returns false when it was not attached. Safe on a vanished interface. */
+  detachInterface(ifname: string): boolean {
+    const entry = this.#attached.get(ifname);
+    if (!entry) return false;
+    this.#attached.delete(ifname);
+    for (const link of entry.links) {
+      try {
+        link.detach();
+      } catch (err) {
+        // A deleted interface takes its hooks with it; nothing is left to detach then.
+        this.logger.debug({ err, ifname }, 'packetparser: detach after the interface went away');
+      }
+    }
+    return true;
+  }
+
+  /** Replaces the set of IPs of interest (IPv4 or IPv6): packets from or to them are reported. */
+  setIpsOfInterest(ips: Iterable<string>): void {
+    const map = this.#requireObject('setIpsOfInterest').map('rts_pp_ioi');
+    const next = new Map<string, Buffer>();
+    for (const ip of ips) next.set(addressKey(ip).toString('hex'), addressKey(ip));
+    if (next.size > map.maxEntries) {
+      throw new Error(
+        `packetparser: ${next.size} IPs of interest do not fit the filter map (${map.maxEntries} entries); raise filterMapMaxEntries`,
+      );
+    }
+    for (const [hex, key] of this.#ips) if (!next.has(hex)) map.delete(key);
+    const one = Buffer.from([1]);
+    for (const [hex, key] of next) if (!this.#ips.has(hex)) map.update(key, one);
+    this.#ips.clear();
+    for (const [hex, key] of next) this.#ips.set(hex, key);
+  }
+
+  /** Adds what the kernel and the reader lost since the previous call to `lost_events_counter`. */
+  collect(): { kernelLost: bigint; readerDropped: number } {
+    const obj = this.#requireObject('collect');
+    const stats = obj.map('rts_pp_stats');
+    let lost = 0n;
+    for (const v of stats.lookupPerCpu(Buffer.alloc(4)) ?? []) lost += Buffer.from(v.buffer, v.byteOffset, 8).readBigUInt64LE(0);
+    const { self } = this.ctx.metrics;
+    if (lost > this.#kernelLost) self.lostEventsCounter.inc({ type: LostEventType.KERNEL, reason: PLUGIN }, Number(lost - this.#kernelLost));
+    this.#kernelLost = lost;
+    const dropped = this.#reader?.stats().dropped ?? 0;
+    if (dropped > this.#readerDropped) {
+      self.lostEventsCounter.inc({ type: LostEventType.BUFFERED_CHANNEL, reason: PLUGIN }, dropped - this.#readerDropped);
+    }
+    this.#readerDropped = dropped;
+    return { kernelLost: lost, readerDropped: dropped };
+  }
+
+  /** Deletes expired connections from the conntrack map (the LRU only evicts when full); returns how many. */
+  collectGarbage(): number {
+    const map = this.#requireObject('collectGarbage').map('rts_pp_ct');
+    const now = process.hrtime.bigint();
+    let removed = 0;
+    for (const [key, value] of [...map.entries()]) {
+      if (ctEntryExpired(value, now) && map.delete(key)) removed++;
+    }
+    return removed;
+  }
+
+  #requireObject(what: string): BpfObject {
+    if (!this.#obj || this.stopped) throw new Error(`packetparser: ${what}() needs a successful init() with enablePodLevel: true`);
+    return this.#obj;
+  }
+
+  #refreshClock(): void {
+    // Re-measured on every interval so flow times follow wall-clock adjustments (NTP steps).
+    this.#epochOffsetNs = monotonicToEpochOffsetNs(Date.now(), process.hrtime.bigint());
+  }
+
+  #onBatch(batch: RecordBatch): void {
+    if (this.stopped) return;
+    const { events, malformed } = decodeBatch(batch);
+    const { self } = this.ctx.metrics;
+    self.parsedPacketsCounter.inc(batch.count);
+    this.#parsed += batch.count;
+    if (malformed > 0) self.lostEventsCounter.inc({ type: LostEventType.PARSER, reason: PLUGIN }, malformed);
+    const opts = { nodeName: this.ctx.nodeName, epochOffsetNs: this.#epochOffsetNs };
+    for (const ev of events) this.ctx.emit(eventToFlow(ev, opts));
+  }
+}
