@@ -1,0 +1,7 @@
+/** The package version, read from package.json at run time so builds and tests agree. */
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+/** Version of @retina-ts/capture. */
+export const VERSION: string = (require('../package.json') as { version: string }).version;

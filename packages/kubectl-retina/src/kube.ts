@@ -1,0 +1,48 @@
+/** Loading the user's kubeconfig the way kubectl does (--kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster). */
+import { KubeConfig } from '@kubernetes/client-node';
+
+/** Global Kubernetes flags. */
+export interface KubeFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+}
+
+/** Loads the kubeconfig and returns it with the namespace to use (flag, then context, then `default`). */
+export function loadKube(flags: KubeFlags): { kc: KubeConfig; namespace: string; explicitNamespace: boolean } {
+  const kc = new KubeConfig();
+  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
+  else kc.loadFromDefault();
+  if (flags.context) {
+    if (!kc.getContextObject(flags.context)) {
+      throw new Error(`--context: context "${flags.context}" is not in the kubeconfig (have: ${kc.getContexts().map((c) => c.name).join(', ')})`);
+    }
+    kc.setCurrentContext(flags.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new Error('no Kubernetes cluster is configured: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config');
+  }
+  const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
+  return { kc, namespace: flags.namespace || ctxNs || 'default', explicitNamespace: Boolean(flags.namespace) };
+}
+
+/** Formats rows as left-aligned columns separated by three spaces, as kubectl prints tables. */
+export function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('   ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** kubectl-style age: `45s`, `12m`, `3h`, `2d`. */
+export function formatAge(from: Date | string | undefined, now: Date): string {
+  if (!from) return '<unknown>';
+  const s = Math.max(0, Math.floor((now.getTime() - new Date(from).getTime()) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}

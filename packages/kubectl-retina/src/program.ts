@@ -1,0 +1,161 @@
+/**
+ * The `kubectl retina` command tree. Built by a function taking its output streams, so tests run it in-process
+ * exactly as the binary does.
+ */
+import { Command, Option } from 'commander';
+import { addCaptureFlags, boolFlag, captureFlagsFromOptions, readBool } from '@retina-ts/capture';
+import { captureFromFlags } from './flags.js';
+import { loadKube, type KubeFlags } from './kube.js';
+import { createCapture } from './commands/create.js';
+import { deleteCapture, listCaptures } from './commands/manage.js';
+import { printHealth } from './commands/health.js';
+import { downloadCapture } from './commands/download.js';
+import { VERSION } from './version.js';
+
+/** Where the program writes and what it reads from the environment. */
+export interface ProgramIO {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  env?: Record<string, string | undefined>;
+  now?: () => Date;
+  /** Poll period while `--no-wait=false` waits (default: Retina's). */
+  pollIntervalMs?: number;
+}
+
+/** The agent image of this version, which carries `retina-capture` and tcpdump. */
+export const DEFAULT_AGENT_IMAGE = `ghcr.io/retina-ts/retina-agent:v${VERSION}`;
+
+/** The image the capture Jobs run: --image, else with --debug $RETINA_AGENT_IMAGE, else the agent image of this version. */
+export function captureImage(flag: string | undefined, debug: boolean, env: Record<string, string | undefined>): string {
+  return flag || (debug ? env.RETINA_AGENT_IMAGE : undefined) || DEFAULT_AGENT_IMAGE;
+}
+
+function kubeFlags(cmd: Command): KubeFlags {
+  const o = cmd.optsWithGlobals<Record<string, string | undefined>>();
+  return { kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace };
+}
+
+/** Builds the program. */
+export function buildProgram(io: ProgramIO, state: { exitCode: number } = { exitCode: 0 }): Command {
+  const env = io.env ?? process.env;
+  const program = new Command()
+    .name('kubectl-retina')
+    .description('Retina network observability: distributed packet captures and cluster health')
+    .option('--kubeconfig <file>', 'path to the kubeconfig file')
+    .option('--context <name>', 'kubeconfig context to use')
+    .option('-n, --namespace <namespace>', 'namespace (default: the context namespace, else default)')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride();
+
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => io.out(`v${VERSION}`));
+
+  program
+    .command('health')
+    .description('check the API server, the Capture CRD, the operator and the agents')
+    .action(async (_o, cmd: Command) => {
+      const { kc } = loadKube(kubeFlags(cmd));
+      if (!(await printHealth(kc, io.out))) state.exitCode = 1;
+    });
+
+  const capture = program.command('capture').description('distributed packet captures');
+
+  const create = capture
+    .command('create')
+    .description('capture packets on selected nodes or pods into tarballs (pcap + network metadata)')
+    .option('--node-selectors <labels>', 'nodes to capture on, key=value[,key=value] (cleared by pod targets or --node-names)', 'kubernetes.io/os=linux')
+    .option('--node-names <list>', 'nodes to capture on, comma separated')
+    .option('--pod-names <list>', 'pods (in --namespace) whose traffic to capture, comma separated')
+    .option('--pod-selectors <labels>', 'pods whose traffic to capture, key=value[,key=value]')
+    .option('--namespace-selectors <labels>', 'namespaces in which --pod-selectors selects, key=value[,...]')
+    .option('--pvc <name>', 'PersistentVolumeClaim to store the tarballs on')
+    .option('--job-num-limit <n>', 'refuse to create more jobs than this (0: no limit)', '0')
+    .option('--image <image>', 'capture workload image (default: the agent image of this version; with --debug $RETINA_AGENT_IMAGE)')
+    .addOption(
+      new Option('--use-operator <mode>', 'create a Capture resource for the operator instead of Jobs').choices(['auto', 'true', 'false']).default('auto'),
+    );
+  addCaptureFlags(create);
+  boolFlag(create, 'no-wait', 'return once the jobs exist; with false, wait for them, print the result and delete them', true);
+  boolFlag(create, 'cleanup-after-upload', 'delete jobs, secrets and the capture once uploaded (needs --blob-upload, --s3-bucket or --pvc)');
+  boolFlag(create, 'debug', 'run the capture with the image in $RETINA_AGENT_IMAGE');
+  create.action(async (o: Record<string, unknown>, cmd: Command) => {
+    const { kc, namespace } = loadKube(kubeFlags(cmd));
+    const shared = captureFlagsFromOptions(o);
+    const { capture: c, secrets } = captureFromFlags(
+      {
+        ...shared,
+        namespace,
+        nodeSelectors: o.nodeSelectors as string | undefined,
+        nodeNames: o.nodeNames as string | undefined,
+        podNames: o.podNames as string | undefined,
+        podSelectors: o.podSelectors as string | undefined,
+        namespaceSelectors: o.namespaceSelectors as string | undefined,
+        pvc: o.pvc as string | undefined,
+        cleanupAfterUpload: readBool(o, 'cleanup-after-upload'),
+      },
+      { hostPathBaseDir: shared.hostPathBaseDir },
+    );
+    const limit = Number(o.jobNumLimit);
+    if (!Number.isInteger(limit) || limit < 0) throw new Error(`--job-num-limit: "${String(o.jobNumLimit)}" is not a non-negative integer`);
+    await createCapture(kc, c, secrets, {
+      useOperator: o.useOperator as 'auto' | 'true' | 'false',
+      jobNumLimit: limit,
+      noWait: readBool(o, 'no-wait'),
+      hostPathBaseDir: shared.hostPathBaseDir!,
+      image: captureImage(o.image as string | undefined, readBool(o, 'debug'), env),
+      out: io.out,
+      ...(io.now ? { now: io.now } : {}),
+      ...(io.pollIntervalMs ? { pollIntervalMs: io.pollIntervalMs } : {}),
+    });
+  });
+
+  capture
+    .command('list')
+    .description('list captures (all namespaces unless --namespace is given)')
+    .option('-A, --all-namespaces', 'list captures of all namespaces')
+    .action(async (o: { allNamespaces?: boolean }, cmd: Command) => {
+      const { kc, namespace, explicitNamespace } = loadKube(kubeFlags(cmd));
+      await listCaptures(kc, o.allNamespaces || !explicitNamespace ? undefined : namespace, io.out, io.now?.());
+    });
+
+  capture
+    .command('delete')
+    .description('delete a capture: its Capture resource, or its jobs and secrets')
+    .option('--name <name>', 'name of the capture', 'retina-capture')
+    .action(async (o: { name: string }, cmd: Command) => {
+      const { kc, namespace } = loadKube(kubeFlags(cmd));
+      await deleteCapture(kc, namespace, o.name, io.out);
+    });
+
+  capture
+    .command('download')
+    .description('download capture tarballs from an Azure Blob container SAS URL, or from the nodes')
+    .option('--name <name>', 'name of the capture')
+    .option('--blob-url <sasUrl>', 'container SAS URL to download from (with --name: only that capture)')
+    .option('-o, --output <dir>', 'directory to write the tarballs to', './')
+    .action(async (o: { name?: string; blobUrl?: string; output: string }, cmd: Command) => {
+      if (!o.name && !o.blobUrl) throw new Error('capture download needs --name or --blob-url');
+      const kube = o.blobUrl ? undefined : loadKube(kubeFlags(cmd));
+      const files = await downloadCapture({ ...o, kube, out: io.out });
+      io.out(`Downloaded ${files.length} file(s) to ${o.output}`);
+    });
+
+  return program;
+}
+
+/** Runs the program with argv (without node and script); returns the exit code. */
+export async function runProgram(argv: string[], io: ProgramIO): Promise<number> {
+  const state = { exitCode: 0 };
+  const program = buildProgram(io, state);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return state.exitCode;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message: string };
+    if (e.code?.startsWith('commander.')) return e.exitCode ?? 1;
+    io.err(`error: ${e.message}`);
+    return 1;
+  }
+}
