@@ -5,6 +5,9 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import {
+  AdvancedFlowMetrics,
+  defaultAnnotationSpec,
+  NodeEventHub,
   Enricher,
   createLogger,
   createMetricsModule,
@@ -54,6 +57,8 @@ export class Agent {
   private server: Server | undefined;
   private hubble: ControlPlane | undefined;
   private kubernetes: KubernetesHandle | undefined;
+  private stopNodeEvents: (() => void) | undefined;
+  private stopAdvanced: (() => void) | undefined;
   /** Flows after the enricher: what metrics and the Hubble API consume. */
   readonly flows: EnrichedFlows;
   private stopping: Promise<void> | undefined;
@@ -69,6 +74,8 @@ export class Agent {
     private readonly listen: boolean,
     readonly nodeName: string,
     private readonly kubeconfig: string | undefined,
+    /** Pod interfaces and IPs of interest, fed from the watchers, read by plugins as `ctx.node`. */
+    readonly nodeEvents: NodeEventHub,
   ) {
     this.flows = new EnrichedFlows(flowBus, new Enricher(ipCache), logger);
   }
@@ -88,7 +95,10 @@ export class Agent {
     });
     const flowBus = new FlowBus({ capacity: config.flowBusCapacity, metrics });
     const ipCache = new InMemoryIpCache();
-    const manager = new PluginManager({ config, metrics, logger, flowBus, ipCache, nodeName });
+    const nodeEvents = new NodeEventHub((err) =>
+      logger.error({ err: (err as Error).message }, 'a node event listener threw'),
+    );
+    const manager = new PluginManager({ config, metrics, logger, flowBus, ipCache, nodeName, nodeEvents });
 
     const searchPaths = opts.pluginSearchPaths ? [...opts.pluginSearchPaths] : defaultSearchPaths();
     const pending = opts.plugins
@@ -108,6 +118,7 @@ export class Agent {
       opts.listen ?? true,
       nodeName,
       opts.kubeconfig,
+      nodeEvents,
     );
   }
 
@@ -161,8 +172,84 @@ export class Agent {
       metrics: this.metrics,
       ...(this.kubeconfig ? { kubeconfig: this.kubeconfig } : {}),
     });
+    this.bridgeNodeEvents(this.kubernetes);
+    if (this.config.enablePodLevel) this.startAdvancedMetrics(this.kubernetes);
     if (this.config.controlPlane === 'hubble') await this.startHubble();
     await this.manager.start();
+  }
+
+  /**
+   * Pod-level (`adv_*`) metrics from the enriched flows. Which pods and labels: the accepted MetricsConfiguration, or
+   * with `enableAnnotations` the pods and namespaces annotated `retina.sh: observe` (Retina's default context).
+   */
+  private startAdvancedMetrics(k8s: KubernetesHandle): void {
+    const annotations = this.config.enableAnnotations;
+    let observed = new Set<string>();
+    const adv = new AdvancedFlowMetrics({
+      metrics: this.metrics,
+      config: { remoteContext: this.config.remoteContext },
+      logger: this.logger.child({ component: 'advanced-metrics' }),
+      ...(annotations ? { isObserved: (ip: string) => observed.has(ip) } : {}),
+    });
+    const apply = (): void => {
+      try {
+        if (annotations) {
+          observed = new Set(k8s.observedPodIps());
+          adv.update(defaultAnnotationSpec(k8s.observedNamespaces()));
+          return;
+        }
+        const mc = k8s.metricsConfiguration();
+        if (!mc) return;
+        adv.update({
+          contextOptions: mc.spec.contextOptions.map((o) => ({ ...o, ttl: o.ttlMs })),
+          namespaces: mc.spec.namespaces,
+        });
+        this.logger.info({ metricsConfiguration: mc.name }, 'advanced metrics configured');
+      } catch (err) {
+        // A bad spec keeps the previous configuration; the message names the field.
+        this.logger.error({ err: (err as Error).message }, 'advanced metrics configuration refused');
+      }
+    };
+    apply();
+    k8s.on('metricsConfiguration', apply);
+    if (annotations) {
+      k8s.on('observedNamespaces', apply);
+      k8s.on('pod', () => (observed = new Set(k8s.observedPodIps())));
+    }
+    const unsubscribe = this.flows.subscribe((batch) => adv.process(batch));
+    this.stopAdvanced = () => {
+      unsubscribe();
+      adv.close();
+    };
+  }
+
+  /**
+   * Feeds plugins' node events from the watchers: pod interfaces as they come and go, and the IPs of interest (this
+   * node's pods, or the annotated ones with `enableAnnotations`, plus the API server), recomputed at most every
+   * 200 ms so a burst of pod changes costs one pass over the cache.
+   */
+  private bridgeNodeEvents(k8s: KubernetesHandle): void {
+    const hub = this.nodeEvents;
+    for (const link of k8s.podInterfaces()) hub.addPodInterface({ name: link.name, index: link.index });
+    k8s.on('interface', (ev) => {
+      if (ev.type === 'added') hub.addPodInterface({ name: ev.link.name, index: ev.link.index });
+      else hub.removePodInterface(ev.link.name);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const recompute = (): void => {
+      timer = undefined;
+      const pods = this.config.enableAnnotations
+        ? k8s.observedPodIps()
+        : this.ipCache.podIps((p) => p.nodeName === this.nodeName);
+      hub.setIpsOfInterest([...pods, ...k8s.apiServerIps()]);
+    };
+    const schedule = (): void => {
+      timer ??= setTimeout(recompute, 200).unref();
+    };
+    k8s.on('pod', schedule);
+    k8s.on('apiServerIps', schedule);
+    k8s.on('observedNamespaces', schedule);
+    this.stopNodeEvents = () => clearTimeout(timer);
   }
 
   /** Serves the FlowBus over the Hubble API; loaded on demand so the standard control plane never loads gRPC. */
@@ -192,6 +279,8 @@ export class Agent {
       await this.manager.stop({ deadlineMs });
       await this.hubble?.stop();
       await this.kubernetes?.stop();
+      this.stopNodeEvents?.();
+      this.stopAdvanced?.();
       this.flowBus.close();
       if (this.server) await stopHttpServer(this.server);
       this.logger.info('agent stopped');

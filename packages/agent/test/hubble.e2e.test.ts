@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
-import { eventually, spawnAgent, tempDir, writePackage, type AgentProcess } from './helpers.js';
+import { eventually, parseExposition, spawnAgent, tempDir, writePackage, type AgentProcess } from './helpers.js';
 
 const OFFICIAL_PROTOS = resolve(
   process.env['HUBBLE_API_PROTOS'] ?? fileURLToPath(new URL('../../../../shared/reference/hubble-api', import.meta.url)),
@@ -177,6 +177,18 @@ describe('agent in a cluster: flows enriched from the Kubernetes API', () => {
       spec: { nodeName: 'other-node' },
       status: { phase: 'Running', podIP: '10.250.0.2', podIPs: [{ ip: '10.250.0.2' }] },
     });
+    api.create('metricsconfigurations.retina.sh', {
+      apiVersion: 'retina.sh/v1alpha1',
+      kind: 'MetricsConfiguration',
+      metadata: { name: 'observe-shop' },
+      spec: {
+        contextOptions: [
+          { metricName: 'forward_count', sourceLabels: ['ip', 'namespace', 'podname'], destinationLabels: ['podname'] },
+        ],
+        namespaces: { include: ['shop', 'data'] },
+      },
+      status: { state: 'Accepted' },
+    });
     const kubeconfig = join(cwd, 'kubeconfig');
     await writeKubeconfig(kubeconfig, { server: api.url });
     writePackage(cwd, 'flow-source', { retina: { plugin: 'flow-source' } }, FLOW_PLUGIN_JS);
@@ -217,5 +229,18 @@ describe('agent in a cluster: flows enriched from the Kubernetes API', () => {
     expect(flow['source']['workloads']).toEqual([{ name: 'web', kind: 'Deployment' }]);
     expect(flow['destination']['pod_name']).toBe('db-0');
     expect(flow['destination']['namespace']).toBe('data');
+  });
+
+  it('counts the same flows in adv_forward_count with the MetricsConfiguration\'s remote context labels', async () => {
+    // Remote context writes the direction as the protobuf enum name, as Retina's dashboards expect.
+    const series =
+      'networkobservability_adv_forward_count{direction="EGRESS",source_ip="10.250.0.1",source_namespace="shop",' +
+      'source_podname="web-5d9f-abcde",destination_podname="db-0",instance="cluster-node"}';
+    const value = await eventually(async () => {
+      const text = await (await fetch(agent.url('/metrics'))).text();
+      const v = parseExposition(text).get(series);
+      return v !== undefined && v >= 3 ? v : undefined;
+    });
+    expect(value).toBeGreaterThanOrEqual(3);
   });
 });

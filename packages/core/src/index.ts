@@ -14,3 +14,6 @@ export * from './enricher/enricher.js';
 export * from './metrics/names.js';
 export * from './metrics/exposition.js';
 export * from './metrics/module.js';
+export * from './plugin/options.js';
+export * from './advanced/index.js';
+export * from './plugin/node-events.js';

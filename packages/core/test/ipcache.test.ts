@@ -94,3 +94,18 @@ describe('InMemoryIpCache', () => {
     expect(cache.deleteNode('n')).toBe(false);
   });
 });
+
+describe('InMemoryIpCache.podIps', () => {
+  it('lists pod IPs, optionally filtered, and follows IP reuse and deletes', () => {
+    const cache = new InMemoryIpCache();
+    cache.upsertPod({ name: 'a', namespace: 'ns', ips: ['10.1.0.1'], nodeName: 'n1' });
+    cache.upsertPod({ name: 'b', namespace: 'ns', ips: ['10.1.0.2', 'fd00::2'], nodeName: 'n2' });
+    cache.upsertService({ name: 's', namespace: 'ns', ips: ['10.96.0.1'] });
+    expect(cache.podIps().sort()).toEqual(['10.1.0.1', '10.1.0.2', 'fd00::2']);
+    expect(cache.podIps((p) => p.nodeName === 'n1')).toEqual(['10.1.0.1']);
+    cache.upsertPod({ name: 'c', namespace: 'ns', ips: ['10.1.0.1'], nodeName: 'n2' });
+    expect(cache.podIps((p) => p.nodeName === 'n1')).toEqual([]);
+    cache.deletePod('ns', 'b');
+    expect(cache.podIps().sort()).toEqual(['10.1.0.1']);
+  });
+});

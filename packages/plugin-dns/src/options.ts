@@ -1,4 +1,5 @@
 /** Options of the dns plugin: `plugins.dns` in the agent configuration. */
+import { parsePluginOptions, PluginOptionsError, type ParsedPluginOptions } from '@retina-ts/core';
 import { z } from 'zod';
 import { DNS_HEADER_SIZE, DNS_MAX_CAPTURE } from './decode.js';
 
@@ -71,47 +72,14 @@ export type DnsOptionsInput = z.input<typeof dnsOptionsSchema>;
 export const DNS_OPTION_KEYS: readonly string[] = Object.keys(dnsOptionsSchema.shape);
 
 /** Invalid `plugins.dns` options; the message names each bad key, its value and what is allowed. */
-export class DnsOptionsError extends Error {
+export class DnsOptionsError extends PluginOptionsError {
   override name = 'DnsOptionsError';
 }
 
 /** Validation result: the options, plus keys the plugin does not know (worth a warning, not an error). */
-export interface ParsedDnsOptions {
-  options: DnsOptions;
-  unknownKeys: string[];
-}
+export type ParsedDnsOptions = ParsedPluginOptions<DnsOptions>;
 
 /** Validates raw `plugins.dns` options. Throws DnsOptionsError listing every problem. */
 export function parseDnsOptions(raw: unknown): ParsedDnsOptions {
-  const input = raw ?? {};
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new DnsOptionsError(`plugins.dns must be a mapping of options, got ${describe(input)}`);
-  }
-  const result = dnsOptionsSchema.safeParse(input);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const path = issue.path.map(String);
-      return `${['plugins', 'dns', ...path].join('.')} ${issue.message} (got ${describe(valueAt(input, path))})`;
-    });
-    throw new DnsOptionsError(`invalid dns options: ${problems.join('; ')}`);
-  }
-  const unknownKeys = Object.keys(input).filter((k) => !DNS_OPTION_KEYS.includes(k));
-  return { options: result.data, unknownKeys };
-}
-
-function valueAt(root: unknown, path: readonly string[]): unknown {
-  let v = root;
-  for (const p of path)
-    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
-  return v;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v);
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
+  return parsePluginOptions('dns', dnsOptionsSchema, raw, DnsOptionsError);
 }

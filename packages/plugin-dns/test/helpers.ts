@@ -1,14 +1,6 @@
 /** Test helpers: a metrics module and readers for the series the plugin writes. */
-import { Writable } from 'node:stream';
-import {
-  InMemoryIpCache,
-  createLogger,
-  createMetricsModule,
-  parseConfig,
-  type Flow,
-  type MetricsModule,
-  type PluginContext,
-} from '@retina-ts/core';
+import type { Flow, MetricsModule, PluginContext } from '@retina-ts/core';
+import { createTestContext, type LogLine } from '@retina-ts/core/testing';
 
 export const REQUESTS = 'networkobservability_dns_request_count';
 export const RESPONSES = 'networkobservability_dns_response_count';
@@ -68,35 +60,10 @@ export async function histogramCount(
   return hit?.value ?? 0;
 }
 
-/** One JSON log line. */
-export type LogLine = Record<string, unknown> & { level: string; msg: string };
-
 /** A plugin context for `dns` built from the real core pieces, with logs and flows captured. */
 export function testContext(
   options: Record<string, unknown>,
   config: Record<string, unknown> = {},
 ): { ctx: PluginContext; metrics: MetricsModule; logs: LogLine[]; flows: Flow[] } {
-  const logs: LogLine[] = [];
-  const flows: Flow[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) logs.push(JSON.parse(l) as LogLine);
-      cb();
-    },
-  });
-  const metrics = createMetricsModule();
-  const ctx: PluginContext = {
-    name: 'dns',
-    config: parseConfig(config).config,
-    options,
-    logger: createLogger({ level: 'debug', destination: stream }).child({ plugin: 'dns' }),
-    metrics,
-    emit: (flow) => {
-      flows.push(flow);
-      return true;
-    },
-    ipCache: new InMemoryIpCache(),
-    nodeName: 'test-node',
-  };
-  return { ctx, metrics, logs, flows };
+  return createTestContext({ name: 'dns', options, config });
 }

@@ -10,6 +10,7 @@ import {
   TrafficDirection,
   Verdict,
 } from '@retina-ts/core';
+import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
 import type { Flow, Layer4 } from '@retina-ts/core';
 import { dropReasonDesc, type DropReasonCatalog } from './reasons.js';
 
@@ -138,42 +139,6 @@ export interface DropEvent {
   dir: number;
   ifindex: number;
   netns: number;
-}
-
-/** Formats 4 bytes as dotted IPv4. */
-export function formatIpv4(b: Uint8Array, off: number): string {
-  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
-}
-
-/** Formats 16 bytes as canonical IPv6 text (RFC 5952: lower case, longest zero run of 2+ groups as ::). */
-export function formatIpv6(b: Uint8Array, off: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (g: number) => g.toString(16);
-  // IPv4-mapped addresses read best in mixed notation.
-  if (bestStart === 0 && bestLen === 5 && groups[5] === 0xffff) return `::ffff:${formatIpv4(b, off + 12)}`;
-  if (bestStart < 0) return groups.map(hex).join(':');
-  const head = groups.slice(0, bestStart).map(hex).join(':');
-  const tail = groups
-    .slice(bestStart + bestLen)
-    .map(hex)
-    .join(':');
-  return `${head}::${tail}`;
 }
 
 /** Decodes one `struct drop_event` at `off`. Throws RangeError when fewer than DROP_EVENT_SIZE bytes remain. */

@@ -1,6 +1,7 @@
 /**
  * The plugin's own options: `plugins.dropreason` in the agent config. Every key is optional.
  */
+import { parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '@retina-ts/core';
 import { z } from 'zod';
 
 /** Which kernel hook to use. `auto` tries tp_btf, then the classic tracepoint. */
@@ -38,25 +39,23 @@ export type DropReasonOptions = z.output<typeof optionsSchema>;
 export type DropReasonOptionsInput = z.input<typeof optionsSchema>;
 
 /** Thrown for an invalid option; the message names the key, the value and what is allowed. */
-export class DropReasonOptionsError extends Error {
+export class DropReasonOptionsError extends PluginOptionsError {
   override readonly name = 'DropReasonOptionsError';
+
+  /** Every problem, `; `-separated, without a heading. */
+  protected override compose(): string {
+    return this.problems.map((p) => this.describe(p)).join('; ');
+  }
+
+  /** `<key> = <value>: <rule>`, or for an unknown key `<key>: <rule> (known keys: ...)`. */
+  protected override describe(p: PluginOptionProblem): string {
+    if (p.allowed) return `${p.key}: ${p.rule} (known keys: ${p.allowed.join(', ')})`;
+    return `${p.key} = ${p.shown}: ${p.rule}`;
+  }
 }
 
 /** Validates `plugins.dropreason` and fills defaults. */
 export function parseOptions(raw: unknown): DropReasonOptions {
-  const result = optionsSchema.safeParse(raw ?? {});
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return `plugins.dropreason: ${issue.message} (known keys: ${Object.keys(optionsSchema.shape).join(', ')})`;
-    }
-    const value = issue.path.reduce<unknown>(
-      (o, k) =>
-        o && typeof o === 'object' ? (o as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined,
-      raw,
-    );
-    const where = ['plugins', 'dropreason', ...issue.path.map(String)].join('.');
-    return `${where} = ${JSON.stringify(value)}: ${issue.message}`;
-  });
-  throw new DropReasonOptionsError(issues.join('; '));
+  // The schema is strict, so an unknown key is an error rather than an entry of unknownKeys.
+  return parsePluginOptions('dropreason', optionsSchema, raw, DropReasonOptionsError).options;
 }

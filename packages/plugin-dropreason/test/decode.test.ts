@@ -16,13 +16,12 @@ import {
   encodeDropEvent,
   encodeMetricKey,
   eventToFlow,
-  formatIpv4,
-  formatIpv6,
   sumMetricValues,
   sumU64,
   toSeries,
   type DropEvent,
 } from '../src/decode.js';
+import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
 import { DropReasonCatalog } from '../src/reasons.js';
 
 const reasons: BtfEnum = {

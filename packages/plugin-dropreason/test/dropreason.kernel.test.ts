@@ -8,15 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import {
-  createLogger,
-  createMetricsModule,
-  DropReasonDesc,
-  InMemoryIpCache,
-  parseConfig,
-  Verdict,
-} from '@retina-ts/core';
-import type { Flow, MetricsModule, PluginContext } from '@retina-ts/core';
+import { DropReasonDesc, Verdict } from '@retina-ts/core';
+import type { Flow, MetricsModule } from '@retina-ts/core';
+import { createTestContext, startTestPlugin } from '@retina-ts/core/testing';
 import { DropReasonPlugin } from '../src/plugin.js';
 import { BtfKind } from '../src/btf.js';
 import { buildBtf, enumData } from './btf-builder.js';
@@ -52,40 +46,17 @@ async function startPlugin(
   options: Record<string, unknown>,
   opts: { podLevel?: boolean } = {},
 ): Promise<Harness> {
-  const metrics = createMetricsModule();
-  const flows: Flow[] = [];
-  // A long interval: the tests call publish() themselves, so what they read never depends on a timer.
-  const { config } = parseConfig({ enablePodLevel: opts.podLevel ?? false, metricsIntervalDuration: '1h' });
-  const plugin = new DropReasonPlugin();
-  const ctx: PluginContext = {
+  const { ctx, metrics, flows } = createTestContext({
     name: 'dropreason',
-    config,
     options,
-    logger: createLogger({ level: 'silent' }),
-    metrics,
-    emit: (flow) => {
-      flows.push(flow);
-      return true;
-    },
-    ipCache: new InMemoryIpCache(),
+    // A long interval: the tests call publish() themselves, so what they read never depends on a timer.
+    config: { enablePodLevel: opts.podLevel ?? false, metricsIntervalDuration: '1h' },
+    logLevel: 'silent',
     nodeName: 'kernel-test-node',
-  };
-  await plugin.init(ctx);
-  const ac = new AbortController();
-  const started = plugin.start(ac.signal);
-  let stopped = false;
-  const h: Harness = {
-    plugin,
-    metrics,
-    flows,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      ac.abort();
-      await plugin.stop();
-      await started;
-    },
-  };
+  });
+  const plugin = new DropReasonPlugin();
+  const { stop } = await startTestPlugin(plugin, ctx);
+  const h: Harness = { plugin, metrics, flows, stop };
   running.push(h);
   return h;
 }

@@ -3,12 +3,10 @@
  * veth pair, and traffic sent from inside the sender by a child node process (UDP of a given size from a chosen
  * source port, and TCP connection attempts).
  */
-import { statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
   commandExists,
-  createNetns,
-  createVethPair,
+  createNetnsPair as createLinkedNetns,
   listBpfPrograms,
   ping,
   type Netns,
@@ -38,37 +36,27 @@ export function createNetnsPair(): NetnsPair {
   const octet = randomBytes(1)[0]!;
   const senderIp = `10.234.${octet}.1`;
   const receiverIp = `10.234.${octet}.2`;
-  const made: Netns[] = [];
-  const destroy = () => {
-    for (const ns of made.splice(0)) ns.destroy();
-  };
+  const { ns: sender, peerNs: receiver, destroy } = createLinkedNetns({
+    prefix: 'rtsdrs',
+    peerPrefix: 'rtsdrr',
+    ipv6: false,
+    addresses: { local: `${senderIp}/24`, peer: `${receiverIp}/24` },
+  });
   try {
-    const sender = createNetns('rtsdrs');
-    made.push(sender);
-    const receiver = createNetns('rtsdrr');
-    made.push(receiver);
-    for (const ns of made) {
-      ns.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
-    }
-    createVethPair({
-      ns: sender,
-      peerNs: receiver,
-      addresses: { local: `${senderIp}/24`, peer: `${receiverIp}/24` },
-    });
     ping(sender, receiverIp, { count: 1, timeout: 5 });
-    return {
-      sender,
-      receiver,
-      senderIp,
-      receiverIp,
-      senderInode: statSync(sender.path).ino,
-      receiverInode: statSync(receiver.path).ino,
-      destroy,
-    };
   } catch (err) {
     destroy();
     throw err;
   }
+  return {
+    sender,
+    receiver,
+    senderIp,
+    receiverIp,
+    senderInode: sender.inode,
+    receiverInode: receiver.inode,
+    destroy,
+  };
 }
 
 /**

@@ -7,8 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createLogger, createMetricsModule, InMemoryIpCache, parseConfig, Verdict } from '@retina-ts/core';
-import type { Flow, MetricsModule, PluginContext } from '@retina-ts/core';
+import { Verdict } from '@retina-ts/core';
+import type { Flow, MetricsModule } from '@retina-ts/core';
+import { createTestContext, startTestPlugin } from '@retina-ts/core/testing';
+import type * as BpfRuntime from '@retina-ts/bpf-runtime';
 import { BtfKind } from '../src/btf.js';
 import { encodeDropEvent, encodeMetricKey } from '../src/decode.js';
 import { buildBtf, enumData } from './btf-builder.js';
@@ -30,7 +32,9 @@ const world = vi.hoisted(() => ({
   readerDropped: 0,
 }));
 
-vi.mock('@retina-ts/bpf-runtime', () => {
+vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
+  // Address formatting is pure: the real one decodes the flows.
+  const { formatIpv4, formatIpv6 } = await importOriginal<typeof BpfRuntime>();
   class FakeMap {
     constructor(readonly name: string) {}
     *keys(): IterableIterator<Buffer> {
@@ -115,7 +119,7 @@ vi.mock('@retina-ts/bpf-runtime', () => {
       return { path: '/sys/kernel/tracing', mounted: true };
     },
   };
-  return { BpfObject, RingBufferReader, probes };
+  return { BpfObject, RingBufferReader, probes, formatIpv4, formatIpv6 };
 });
 
 const { DropReasonPlugin } = await import('../src/plugin.js');
@@ -169,36 +173,16 @@ interface Run {
 }
 
 async function init(options: Record<string, unknown>, podLevel = false): Promise<Run> {
-  const metrics = createMetricsModule();
-  const flows: Flow[] = [];
-  const { config } = parseConfig({ enablePodLevel: podLevel, metricsIntervalDuration: '1h' });
-  const plugin = new DropReasonPlugin();
-  const ctx: PluginContext = {
+  const { ctx, metrics, flows } = createTestContext({
     name: 'dropreason',
-    config,
     options: { btfPath, ...options },
-    logger: createLogger({ level: 'silent' }),
-    metrics,
-    emit: (f) => {
-      flows.push(f);
-      return true;
-    },
-    ipCache: new InMemoryIpCache(),
+    config: { enablePodLevel: podLevel, metricsIntervalDuration: '1h' },
+    logLevel: 'silent',
     nodeName: 'unit-node',
-  };
-  await plugin.init(ctx);
-  const ac = new AbortController();
-  const started = plugin.start(ac.signal);
-  return {
-    plugin,
-    metrics,
-    flows,
-    stop: async () => {
-      ac.abort();
-      await plugin.stop();
-      await started;
-    },
-  };
+  });
+  const plugin = new DropReasonPlugin();
+  const { stop } = await startTestPlugin(plugin, ctx);
+  return { plugin, metrics, flows, stop };
 }
 
 async function gauge(m: MetricsModule, which: 'dropCount' | 'dropBytes'): Promise<string[]> {

@@ -1,4 +1,5 @@
 /** Options of the linuxutil plugin: `plugins.linuxutil` in the agent configuration. */
+import { parsePluginOptions, PluginOptionsError, type ParsedPluginOptions } from '@retina-ts/core';
 import { z } from 'zod';
 
 /** Default cap on `tcp_connection_remote` series. */
@@ -51,48 +52,14 @@ export type LinuxUtilOptionsInput = z.input<typeof linuxUtilOptionsSchema>;
 export const LINUXUTIL_OPTION_KEYS: readonly string[] = Object.keys(linuxUtilOptionsSchema.shape);
 
 /** Invalid `plugins.linuxutil` options; the message names each bad key, its value and what is allowed. */
-export class LinuxUtilOptionsError extends Error {
+export class LinuxUtilOptionsError extends PluginOptionsError {
   override name = 'LinuxUtilOptionsError';
 }
 
 /** Validation result: the options, plus keys the plugin does not know (worth a warning, not an error). */
-export interface ParsedLinuxUtilOptions {
-  options: LinuxUtilOptions;
-  unknownKeys: string[];
-}
+export type ParsedLinuxUtilOptions = ParsedPluginOptions<LinuxUtilOptions>;
 
 /** Validates raw `plugins.linuxutil` options. Throws LinuxUtilOptionsError listing every problem. */
 export function parseLinuxUtilOptions(raw: unknown): ParsedLinuxUtilOptions {
-  const input = raw ?? {};
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new LinuxUtilOptionsError(`plugins.linuxutil must be a mapping of options, got ${describe(input)}`);
-  }
-  const result = linuxUtilOptionsSchema.safeParse(input);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const path = issue.path.map(String);
-      const key = ['plugins', 'linuxutil', ...path].join('.');
-      return `${key} ${issue.message} (got ${describe(valueAt(input, path))})`;
-    });
-    throw new LinuxUtilOptionsError(`invalid linuxutil options: ${problems.join('; ')}`);
-  }
-  const unknownKeys = Object.keys(input).filter((k) => !LINUXUTIL_OPTION_KEYS.includes(k));
-  return { options: result.data, unknownKeys };
-}
-
-function valueAt(root: unknown, path: readonly string[]): unknown {
-  let v = root;
-  for (const p of path)
-    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
-  return v;
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v);
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
+  return parsePluginOptions('linuxutil', linuxUtilOptionsSchema, raw, LinuxUtilOptionsError);
 }

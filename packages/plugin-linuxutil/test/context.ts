@@ -2,20 +2,10 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import {
-  InMemoryIpCache,
-  createLogger,
-  createMetricsModule,
-  parseConfig,
-  type MetricsModule,
-  type PluginContext,
-} from '@retina-ts/core';
+import type { MetricsModule, PluginContext } from '@retina-ts/core';
+import { createTestContext, type LogLine } from '@retina-ts/core/testing';
 import type { EthtoolReadResult, EthtoolStatsReader } from '../src/ethtool/reader.js';
 import { PROC_ROOT } from './fixtures.js';
-
-/** One JSON log line. */
-export type LogLine = Record<string, unknown> & { level: string; msg: string };
 
 /** A context for the linuxutil plugin plus handles on what it records. */
 export interface TestContext {
@@ -26,25 +16,7 @@ export interface TestContext {
 
 /** Builds a context with `options` as `plugins.linuxutil`. */
 export function testContext(options: Record<string, unknown>): TestContext {
-  const logs: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) logs.push(JSON.parse(l) as LogLine);
-      cb();
-    },
-  });
-  const metrics = createMetricsModule();
-  const ctx: PluginContext = {
-    name: 'linuxutil',
-    config: parseConfig({}).config,
-    options,
-    logger: createLogger({ level: 'debug', destination: stream }).child({ plugin: 'linuxutil' }),
-    metrics,
-    emit: () => true,
-    ipCache: new InMemoryIpCache(),
-    nodeName: 'test-node',
-  };
-  return { ctx, metrics, logs };
+  return createTestContext({ name: 'linuxutil', options });
 }
 
 /** The families linuxutil writes, in the order the expected-output fixtures list them. */

@@ -2,6 +2,7 @@
  * The plugin's own options (`plugins.packetforward` in the agent config), validated with messages that name the
  * offending key and value.
  */
+import { parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '@retina-ts/core';
 import { z } from 'zod';
 
 /** Linux interface names: 1 to 15 bytes, no slash, colon or white space. */
@@ -15,7 +16,17 @@ const interfaceName = z
 export const packetForwardOptionsSchema = z
   .object({
     /** Interfaces to count on; default: the interface(s) of the node's default route(s). */
-    interfaces: z.array(interfaceName).min(1, 'list at least one interface, or leave the key out').optional(),
+    interfaces: z
+      .array(interfaceName)
+      .min(1, 'list at least one interface, or leave the key out')
+      // Duplicates would attach the same program twice and count every packet twice.
+      .superRefine((names, ctx) => {
+        const twice = names.find((name, i) => names.indexOf(name) !== i);
+        if (twice !== undefined) {
+          ctx.addIssue({ code: 'custom', message: `"${twice}" is listed twice; list each interface once` });
+        }
+      })
+      .optional(),
   })
   .strict();
 
@@ -23,35 +34,17 @@ export const packetForwardOptionsSchema = z
 export type PacketForwardOptions = z.infer<typeof packetForwardOptionsSchema>;
 
 /** Thrown for invalid `plugins.packetforward` options. */
-export class PacketForwardOptionsError extends Error {
+export class PacketForwardOptionsError extends PluginOptionsError {
   override name = 'PacketForwardOptionsError';
+
+  // The rules above are whole phrases, so they follow the key after a colon.
+  protected override describe(p: PluginOptionProblem): string {
+    return `${p.key}: ${p.rule} ${p.allowed ? `(allowed: ${p.allowed.join(', ')})` : `(got ${p.shown})`}`;
+  }
 }
 
 /** Validates raw options; the error lists every problem as `plugins.packetforward.<path>: <what is wrong>`. */
 export function parsePacketForwardOptions(raw: unknown): PacketForwardOptions {
-  const result = packetForwardOptionsSchema.safeParse(raw ?? {});
-  if (result.success) {
-    // Duplicates would attach the same program twice and count every packet twice.
-    const seen = new Set<string>();
-    for (const name of result.data.interfaces ?? []) {
-      if (seen.has(name)) {
-        throw new PacketForwardOptionsError(`plugins.packetforward.interfaces: "${name}" is listed twice; list each interface once`);
-      }
-      seen.add(name);
-    }
-    return result.data;
-  }
-  const problems = result.error.issues.map((issue) => {
-    const path = ['plugins', 'packetforward', ...issue.path.map(String)].join('.');
-    const value = issue.path.reduce<unknown>(
-      (v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined),
-      raw,
-    );
-    const shown =
-      issue.code === 'unrecognized_keys'
-        ? ` (allowed: ${Object.keys(packetForwardOptionsSchema.shape).join(', ')})`
-        : ` (got ${JSON.stringify(value)})`;
-    return `${path}: ${issue.message}${shown}`;
-  });
-  throw new PacketForwardOptionsError(`invalid packetforward options: ${problems.join('; ')}`);
+  // The schema is strict, so an unknown key is an error rather than an entry of unknownKeys.
+  return parsePluginOptions('packetforward', packetForwardOptionsSchema, raw, PacketForwardOptionsError).options;
 }

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createLogger, createMetricsModule, InMemoryIpCache, parseConfig, type MetricsModule, type PluginContext } from '@retina-ts/core';
+import type { MetricsModule } from '@retina-ts/core';
+import { createTestContext, startTestPlugin } from '@retina-ts/core/testing';
 import { createNetns, createVethPair, run, type Netns, type VethPair } from '@retina-ts/testkit';
 import { PacketForwardPlugin } from '../src/plugin.js';
 import type { PacketForwardOptions } from '../src/options.js';
@@ -104,37 +105,17 @@ export async function startPlugin(
   options: PacketForwardOptions,
   opts: { metrics?: MetricsModule; enableTCX?: 'auto' | 'off'; interval?: string } = {},
 ): Promise<Harness> {
-  const metrics = opts.metrics ?? createMetricsModule();
-  const { config } = parseConfig({ enableTCX: opts.enableTCX ?? 'auto', metricsIntervalDuration: opts.interval ?? '1h' });
-  const plugin = new PacketForwardPlugin();
-  const ctx: PluginContext<PacketForwardOptions> = {
+  const { ctx, metrics } = createTestContext({
     name: 'packetforward',
-    config,
     options,
-    logger: createLogger({ level: 'silent' }),
-    metrics,
-    emit: () => true,
-    ipCache: new InMemoryIpCache(),
+    config: { enableTCX: opts.enableTCX ?? 'auto', metricsIntervalDuration: opts.interval ?? '1h' },
+    logLevel: 'silent',
     nodeName: 'kernel-test-node',
-  };
-  try {
-    await plugin.init(ctx);
-  } catch (err) {
-    await plugin.stop();
-    throw err;
-  }
-  const ac = new AbortController();
-  const running = plugin.start(ac.signal);
-  return {
-    plugin,
-    metrics,
-    running,
-    async stop() {
-      ac.abort();
-      await running;
-      await plugin.stop();
-    },
-  };
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
+  });
+  const plugin = new PacketForwardPlugin();
+  const { running, stop } = await startTestPlugin(plugin, ctx);
+  return { plugin, metrics, running, stop };
 }
 
 /** Current value of a forward_* gauge for one direction (undefined when not set). */

@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, createMetricsModule, InMemoryIpCache, isPluginDefinition, parseConfig, type PluginContext } from '@retina-ts/core';
+import { isPluginDefinition, type PluginContext } from '@retina-ts/core';
+import { createTestContext } from '@retina-ts/core/testing';
 import definition, { PacketForwardPlugin } from '../src/index.js';
 import type { PacketForwardOptions } from '../src/options.js';
 import { version } from '../package.json';
 
 function context(options: unknown): PluginContext<PacketForwardOptions> {
-  return {
-    name: 'packetforward',
-    config: parseConfig({}).config,
-    options: options as PacketForwardOptions,
-    logger: createLogger({ level: 'silent' }),
-    metrics: createMetricsModule(),
-    emit: () => true,
-    ipCache: new InMemoryIpCache(),
-    nodeName: 'unit',
-  };
+  return createTestContext({ name: 'packetforward', options: options as PacketForwardOptions, logLevel: 'silent', nodeName: 'unit' }).ctx;
 }
 
 describe('the packetforward definition', () => {

@@ -146,6 +146,7 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
     if (hostInterface) this.attachInterface(hostInterface, 'host');
     for (const name of options.interfaces ?? []) this.attachInterface(name, 'endpoint');
     if (options.ipsOfInterest) this.setIpsOfInterest(options.ipsOfInterest);
+    this.#followNode(ctx, options);
     ctx.logger.info({ attachments: this.attachments, aggregation: config.dataAggregationLevel }, 'packetparser attached');
   }
 
@@ -165,6 +166,40 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
       this.collect();
     });
     this.every(CONNTRACK_GC_INTERVAL_MS, () => this.collectGarbage());
+  }
+
+  /**
+   * Follows the node: pods' interfaces as the agent's watcher reports them (attach on add, detach on remove), and
+   * the agent's IPs of interest unless the options name a fixed set. A pod interface that vanished before the attach
+   * is logged, not fatal: its removal event follows.
+   */
+  #followNode(ctx: PluginContext<PacketParserOptions>, options: PacketParserOptions): void {
+    const node = ctx.node;
+    if (!node) return;
+    const attach = (name: string): void => {
+      try {
+        this.attachInterface(name, 'endpoint');
+      } catch (err) {
+        ctx.logger.warn({ err: (err as Error).message, ifname: name }, 'packetparser: cannot attach to pod interface');
+      }
+    };
+    for (const iface of node.podInterfaces()) attach(iface.name);
+    this.defer(
+      node.onPodInterface((ev) => {
+        if (ev.type === 'added') attach(ev.iface.name);
+        else this.detachInterface(ev.iface.name);
+      }),
+    );
+    if (options.ipsOfInterest) return;
+    const apply = (ips: readonly string[]): void => {
+      try {
+        this.setIpsOfInterest(ips);
+      } catch (err) {
+        this.reportError(err, 'packetparser: cannot update the IPs of interest');
+      }
+    };
+    apply(node.ipsOfInterest());
+    this.defer(node.onIpsOfInterest(apply));
   }
 
   /**

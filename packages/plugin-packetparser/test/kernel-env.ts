@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { runInNetns } from '@retina-ts/bpf-runtime';
-import { createLogger, createMetricsModule, InMemoryIpCache, parseConfig, type Flow, type MetricsModule, type PluginContext } from '@retina-ts/core';
+import { createLogger, createMetricsModule, InMemoryIpCache, parseConfig, type Flow, type MetricsModule, type NodeEvents, type PluginContext } from '@retina-ts/core';
 import { createNetns, createVethPair, waitFor, type Netns, type VethPair } from '@retina-ts/testkit';
 import { PacketParserPlugin } from '../src/plugin.js';
 import type { PacketParserOptions } from '../src/options.js';
@@ -85,17 +85,20 @@ export interface HarnessConfig {
   conntrackReportInterval?: string;
   dataSamplingRate?: number;
   enableTCX?: 'auto' | 'off';
+  /** Node events handed to the plugin as ctx.node. */
+  node?: NodeEvents;
 }
 
 /** Creates, inits and starts the plugin, then attaches it to both pods' host ends inside the node namespace. */
 export async function startPlugin(topo: Topology, options: PacketParserOptions, cfg: HarnessConfig = {}): Promise<Harness> {
   const metrics = createMetricsModule();
+  const { node, ...agentConfig } = cfg;
   const { config } = parseConfig({
     enablePodLevel: true,
     enableTCX: 'auto',
     metricsIntervalDuration: '1h',
     packetParserRingBufferSize: 1 << 20,
-    ...cfg,
+    ...agentConfig,
   });
   const flows: Flow[] = [];
   const plugin = new PacketParserPlugin();
@@ -111,6 +114,7 @@ export async function startPlugin(topo: Topology, options: PacketParserOptions, 
     },
     ipCache: new InMemoryIpCache(),
     nodeName: 'kernel-test-node',
+    ...(node ? { node } : {}),
   };
   try {
     await plugin.init(ctx);

@@ -9,8 +9,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { BpfObject, RingBufferReader, probes } from '@retina-ts/bpf-runtime';
-import { TraceObservationPoint, TrafficDirection, type Flow } from '@retina-ts/core';
+import { BpfObject, RingBufferReader, probes, runInNetns } from '@retina-ts/bpf-runtime';
+import { NodeEventHub, TraceObservationPoint, TrafficDirection, type Flow } from '@retina-ts/core';
 import { describeKernel, listBpfLinks, programsStillLoaded, tcFilters, waitFor } from '@retina-ts/testkit';
 import {
   createTopology,
@@ -324,6 +324,28 @@ describeKernel(
       await h.stop();
       harness = undefined;
       expect(filters()).toEqual([]);
+    });
+
+    it('follows the node: attaches to pod interfaces as they appear, detaches as they go, applies the IPs of interest', async () => {
+      const hub = new NodeEventHub();
+      const h = await startPlugin(topo, {}, { bypassLookupIPOfInterest: false, node: hub });
+      harness = h;
+      // The harness attached both pods itself; let the node events own pod b from here on.
+      h.plugin.detachInterface(topo.b.hostIf);
+      // Interface names resolve in the calling thread's namespace: announce b from inside the node namespace.
+      runInNetns(topo.node.path, () => hub.addPodInterface({ name: topo.b.hostIf, index: 1 }));
+      expect(h.plugin.attachments.map((a) => a.ifname).sort()).toEqual([topo.a.hostIf, topo.b.hostIf].sort());
+
+      // Nothing is of interest yet: traffic a → b is not reported.
+      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_020, sourcePort: nextSourcePort++, count: 2, size: 10 });
+      hub.setIpsOfInterest([topo.b.ip4]);
+      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_021, sourcePort: nextSourcePort++, count: 2, size: 10 });
+      await flush(h);
+      expect(onPort(h.flows, 47_020)).toEqual([]);
+      expect(onPort(h.flows, 47_021).filter(atB)).toHaveLength(2);
+
+      hub.removePodInterface(topo.b.hostIf);
+      expect(h.plugin.attachments.map((a) => a.ifname)).toEqual([topo.a.hostIf]);
     });
 
     it('detachInterface stops the reports of that interface only', async () => {

@@ -2,7 +2,7 @@
  * Pure parts of the tcpretrans plugin: the kernel record and counter layouts, their decoding, the folding of a
  * batch of records into one flow per connection, and the flow record itself. No I/O, so it is tested with bytes.
  */
-import ipaddr from 'ipaddr.js';
+import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
 import {
   CiliumEventType,
   FlowType,
@@ -67,13 +67,12 @@ export class RetransDecodeError extends Error {
   override name = 'RetransDecodeError';
 }
 
-/** Formats 4 or 16 network-order bytes; an IPv4-mapped IPv6 address comes back as IPv4. */
-function formatAddress(bytes: Uint8Array): { text: string; v4: boolean } {
-  const addr = ipaddr.fromByteArray(Array.from(bytes));
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
-    return { text: (addr as ipaddr.IPv6).toIPv4Address().toString(), v4: true };
-  }
-  return { text: addr.toString(), v4: addr.kind() === 'ipv4' };
+/** Formats the network-order address at `offset`; an IPv4-mapped IPv6 address comes back as IPv4. */
+function formatAddress(buf: Uint8Array, offset: number, family: number): { text: string; v4: boolean } {
+  if (family === AF_INET) return { text: formatIpv4(buf, offset), v4: true };
+  const mapped =
+    buf.subarray(offset, offset + 10).every((b) => b === 0) && buf[offset + 10] === 0xff && buf[offset + 11] === 0xff;
+  return mapped ? { text: formatIpv4(buf, offset + 12), v4: true } : { text: formatIpv6(buf, offset), v4: false };
 }
 
 /** Decodes one `tr_event` starting at `offset` of `buf`. */
@@ -83,13 +82,11 @@ export function decodeRetransEvent(buf: Uint8Array, offset = 0, length = buf.byt
   }
   const view = new DataView(buf.buffer, buf.byteOffset + offset, RETRANS_EVENT_SIZE);
   const family = view.getUint8(48);
-  const addrLen = family === AF_INET ? 4 : family === AF_INET6 ? 16 : 0;
-  if (addrLen === 0) {
+  if (family !== AF_INET && family !== AF_INET6) {
     throw new RetransDecodeError(`retransmission record has address family ${family}; expected ${AF_INET} (IPv4) or ${AF_INET6} (IPv6)`);
   }
-  const at = buf.byteOffset + offset;
-  const src = formatAddress(new Uint8Array(buf.buffer, at + 8, addrLen));
-  const dst = formatAddress(new Uint8Array(buf.buffer, at + 24, addrLen));
+  const src = formatAddress(buf, offset + 8, family);
+  const dst = formatAddress(buf, offset + 24, family);
   const stateNum = view.getUint8(49);
   return {
     monotonicNs: view.getBigUint64(0, true),

@@ -2,6 +2,7 @@
  * The plugin's own options (`plugins.tcpretrans` in the agent config), validated with messages that name the
  * offending key and value.
  */
+import { parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '@retina-ts/core';
 import { z } from 'zod';
 
 /** Default ring-buffer size: 256 KiB holds about 4,700 records between two reads. */
@@ -41,25 +42,17 @@ export const tcpRetransOptionsSchema = z
 export type TcpRetransOptions = z.infer<typeof tcpRetransOptionsSchema>;
 
 /** Thrown for invalid `plugins.tcpretrans` options. */
-export class TcpRetransOptionsError extends Error {
+export class TcpRetransOptionsError extends PluginOptionsError {
   override name = 'TcpRetransOptionsError';
+
+  // The rules above are whole phrases, so they follow the key after a colon.
+  protected override describe(p: PluginOptionProblem): string {
+    return `${p.key}: ${p.rule} ${p.allowed ? `(allowed: ${p.allowed.join(', ')})` : `(got ${p.shown})`}`;
+  }
 }
 
 /** Validates raw options; the error lists every problem as `plugins.tcpretrans.<key>: <what is wrong>`. */
 export function parseTcpRetransOptions(raw: unknown): TcpRetransOptions {
-  const result = tcpRetransOptionsSchema.safeParse(raw ?? {});
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = ['plugins', 'tcpretrans', ...issue.path.map(String)].join('.');
-    const value = issue.path.reduce<unknown>(
-      (v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined),
-      raw,
-    );
-    const shown =
-      issue.code === 'unrecognized_keys'
-        ? ` (allowed: ${Object.keys(tcpRetransOptionsSchema.shape).join(', ')})`
-        : ` (got ${JSON.stringify(value)})`;
-    return `${path}: ${issue.message}${shown}`;
-  });
-  throw new TcpRetransOptionsError(`invalid tcpretrans options: ${problems.join('; ')}`);
+  // The schema is strict, so an unknown key is an error rather than an entry of unknownKeys.
+  return parsePluginOptions('tcpretrans', tcpRetransOptionsSchema, raw, TcpRetransOptionsError).options;
 }

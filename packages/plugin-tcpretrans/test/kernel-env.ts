@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
-import { createLogger, createMetricsModule, InMemoryIpCache, parseConfig, type Flow, type MetricsModule, type PluginContext } from '@retina-ts/core';
-import { commandExists, createNetns, createVethPair, waitFor, type Netns } from '@retina-ts/testkit';
+import type { Flow, MetricsModule } from '@retina-ts/core';
+import { createTestContext, startTestPlugin } from '@retina-ts/core/testing';
+import { commandExists, createNetnsPair, waitFor, type Netns } from '@retina-ts/testkit';
 import { TcpRetransPlugin } from '../src/plugin.js';
 import type { TcpRetransOptions } from '../src/options.js';
 
@@ -36,36 +36,18 @@ export interface TcpPair {
 export function createTcpPair(): TcpPair {
   const octet = randomBytes(1)[0]!;
   const hex = octet.toString(16);
-  const made: Netns[] = [];
-  try {
-    const client = createNetns('rtstrc');
-    made.push(client);
-    const server = createNetns('rtstrs');
-    made.push(server);
-    const pair = {
-      clientIp4: `10.237.${octet}.1`,
-      serverIp4: `10.237.${octet}.2`,
-      clientIp6: `fd00:7e:${hex}::1`,
-      serverIp6: `fd00:7e:${hex}::2`,
-    };
-    createVethPair({
-      ns: client,
-      peerNs: server,
-      addresses: { local: [`${pair.clientIp4}/24`, `${pair.clientIp6}/64`], peer: [`${pair.serverIp4}/24`, `${pair.serverIp6}/64`] },
-    });
-    return {
-      client,
-      server,
-      ...pair,
-      clientInode: statSync(client.path).ino,
-      destroy() {
-        for (const ns of made.splice(0)) ns.destroy();
-      },
-    };
-  } catch (err) {
-    for (const ns of made) ns.destroy();
-    throw err;
-  }
+  const ips = {
+    clientIp4: `10.237.${octet}.1`,
+    serverIp4: `10.237.${octet}.2`,
+    clientIp6: `fd00:7e:${hex}::1`,
+    serverIp6: `fd00:7e:${hex}::2`,
+  };
+  const { ns: client, peerNs: server, destroy } = createNetnsPair({
+    prefix: 'rtstrc',
+    peerPrefix: 'rtstrs',
+    addresses: { local: [`${ips.clientIp4}/24`, `${ips.clientIp6}/64`], peer: [`${ips.serverIp4}/24`, `${ips.serverIp6}/64`] },
+  });
+  return { client, server, ...ips, clientInode: client.inode, destroy };
 }
 
 /** A child node process in a namespace whose stdout lines are collected. */
@@ -242,42 +224,17 @@ export interface Harness {
 
 /** Creates, inits and starts a plugin. */
 export async function startPlugin(options: TcpRetransOptions, opts: { podLevel?: boolean } = {}): Promise<Harness> {
-  const metrics = createMetricsModule();
-  const flows: Flow[] = [];
-  // A long interval: the tests call collect() themselves, so what they read never depends on a timer.
-  const { config } = parseConfig({ enablePodLevel: opts.podLevel ?? true, metricsIntervalDuration: '1h' });
-  const plugin = new TcpRetransPlugin();
-  const ctx: PluginContext<TcpRetransOptions> = {
+  const { ctx, metrics, flows } = createTestContext({
     name: 'tcpretrans',
-    config,
     options,
-    logger: createLogger({ level: 'silent' }),
-    metrics,
-    emit: (flow) => {
-      flows.push(flow);
-      return true;
-    },
-    ipCache: new InMemoryIpCache(),
+    // A long interval: the tests call collect() themselves, so what they read never depends on a timer.
+    config: { enablePodLevel: opts.podLevel ?? true, metricsIntervalDuration: '1h' },
+    logLevel: 'silent',
     nodeName: 'kernel-test-node',
-  };
-  try {
-    await plugin.init(ctx);
-  } catch (err) {
-    await plugin.stop();
-    throw err;
-  }
-  const ac = new AbortController();
-  const running = plugin.start(ac.signal);
-  return {
-    plugin,
-    metrics,
-    flows,
-    async stop() {
-      ac.abort();
-      await running;
-      await plugin.stop();
-    },
-  };
+  });
+  const plugin = new TcpRetransPlugin();
+  const { stop } = await startTestPlugin(plugin, ctx);
+  return { plugin, metrics, flows, stop };
 }
 
 /** Segments the flows stand for (`extensions.packets`, 1 when unset). */

@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, createMetricsModule, InMemoryIpCache, isPluginDefinition, parseConfig, type PluginContext } from '@retina-ts/core';
+import { isPluginDefinition, type PluginContext } from '@retina-ts/core';
+import { createTestContext } from '@retina-ts/core/testing';
 import definition, { TcpRetransPlugin } from '../src/index.js';
 import type { TcpRetransOptions } from '../src/options.js';
 import { version } from '../package.json';
 
 function context(options: unknown): PluginContext<TcpRetransOptions> {
-  return {
-    name: 'tcpretrans',
-    config: parseConfig({}).config,
-    options: options as TcpRetransOptions,
-    logger: createLogger({ level: 'silent' }),
-    metrics: createMetricsModule(),
-    emit: () => true,
-    ipCache: new InMemoryIpCache(),
-    nodeName: 'unit',
-  };
+  return createTestContext({ name: 'tcpretrans', options: options as TcpRetransOptions, logLevel: 'silent', nodeName: 'unit' }).ctx;
 }
 
 describe('the tcpretrans definition', () => {

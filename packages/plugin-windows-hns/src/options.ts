@@ -1,4 +1,5 @@
 /** Options of the hnsstats plugin: `plugins.hnsstats` in the agent configuration. */
+import { parsePluginOptions, PluginOptionsError, type ParsedPluginOptions } from '@retina-ts/core';
 import { z } from 'zod';
 
 /** Schema of `plugins.hnsstats`. */
@@ -39,43 +40,14 @@ export type HnsStatsOptionsInput = z.input<typeof hnsStatsOptionsSchema>;
 export const HNSSTATS_OPTION_KEYS: readonly string[] = Object.keys(hnsStatsOptionsSchema.shape);
 
 /** Invalid `plugins.hnsstats` options; the message names each bad key, its value and what is allowed. */
-export class HnsStatsOptionsError extends Error {
+export class HnsStatsOptionsError extends PluginOptionsError {
   override name = 'HnsStatsOptionsError';
 }
 
 /** Validation result: the options, plus keys the plugin does not know (worth a warning, not an error). */
-export interface ParsedHnsStatsOptions {
-  options: HnsStatsOptions;
-  unknownKeys: string[];
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
-}
+export type ParsedHnsStatsOptions = ParsedPluginOptions<HnsStatsOptions>;
 
 /** Validates raw `plugins.hnsstats` options. Throws HnsStatsOptionsError listing every problem. */
 export function parseHnsStatsOptions(raw: unknown): ParsedHnsStatsOptions {
-  const input = raw ?? {};
-  if (typeof input !== 'object' || Array.isArray(input)) {
-    throw new HnsStatsOptionsError(`plugins.hnsstats must be a mapping of options, got ${describe(input)}`);
-  }
-  const result = hnsStatsOptionsSchema.safeParse(input);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const key = ['plugins', 'hnsstats', ...issue.path.map(String)].join('.');
-      const value = issue.path.reduce<unknown>(
-        (v, p) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined),
-        input,
-      );
-      return `${key} ${issue.message} (got ${describe(value)})`;
-    });
-    throw new HnsStatsOptionsError(`invalid hnsstats options: ${problems.join('; ')}`);
-  }
-  const unknownKeys = Object.keys(input).filter((k) => !HNSSTATS_OPTION_KEYS.includes(k));
-  return { options: result.data, unknownKeys };
+  return parsePluginOptions('hnsstats', hnsStatsOptionsSchema, raw, HnsStatsOptionsError);
 }

@@ -1,16 +1,6 @@
 /** A plugin context made from the real core pieces, with logs captured, for driving the plugin in tests. */
-import { Writable } from 'node:stream';
-import {
-  InMemoryIpCache,
-  createLogger,
-  createMetricsModule,
-  parseConfig,
-  type MetricsModule,
-  type PluginContext,
-} from '@retina-ts/core';
-
-/** One JSON log line. */
-export type LogLine = Record<string, unknown> & { level: string; msg: string };
+import type { InMemoryIpCache, MetricsModule, PluginContext } from '@retina-ts/core';
+import { createTestContext, type LogLine } from '@retina-ts/core/testing';
 
 /** A context for the hnsstats plugin plus handles on what it records. */
 export interface TestContext {
@@ -18,16 +8,6 @@ export interface TestContext {
   metrics: MetricsModule;
   ipCache: InMemoryIpCache;
   logs: LogLine[];
-}
-
-/** A pino destination that parses each JSON line into `logs`. */
-export function logSink(logs: LogLine[]): Writable {
-  return new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) logs.push(JSON.parse(l) as LogLine);
-      cb();
-    },
-  });
 }
 
 /** The recorded node's pods as the Kubernetes watchers would put them in the IP cache. */
@@ -55,20 +35,13 @@ export function testContext(
   options: Record<string, unknown> = {},
   config: Record<string, unknown> = {},
 ): TestContext {
-  const logs: LogLine[] = [];
-  const metrics = createMetricsModule();
-  const ipCache = new InMemoryIpCache();
-  const ctx: PluginContext = {
+  return createTestContext({
     name: 'hnsstats',
-    config: parseConfig(config, { platform: 'win32' }).config,
     options,
-    logger: createLogger({ level: 'debug', destination: logSink(logs) }).child({ plugin: 'hnsstats' }),
-    metrics,
-    emit: () => true,
-    ipCache,
+    config,
+    configOptions: { platform: 'win32' },
     nodeName: 'akswin000001',
-  };
-  return { ctx, metrics, ipCache, logs };
+  });
 }
 
 /** Node-level families hnsstats writes, in the order the expected-output fixtures list them. */

@@ -16,7 +16,7 @@ import {
 } from '@retina-ts/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import hnsStatsPlugin from '../src/index.js';
-import { logSink, type LogLine } from './context.js';
+import { logSink, type LogLine } from '@retina-ts/core/testing';
 
 /** A stand-in for the agent's other plugins: sets one gauge once started. */
 class CounterPlugin extends PluginBase {

@@ -14,8 +14,11 @@ export {
   Netns,
   VethPair,
   createNetns,
+  createNetnsPair,
   createVethPair,
   interfaceIndexIn,
+  type NetnsPair,
+  type NetnsPairOptions,
   type VethPairOptions,
 } from './netns.js';
 export { ping, sendUdp, type PingOptions, type UdpOptions } from './traffic.js';

@@ -1,5 +1,6 @@
 // Throwaway network namespaces and veth pairs for kernel tests. Every name is unique per run, so test files
 // running in parallel never collide; destroy() is idempotent and safe in afterAll even if creation failed halfway.
+import { statSync } from 'node:fs';
 import { run, type CommandResult, type RunOptions } from './exec.js';
 import { uniqueName } from './names.js';
 
@@ -35,6 +36,11 @@ export class Netns {
   /** Path of the namespace file (for setns, runInNetns). */
   get path(): string {
     return `/var/run/netns/${this.name}`;
+  }
+
+  /** Inode of the namespace (`stat -L -c %i /proc/<pid>/ns/net` inside it): how BPF programs tell namespaces apart. */
+  get inode(): number {
+    return statSync(this.path).ino;
   }
 
   /** Runs a command inside the namespace. */
@@ -179,4 +185,48 @@ export function createVethPair(options: VethPairOptions = {}): VethPair {
     throw err;
   }
   return pair;
+}
+
+/** Options of createNetnsPair(). */
+export interface NetnsPairOptions {
+  /** Name prefixes of the two namespaces (default `rt`). */
+  prefix?: string;
+  peerPrefix?: string;
+  /** CIDR addresses of the veth end in the first namespace (`local`) and in the second (`peer`). */
+  addresses?: VethPairOptions['addresses'];
+  /** False turns IPv6 off in both namespaces before the link exists, so neighbour discovery sends nothing. */
+  ipv6?: boolean;
+}
+
+/** Two throwaway namespaces joined by a veth pair; destroy() deletes both (and the pair with them). */
+export interface NetnsPair {
+  ns: Netns;
+  peerNs: Netns;
+  veth: VethPair;
+  /** Idempotent. */
+  destroy(): void;
+}
+
+/** Creates two uniquely named namespaces joined by an up veth pair; on failure nothing is left behind. */
+export function createNetnsPair(options: NetnsPairOptions = {}): NetnsPair {
+  const made: Netns[] = [];
+  const destroy = (): void => {
+    for (const ns of made.splice(0)) ns.destroy();
+  };
+  try {
+    const ns = createNetns(options.prefix);
+    made.push(ns);
+    const peerNs = createNetns(options.peerPrefix);
+    made.push(peerNs);
+    if (options.ipv6 === false) {
+      for (const n of made) {
+        n.exec('sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+      }
+    }
+    const veth = createVethPair({ ns, peerNs, ...(options.addresses ? { addresses: options.addresses } : {}) });
+    return { ns, peerNs, veth, destroy };
+  } catch (err) {
+    destroy();
+    throw err;
+  }
 }

@@ -5,6 +5,7 @@ import { afterAll, expect, it } from 'vitest';
 import {
   createCgroup,
   createNetns,
+  createNetnsPair,
   createVethPair,
   describeKernel,
   ping,
@@ -55,6 +56,28 @@ describeKernel('network namespace helpers', () => {
     a.destroy();
     expect(existsSync(a.path)).toBe(false);
     expect(run('ip', ['netns', 'list']).stdout).not.toContain(b.name);
+  });
+
+  it('joins two namespaces with a veth pair, optionally without IPv6, and names their inodes', () => {
+    const linked = createNetnsPair({
+      prefix: 'tkC',
+      peerPrefix: 'tkD',
+      ipv6: false,
+      addresses: { local: '10.232.1.1/24', peer: '10.232.1.2/24' },
+    });
+    cleanup.push(linked);
+    expect(linked.ns.name.startsWith('tkC')).toBe(true);
+    expect(linked.peerNs.name.startsWith('tkD')).toBe(true);
+    expect(linked.veth.ns).toBe(linked.ns);
+    expect(ping(linked.ns, '10.232.1.2', { count: 1 }).status).toBe(0);
+    expect(linked.peerNs.exec('sysctl', ['-n', 'net.ipv6.conf.all.disable_ipv6']).stdout.trim()).toBe('1');
+    expect(linked.peerNs.ip(['-6', 'addr', 'show', 'dev', linked.veth.peerName]).stdout.trim()).toBe('');
+    expect(linked.ns.inode).toBe(Number(run('stat', ['-L', '-c', '%i', linked.ns.path]).stdout.trim()));
+    expect(linked.ns.inode).not.toBe(linked.peerNs.inode);
+    linked.destroy();
+    linked.destroy();
+    expect(existsSync(linked.ns.path)).toBe(false);
+    expect(existsSync(linked.peerNs.path)).toBe(false);
   });
 
   it('runs a process inside a fresh cgroup', () => {

@@ -96,6 +96,13 @@ export class InMemoryIpCache implements IpCacheReader {
     return this.#ipCount.size;
   }
 
+  /** IPs currently owned by pods for which `select` holds (all pods without it). */
+  podIps(select?: (info: IpInfo) => boolean): string[] {
+    const out: string[] = [];
+    for (const [ip, owner] of this.#byIp.pod) if (!select || select(owner.info)) out.push(ip);
+    return out;
+  }
+
   /** Adds or replaces a pod; its IPs move to it from any older pod holding them. */
   upsertPod(pod: PodRecord): void {
     const key = `${pod.namespace}/${pod.name}`;

@@ -7,6 +7,7 @@ import type { Flow } from '../flow/flow.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { IpCacheReader } from '../ipcache/ipcache.js';
 import type { MetricsModule } from '../metrics/module.js';
+import type { NodeEvents } from './node-events.js';
 
 export type Platform = 'linux' | 'windows';
 
@@ -38,6 +39,8 @@ export interface PluginContext<TOptions = Record<string, unknown>> {
   readonly ipCache: IpCacheReader;
   /** This node's name (NODE_NAME, else the host name). */
   readonly nodeName: string;
+  /** Pod interfaces and IPs of interest on this node, as the agent's watchers see them (empty standalone). */
+  readonly node?: NodeEvents;
 }
 
 /** One running instance of a plugin. */

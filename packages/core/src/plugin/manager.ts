@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.js';
 import type { MetricsModule } from '../metrics/module.js';
 import type { Platform, Plugin, PluginContext, PluginDefinition } from './contract.js';
 import { PluginTimeoutError } from './errors.js';
+import { NodeEventHub, type NodeEvents } from './node-events.js';
 
 /** Where a managed plugin is. */
 export type PluginState = 'pending' | 'initializing' | 'running' | 'failed' | 'backoff' | 'stopped' | 'unsupported';
@@ -62,6 +63,8 @@ export interface PluginManagerOptions {
   flowBus: FlowBus;
   ipCache: IpCacheReader;
   nodeName: string;
+  /** Node events handed to plugins as `ctx.node` (default: an empty hub). */
+  nodeEvents?: NodeEvents;
   backoff?: BackoffOptions;
   /** Bound on each init() (default 30000 ms). */
   initTimeoutMs?: number;
@@ -170,6 +173,7 @@ export class PluginManager {
   readonly #flowBus: FlowBus;
   readonly #ipCache: IpCacheReader;
   readonly #nodeName: string;
+  readonly #nodeEvents: NodeEvents;
   readonly #backoff: Required<BackoffOptions>;
   readonly #initTimeoutMs: number;
   readonly #releaseTimeoutMs: number;
@@ -190,6 +194,7 @@ export class PluginManager {
     this.#flowBus = options.flowBus;
     this.#ipCache = options.ipCache;
     this.#nodeName = options.nodeName;
+    this.#nodeEvents = options.nodeEvents ?? new NodeEventHub();
     this.#backoff = {
       initialMs: options.backoff?.initialMs ?? 1000,
       maxMs: options.backoff?.maxMs ?? 60_000,
@@ -447,6 +452,7 @@ export class PluginManager {
       emit: (flow) => flowBus.publish(flow),
       ipCache: this.#ipCache,
       nodeName: this.#nodeName,
+      node: this.#nodeEvents,
     };
   }
 

@@ -1,0 +1,197 @@
+/**
+ * The series store behind one advanced family.
+ *
+ * Per flow, a series is found by walking a small tree keyed by the fixed label values (few distinct strings:
+ * directions, flags, reasons) and then by the identity of the cached context objects (WeakMaps, so contexts of
+ * deleted pods do not stay reachable from here). Only on a miss is the canonical string key built. Values are plain
+ * numbers; prom-client sees them at scrape time (its `collect` hook), where only series changed since the previous
+ * scrape are written, which keeps label hashing off the per-flow path.
+ */
+import type { Counter, Gauge } from 'prom-client';
+import { KEY_SEP, type SideContext } from './context.js';
+
+/** One series: its label values (in label order), its value and when it was last updated. */
+interface Series {
+  readonly key: string;
+  readonly values: readonly string[];
+  labels: Record<string, string> | undefined;
+  value: number;
+  /** Value prom-client holds (what the last scrape wrote). */
+  synced: number;
+  lastUpdate: number;
+  dirty: boolean;
+  /** Set when expired, so stale references in the identity tree are ignored. */
+  dead: boolean;
+}
+
+/** What the store reports: expired and refused counts. */
+export interface SeriesStoreHooks {
+  onExpired(count: number): void;
+  onRefused(): void;
+}
+
+/** Shape of a family's series key: how many fixed labels and whether a destination context follows. */
+export interface SeriesShape {
+  fixedCount: number;
+  remote: boolean;
+  /**
+   * Whether fixed values come from a small set (directions, flags, reasons) and may key the identity tree. DNS
+   * families (query names) use the canonical key only.
+   */
+  boundedFixed: boolean;
+}
+
+type CtxMap = WeakMap<SideContext, unknown>;
+
+const PART_SEP = '\u001e';
+
+/** Series of one family with a cardinality cap and idle expiry. */
+export class SeriesStore {
+  readonly #series = new Map<string, Series>();
+  #dirty: Series[] = [];
+  #root: Map<string, unknown> | CtxMap;
+  readonly #labelNames: readonly string[];
+  readonly #shape: SeriesShape;
+
+  constructor(
+    readonly family: Gauge<string> | Counter<string>,
+    readonly kind: 'gauge' | 'counter',
+    labelNames: readonly string[],
+    shape: SeriesShape,
+    readonly maxSeries: number,
+    readonly hooks: SeriesStoreHooks,
+  ) {
+    this.#labelNames = labelNames;
+    this.#shape = shape;
+    this.#root = this.#newRoot();
+    // prom-client calls a metric's `collect` before reading its values (the documented `collect` option, which it
+    // keeps as this property).
+    (family as unknown as { collect: () => void }).collect = () => this.sync();
+  }
+
+  /** Number of live series. */
+  get size(): number {
+    return this.#series.size;
+  }
+
+  /**
+   * Adds `delta` to the series of (`fixed[0..fixedCount)`, `src`, `dst`), creating it if new; false when the cap
+   * refused a new series.
+   */
+  add(
+    fixed: readonly string[],
+    src: SideContext,
+    dst: SideContext | undefined,
+    delta: number,
+    now: number,
+  ): boolean {
+    const shape = this.#shape;
+    let leafMap: CtxMap | undefined;
+    let leafKey: SideContext | undefined;
+    if (shape.boundedFixed) {
+      let node: Map<string, unknown> | CtxMap = this.#root;
+      for (let i = 0; i < shape.fixedCount; i++) {
+        const m = node as Map<string, unknown>;
+        const v = fixed[i] as string;
+        let next = m.get(v) as Map<string, unknown> | CtxMap | undefined;
+        if (next === undefined) {
+          next = i === shape.fixedCount - 1 ? new WeakMap() : new Map();
+          m.set(v, next);
+        }
+        node = next;
+      }
+      let ctxMap = node as CtxMap;
+      if (shape.remote) {
+        let byDst = ctxMap.get(src) as CtxMap | undefined;
+        if (byDst === undefined) {
+          byDst = new WeakMap();
+          ctxMap.set(src, byDst);
+        }
+        ctxMap = byDst;
+        leafKey = dst as SideContext;
+      } else {
+        leafKey = src;
+      }
+      const s = ctxMap.get(leafKey) as Series | undefined;
+      if (s !== undefined && !s.dead) {
+        this.#bump(s, delta, now);
+        return true;
+      }
+      leafMap = ctxMap;
+    }
+    // Miss: resolve by canonical key (equal contexts may be distinct objects after a context cache was cleared).
+    let key = '';
+    for (let i = 0; i < shape.fixedCount; i++) key += (fixed[i] as string) + KEY_SEP;
+    key += PART_SEP + src.key;
+    if (dst) key += PART_SEP + dst.key;
+    let s = this.#series.get(key);
+    if (s === undefined) {
+      if (this.#series.size >= this.maxSeries) {
+        this.hooks.onRefused();
+        return false;
+      }
+      const values = fixed.slice(0, shape.fixedCount).concat(src.values, dst ? dst.values : []);
+      s = { key, values, labels: undefined, value: 0, synced: 0, lastUpdate: now, dirty: false, dead: false };
+      this.#series.set(key, s);
+    }
+    if (leafMap && leafKey) leafMap.set(leafKey, s);
+    this.#bump(s, delta, now);
+    return true;
+  }
+
+  #bump(s: Series, delta: number, now: number): void {
+    s.value += delta;
+    s.lastUpdate = now;
+    if (!s.dirty) {
+      s.dirty = true;
+      this.#dirty.push(s);
+    }
+  }
+
+  /** Writes changed series into the prom-client family. */
+  sync(): void {
+    const dirty = this.#dirty;
+    if (dirty.length === 0) return;
+    this.#dirty = [];
+    for (const s of dirty) {
+      s.dirty = false;
+      if (s.dead) continue; // expired after its last update: must stay unexported
+      const labels = (s.labels ??= this.#labelsOf(s.values));
+      if (this.kind === 'gauge') {
+        (this.family as Gauge<string>).set(labels, s.value);
+      } else {
+        (this.family as Counter<string>).inc(labels, s.value - s.synced);
+      }
+      s.synced = s.value;
+    }
+  }
+
+  /** Removes series idle for at least `ttlMs` as of `now`; returns how many. */
+  expire(now: number, ttlMs: number): number {
+    let removed = 0;
+    for (const s of this.#series.values()) {
+      if (now - s.lastUpdate < ttlMs) continue;
+      s.dead = true;
+      this.#series.delete(s.key);
+      if (s.labels) this.family.remove(s.labels);
+      removed++;
+    }
+    // The identity tree's string levels could hold many emptied branches after mass expiry; start it afresh.
+    if (removed) {
+      this.#root = this.#newRoot();
+      this.hooks.onExpired(removed);
+    }
+    return removed;
+  }
+
+  #newRoot(): Map<string, unknown> | CtxMap {
+    return this.#shape.boundedFixed && this.#shape.fixedCount === 0 ? new WeakMap() : new Map();
+  }
+
+  #labelsOf(values: readonly string[]): Record<string, string> {
+    const labels: Record<string, string> = {};
+    const names = this.#labelNames;
+    for (let i = 0; i < names.length; i++) labels[names[i] as string] = values[i] as string;
+    return labels;
+  }
+}
