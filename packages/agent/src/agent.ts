@@ -6,6 +6,9 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import {
   AdvancedFlowMetrics,
+  ApiServerLatency,
+  apiServerMetricsOf,
+  APISERVER_METRIC_NAMES,
   defaultAnnotationSpec,
   NodeEventHub,
   Enricher,
@@ -191,19 +194,25 @@ export class Agent {
       logger: this.logger.child({ component: 'advanced-metrics' }),
       ...(annotations ? { isObserved: (ip: string) => observed.has(ip) } : {}),
     });
+    // Node-level API server latency; its adv_* families follow the configuration (and the registry resets).
+    const apiServer = new ApiServerLatency({ metrics: this.metrics, apiServerIps: k8s.apiServerIps() });
+    apiServer.start();
     const apply = (): void => {
       try {
         if (annotations) {
           observed = new Set(k8s.observedPodIps());
           adv.update(defaultAnnotationSpec(k8s.observedNamespaces()));
+          apiServer.configure(APISERVER_METRIC_NAMES);
           return;
         }
         const mc = k8s.metricsConfiguration();
         if (!mc) return;
-        adv.update({
+        const spec = {
           contextOptions: mc.spec.contextOptions.map((o) => ({ ...o, ttl: o.ttlMs })),
           namespaces: mc.spec.namespaces,
-        });
+        };
+        adv.update(spec);
+        apiServer.configure(apiServerMetricsOf(spec));
         this.logger.info({ metricsConfiguration: mc.name }, 'advanced metrics configured');
       } catch (err) {
         // A bad spec keeps the previous configuration; the message names the field.
@@ -216,10 +225,15 @@ export class Agent {
       k8s.on('observedNamespaces', apply);
       k8s.on('pod', () => (observed = new Set(k8s.observedPodIps())));
     }
-    const unsubscribe = this.flows.subscribe((batch) => adv.process(batch));
+    k8s.on('apiServerIps', () => apiServer.setApiServerIps(k8s.apiServerIps()));
+    const unsubscribe = this.flows.subscribe((batch) => {
+      adv.process(batch);
+      apiServer.process(batch);
+    });
     this.stopAdvanced = () => {
       unsubscribe();
       adv.close();
+      apiServer.close();
     };
   }
 

@@ -67,6 +67,29 @@ describe.skipIf(skipReason !== undefined)(`pod interface watcher on the real ker
     expect(watcher.list().map((l) => l.name)).not.toContain(added);
   });
 
+  it('keeps a pod veth when it joins a bridge (bridge-port notifications are not link changes)', async () => {
+    const bridge = `rk${s}br`;
+    const port = `rk${s}prt`;
+    const mark = `rk${s}mk2`;
+    try {
+      // No address on the bridge: nothing changes for the host's own networking.
+      run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+      run('ip', ['link', 'set', bridge, 'addrgenmode', 'none']);
+      run('ip', ['link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth3', 'netns', ns]);
+      await eventually(() => expect(seen('added', port)).toBeDefined());
+      run('ip', ['link', 'set', port, 'master', bridge]);
+      run('ip', ['link', 'set', bridge, 'up']);
+      run('ip', ['link', 'set', port, 'up']);
+      // Once a later veth's event is in, any event caused by joining the bridge would have been too.
+      run('ip', ['link', 'add', mark, 'type', 'veth', 'peer', 'name', 'eth4', 'netns', ns]);
+      await eventually(() => expect(seen('added', mark)).toBeDefined());
+      expect(events.filter((e) => e.link.name === port).map((e) => e.type)).toEqual(['added']);
+      expect(watcher.list().map((l) => l.name)).toContain(port);
+    } finally {
+      for (const l of [mark, port, bridge]) tryRun('ip', ['link', 'del', l]);
+    }
+  });
+
   it('does not report interfaces inside other namespaces', async () => {
     run('ip', ['-n', ns, 'link', 'add', inside, 'type', 'veth', 'peer', 'name', `${inside}p`]);
     // A host veth made afterwards: once its event is in, the namespace's veths would have been too.

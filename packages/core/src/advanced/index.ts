@@ -1,2 +1,3 @@
 export * from './config.js';
 export * from './advanced-metrics.js';
+export * from './apiserver-latency.js';

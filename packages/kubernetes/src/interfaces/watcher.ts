@@ -15,6 +15,8 @@ import { interfaceFromLink, LinkTable, type InterfaceEvent, type LinkMessageLike
 
 const RTM_NEWLINK = 16;
 const RTM_DELLINK = 17;
+/** `ifi_family` of bridge-port notifications. */
+const AF_BRIDGE = 7;
 
 /** Options of PodInterfaceWatcher. */
 export interface PodInterfaceWatcherOptions {
@@ -186,6 +188,9 @@ export class PodInterfaceWatcher {
 
   #onMessage(mod: NetlinkModule, m: RawMessage): void {
     if (m.type !== RTM_NEWLINK && m.type !== RTM_DELLINK) return;
+    // Enslaving a veth to a bridge also sends AF_BRIDGE notifications about the port. They carry no link kind, so
+    // reading them as link updates would report the pod's interface removed and added again: skip them.
+    if (isBridgePortMessage(m.data)) return;
     let link: PodInterface | undefined;
     try {
       link = interfaceFromLink(mod.rt.parseLinkMessage(m.data));
@@ -208,4 +213,9 @@ export class PodInterfaceWatcher {
       }
     }
   }
+}
+
+/** True for an rtnetlink link message about a bridge port (`ifi_family` AF_BRIDGE) rather than the link itself. */
+export function isBridgePortMessage(ifinfomsg: Uint8Array): boolean {
+  return ifinfomsg.length > 0 && ifinfomsg[0] === AF_BRIDGE;
 }
