@@ -3,7 +3,7 @@
  * exactly as the binary does.
  */
 import { Command, Option } from 'commander';
-import { addCaptureFlags, boolFlag, captureFlagsFromOptions, readBool } from '@retina-ts/capture';
+import { addCaptureFlags, boolFlag, captureFlagsFromOptions, CaptureDefaults, readBool } from '@retina-ts/capture';
 import { captureFromFlags } from './flags.js';
 import { loadKube, type KubeFlags } from './kube.js';
 import { createCapture } from './commands/create.js';
@@ -33,6 +33,19 @@ export function captureImage(flag: string | undefined, debug: boolean, env: Reco
 function kubeFlags(cmd: Command): KubeFlags {
   const o = cmd.optsWithGlobals<Record<string, string | undefined>>();
   return { kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace };
+}
+
+/** Flags of `capture download`. */
+interface DownloadFlags {
+  name?: string;
+  blobUrl?: string;
+  s3Bucket?: string;
+  s3Region?: string;
+  s3Endpoint?: string;
+  s3Path: string;
+  s3AccessKeyId?: string;
+  s3SecretAccessKey?: string;
+  output: string;
 }
 
 /** Builds the program. */
@@ -131,14 +144,39 @@ export function buildProgram(io: ProgramIO, state: { exitCode: number } = { exit
 
   capture
     .command('download')
-    .description('download capture tarballs from an Azure Blob container SAS URL, or from the nodes')
+    .description('download capture tarballs from an Azure Blob container SAS URL, an S3 bucket, or the nodes')
     .option('--name <name>', 'name of the capture')
     .option('--blob-url <sasUrl>', 'container SAS URL to download from (with --name: only that capture)')
+    .option('--s3-bucket <bucket>', 'S3 bucket to download from (with --name: only that capture)')
+    .option('--s3-region <region>', 'S3 region')
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint URL')
+    .option('--s3-path <prefix>', 'key prefix in the bucket', CaptureDefaults.s3Path)
+    .option('--s3-access-key-id <id>', 'S3 access key id (default: the AWS SDK credential chain)')
+    .option('--s3-secret-access-key <key>', 'S3 secret access key')
     .option('-o, --output <dir>', 'directory to write the tarballs to', './')
-    .action(async (o: { name?: string; blobUrl?: string; output: string }, cmd: Command) => {
-      if (!o.name && !o.blobUrl) throw new Error('capture download needs --name or --blob-url');
-      const kube = o.blobUrl ? undefined : loadKube(kubeFlags(cmd));
-      const files = await downloadCapture({ ...o, kube, out: io.out });
+    .action(async (o: DownloadFlags, cmd: Command) => {
+      if (!o.name && !o.blobUrl && !o.s3Bucket) throw new Error('capture download needs --name, --blob-url or --s3-bucket');
+      if (o.blobUrl && o.s3Bucket) throw new Error('capture download: give either --blob-url or --s3-bucket, not both');
+      const s3 = o.s3Bucket
+        ? {
+            bucket: o.s3Bucket,
+            path: o.s3Path,
+            ...(o.s3Region ? { region: o.s3Region } : {}),
+            ...(o.s3Endpoint ? { endpoint: o.s3Endpoint } : {}),
+            ...(o.s3AccessKeyId ? { accessKeyId: o.s3AccessKeyId } : {}),
+            ...(o.s3SecretAccessKey ? { secretAccessKey: o.s3SecretAccessKey } : {}),
+          }
+        : undefined;
+      const kube = o.blobUrl || s3 ? undefined : loadKube(kubeFlags(cmd));
+      const files = await downloadCapture({
+        output: o.output,
+        out: io.out,
+        ...(o.name ? { name: o.name } : {}),
+        ...(o.blobUrl ? { blobUrl: o.blobUrl } : {}),
+        ...(s3 ? { s3 } : {}),
+        ...(kube ? { kube } : {}),
+        ...(io.pollIntervalMs ? { pollIntervalMs: io.pollIntervalMs } : {}),
+      });
       io.out(`Downloaded ${files.length} file(s) to ${o.output}`);
     });
 

@@ -8,6 +8,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { apiVersionOf, RESOURCE_TYPES, resourceKey, resourceType, resourceTypeForPath, type ResourceType } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, type KubeObject, type Selector } from './selectors.js';
 import { ApiError, objectKey, ObjectStore, type StoredEvent } from './store.js';
@@ -40,9 +42,37 @@ export interface RecordedRequest {
   query: Record<string, string>;
   /** The resource key (`pods`, `replicasets.apps`) when the path named one. */
   resource?: string;
+  /** `log`, `exec`, `status` when the path named a subresource. */
+  subresource?: string;
   verb: 'list' | 'watch' | 'get' | 'create' | 'update' | 'patch' | 'delete' | 'other';
   status: number;
 }
+
+/** A command a client runs in a pod's container (`pods/exec`). */
+export interface ExecRequest {
+  namespace: string;
+  pod: string;
+  /** The `container` parameter, when given. */
+  container?: string;
+  command: string[];
+  /** The pod as stored. */
+  object: KubeObject;
+}
+
+/** What an exec'd command printed and how it ended. */
+export interface ExecResult {
+  stdout?: Buffer | string;
+  stderr?: Buffer | string;
+  /** Exit code (default 0); non-zero answers a `NonZeroExitCode` Status as the kubelet does. */
+  exitCode?: number;
+}
+
+/** Runs exec'd commands for the test: the double has no containers. */
+export type ExecHandler = (req: ExecRequest) => ExecResult | Promise<ExecResult>;
+
+/** Largest stdout/stderr frame the double sends, so clients see output arrive in several messages. */
+const EXEC_FRAME_BYTES = 16 * 1024;
+const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 
 /** A failure to answer instead of the real response. */
 export interface InjectedFailure {
@@ -141,6 +171,13 @@ export class ApiServerDouble {
   #port = 0;
   #online = false;
   #bookmarkTimer?: NodeJS.Timeout;
+  #execHandler?: ExecHandler;
+  readonly #podLogs = new Map<string, string>();
+  readonly #wss = new WebSocketServer({
+    noServer: true,
+    // Channel protocols only: a client offering none of them gets no subprotocol and the double closes it.
+    handleProtocols: (offered) => EXEC_PROTOCOLS.find((p) => offered.has(p)) ?? false,
+  });
 
   /** Use `startApiServerDouble`. */
   constructor(options: ApiServerDoubleOptions = {}) {
@@ -156,6 +193,9 @@ export class ApiServerDouble {
     this.#server.on('secureConnection', (s: Socket) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.#upgrade(req, socket, head).catch((err: unknown) => refuseUpgrade(socket, err));
     });
     if (options.bookmarkIntervalMs) {
       this.#bookmarkTimer = setInterval(() => this.sendBookmarks(), options.bookmarkIntervalMs);
@@ -260,6 +300,21 @@ export class ApiServerDouble {
   /** The current objects of a resource. */
   list<T extends KubeObject = KubeObject>(resource: string): T[] {
     return this.store.stateAt(resourceType(resource), this.store.resourceVersion) as T[];
+  }
+
+  // ---- test API: pods ----
+
+  /**
+   * Sets what runs `pods/exec` commands (WebSocket, channel protocol v4/v5), or removes it. Without a handler an
+   * exec into an existing running pod is refused with 500.
+   */
+  setExecHandler(handler: ExecHandler | undefined): void {
+    this.#execHandler = handler;
+  }
+
+  /** Sets the text `pods/log` returns for a pod (and container, when given). */
+  setPodLog(namespace: string, pod: string, text: string, container?: string): void {
+    this.#podLogs.set(`${namespace}/${pod}/${container ?? ''}`, text);
   }
 
   // ---- test API: protocol events ----
@@ -415,13 +470,16 @@ export class ApiServerDouble {
     let namespace: string | undefined;
     let plural: string;
     let name: string | undefined;
+    let subresource: string | undefined;
     if (rest[0] === 'namespaces' && rest.length >= 3) {
       namespace = rest[1];
       plural = rest[2]!;
       name = rest[3];
+      subresource = rest[4];
     } else {
       plural = rest[0]!;
       name = rest[1];
+      subresource = rest[2];
     }
     const type = resourceTypeForPath(group, version, plural);
     if (!type) {
@@ -431,6 +489,7 @@ export class ApiServerDouble {
       return this.#send(res, 404, statusObject(404, 'NotFound', `${type.plural} is not namespaced (${url.pathname})`));
     }
     record.resource = resourceKey(type);
+    if (subresource !== undefined) record.subresource = subresource;
     const isWatch = legacyWatch || query.watch === 'true' || query.watch === '1';
     record.verb =
       method === 'GET'
@@ -454,6 +513,19 @@ export class ApiServerDouble {
       failure.left--;
       const reason = STATUS_REASONS[failure.status] ?? 'Unknown';
       return this.#send(res, failure.status, statusObject(failure.status, reason, `injected failure: ${reason}`));
+    }
+
+    if (subresource === 'log' && type.plural === 'pods' && method === 'GET') {
+      const pod = this.store.get(type, namespace, name!);
+      const text = this.#podLogs.get(`${pod.metadata.namespace}/${name}/${query.container ?? ''}`) ?? '';
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
+      return void res.end(text);
+    }
+    if (subresource === 'exec' && type.plural === 'pods') {
+      throw new ApiError(400, 'BadRequest', 'Upgrade request required: pods/exec speaks WebSocket (channel.k8s.io protocols)');
+    }
+    if (subresource !== undefined && subresource !== 'status') {
+      throw new ApiError(404, 'NotFound', `the double does not serve the ${subresource} subresource of ${type.plural}`);
     }
 
     switch (record.verb) {
@@ -493,6 +565,73 @@ export class ApiServerDouble {
       default:
         throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
     }
+  }
+
+  /** `pods/exec` over WebSocket: checks the pod, runs the test's handler, sends its output and Status. */
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://double');
+    const record: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams.entries()),
+      verb: 'other',
+      status: 101,
+    };
+    this.#record(record);
+    const fail = (err: ApiError) => {
+      record.status = err.code;
+      throw err;
+    };
+    if (this.#options.token !== undefined && req.headers.authorization !== `Bearer ${this.#options.token}`) {
+      return fail(new ApiError(401, 'Unauthorized', 'Unauthorized'));
+    }
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    if (!m) return fail(new ApiError(404, 'NotFound', `the double upgrades only pods/exec requests (${url.pathname})`));
+    const [, namespace, podName] = m as unknown as [string, string, string];
+    Object.assign(record, { resource: 'pods', subresource: 'exec', verb: 'create' });
+    const command = url.searchParams.getAll('command');
+    if (command.length === 0) return fail(new ApiError(400, 'BadRequest', 'exec: at least one command parameter is required'));
+    let pod: KubeObject;
+    try {
+      pod = this.store.get(resourceType('pods'), namespace, podName);
+    } catch (err) {
+      return fail(err as ApiError);
+    }
+    const phase = (pod.status as { phase?: string } | undefined)?.phase;
+    if (phase !== 'Running') {
+      return fail(new ApiError(400, 'BadRequest', `unable to upgrade connection: pod ${podName} is ${phase ?? 'not started'}, not Running`));
+    }
+    const handler = this.#execHandler;
+    if (!handler) return fail(new ApiError(500, 'InternalError', 'api server double: no exec handler is set (setExecHandler)'));
+    const ws = await new Promise<WebSocket>((resolve) => this.#wss.handleUpgrade(req, socket, head, resolve));
+    const container = url.searchParams.get('container');
+    let result: ExecResult;
+    try {
+      result = await handler({ namespace, pod: podName, command, object: pod, ...(container ? { container } : {}) });
+    } catch (err) {
+      result = { stderr: `${(err as Error).message}\n`, exitCode: 126 };
+    }
+    const frames = (channel: number, data: Buffer | string | undefined) => {
+      const buf = typeof data === 'string' ? Buffer.from(data) : (data ?? Buffer.alloc(0));
+      for (let off = 0; off < buf.length; off += EXEC_FRAME_BYTES) {
+        ws.send(Buffer.concat([Buffer.from([channel]), buf.subarray(off, off + EXEC_FRAME_BYTES)]));
+      }
+    };
+    frames(1, result.stdout);
+    frames(2, result.stderr);
+    const code = result.exitCode ?? 0;
+    const status =
+      code === 0
+        ? { metadata: {}, status: 'Success' }
+        : {
+            metadata: {},
+            status: 'Failure',
+            message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}]: exit status ${code}`,
+            reason: 'NonZeroExitCode',
+            details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
+          };
+    ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify(status))]));
+    ws.close(1000);
   }
 
   #selectors(query: Record<string, string>, namespace: string | undefined): Selector {
@@ -642,6 +781,15 @@ export class ApiServerDouble {
       })),
     };
   }
+}
+
+/** Answers a refused upgrade as plain HTTP with a Status body, as the API server does, and closes the socket. */
+function refuseUpgrade(socket: Duplex, err: unknown): void {
+  const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `api server double: ${(err as Error).message}`);
+  const body = JSON.stringify(statusObject(e.code, e.reason, e.message, e.details));
+  socket.end(
+    `HTTP/1.1 ${e.code} ${e.reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Starts an API server double and waits until it listens. */

@@ -3,7 +3,7 @@
  * current objects, and the history of changes that watches replay from. Compaction drops history, after which
  * watches and paged lists from older versions get `410 Gone`, as from a real API server.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { apiVersionOf, resourceKey, type ResourceType } from './resources.js';
 import type { KubeObject } from './selectors.js';
 
@@ -35,6 +35,17 @@ interface Bucket {
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
+
+function finalizersOf(o: KubeObject): string[] {
+  const f = (o.metadata as { finalizers?: unknown }).finalizers;
+  return Array.isArray(f) ? f.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** Five characters from the alphabet the API server uses for generated names. */
+function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return Array.from(randomBytes(5), (b) => alphabet[b % alphabet.length]).join('');
+}
 
 /** `namespace/name`, or `name` for cluster-scoped objects; sorts like the API server's keys. */
 export function objectKey(namespace: string | undefined, name: string): string {
@@ -69,7 +80,7 @@ export class ObjectStore {
 
   #normalize(t: ResourceType, obj: KubeObject, namespace?: string): KubeObject {
     if (!obj || typeof obj !== 'object' || !obj.metadata || typeof obj.metadata.name !== 'string' || !obj.metadata.name) {
-      throw new ApiError(422, 'Invalid', `${t.kind}: metadata.name is required`);
+      throw new ApiError(422, 'Invalid', `${t.kind}: metadata.name or metadata.generateName is required`);
     }
     const out = clone(obj);
     out.apiVersion = apiVersionOf(t);
@@ -95,8 +106,15 @@ export class ObjectStore {
     for (const l of [...b.listeners]) l(ev);
   }
 
-  /** Creates an object; 409 AlreadyExists when the name is taken. */
+  /**
+   * Creates an object; 409 AlreadyExists when the name is taken. Without a name, `metadata.generateName` plus five
+   * random characters names it, as the API server does.
+   */
   create(t: ResourceType, obj: KubeObject, namespace?: string): KubeObject {
+    const generate = obj?.metadata?.generateName;
+    if (obj?.metadata && !obj.metadata.name && typeof generate === 'string' && generate) {
+      obj = { ...obj, metadata: { ...obj.metadata, name: `${generate}${randomSuffix()}` } };
+    }
     const o = this.#normalize(t, obj, namespace);
     const b = this.#bucket(t);
     const key = objectKey(o.metadata.namespace, o.metadata.name);
@@ -133,18 +151,53 @@ export class ObjectStore {
     }
     o.metadata.uid = prev.metadata.uid;
     o.metadata.creationTimestamp = prev.metadata.creationTimestamp;
+    if (prev.metadata.deletionTimestamp) {
+      // Once deletion started, the timestamp stays and finalizers can only be removed.
+      o.metadata.deletionTimestamp = prev.metadata.deletionTimestamp;
+      o.metadata.deletionGracePeriodSeconds = prev.metadata.deletionGracePeriodSeconds;
+      const before = new Set(finalizersOf(prev));
+      const added = finalizersOf(o).filter((f) => !before.has(f));
+      if (added.length > 0) {
+        throw new ApiError(
+          422,
+          'Invalid',
+          `${t.kind} "${o.metadata.name}" is invalid: metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers ${JSON.stringify(added)}`,
+        );
+      }
+    }
     o.metadata.resourceVersion = String(++this.#rv);
+    if (prev.metadata.deletionTimestamp && finalizersOf(prev).length > 0 && finalizersOf(o).length === 0) {
+      // The last finalizer is gone: the deletion they held completes. (A test may still mark an object without
+      // finalizers as terminating through `modify`; that stays an ordinary update.)
+      b.objects.delete(key);
+      this.#emit(b, { type: 'DELETED', rv: this.#rv, object: o, previous: prev });
+      return clone(o);
+    }
     b.objects.set(key, o);
     this.#emit(b, { type: 'MODIFIED', rv: this.#rv, object: o, previous: prev });
     return clone(o);
   }
 
-  /** Deletes an object and returns its last state (with the deletion's resourceVersion); 404 when absent. */
+  /**
+   * Deletes an object and returns its last state (with the deletion's resourceVersion); 404 when absent. An object
+   * with finalizers is only marked: it gets `metadata.deletionTimestamp` (a MODIFIED event) and goes away when an
+   * update removes its last finalizer.
+   */
   delete(t: ResourceType, namespace: string | undefined, name: string): KubeObject {
     const b = this.#bucket(t);
     const key = objectKey(t.namespaced ? (namespace ?? 'default') : undefined, name);
     const prev = b.objects.get(key);
     if (!prev) throw this.#notFound(t, name);
+    if (finalizersOf(prev).length > 0) {
+      if (prev.metadata.deletionTimestamp) return clone(prev);
+      const marked = clone(prev);
+      marked.metadata.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      marked.metadata.deletionGracePeriodSeconds = 0;
+      marked.metadata.resourceVersion = String(++this.#rv);
+      b.objects.set(key, marked);
+      this.#emit(b, { type: 'MODIFIED', rv: this.#rv, object: marked, previous: prev });
+      return clone(marked);
+    }
     b.objects.delete(key);
     const gone = clone(prev);
     gone.metadata.resourceVersion = String(++this.#rv);
