@@ -25,7 +25,8 @@ import {
   type MetricsModule,
   type PluginDefinition,
 } from '@retina-ts/core';
-import { startKubernetes, type KubernetesHandle } from '@retina-ts/kubernetes';
+import { existsSync } from 'node:fs';
+import type { KubernetesHandle } from '@retina-ts/kubernetes';
 import { boundAddress, startHttpServer, stopHttpServer } from './http.js';
 import { EnrichedFlows } from './flows.js';
 import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
@@ -158,7 +159,7 @@ export class Agent {
         {
           metrics: this.metrics,
           plugins: () => this.manager.status(),
-          kubernetes: () => this.kubernetes?.status(),
+          kubernetes: () => this.kubernetes?.status() ?? { state: 'disabled', reason: 'no cluster configuration' },
           ready: () => this.manager.status().every((p) => p.state !== 'pending' && p.state !== 'initializing'),
         },
         host,
@@ -167,16 +168,22 @@ export class Agent {
       const addr = boundAddress(this.server);
       this.logger.info({ host: addr.address, port: addr.port }, `serving /metrics on ${addr.address}:${addr.port}`);
     }
-    // Watchers fill the IP cache; without a cluster they report `disabled` and the agent runs standalone.
-    this.kubernetes = startKubernetes({
-      config: this.config,
-      ipCache: this.ipCache,
-      logger: this.logger,
-      metrics: this.metrics,
-      ...(this.kubeconfig ? { kubeconfig: this.kubeconfig } : {}),
-    });
-    this.bridgeNodeEvents(this.kubernetes);
-    if (this.config.enablePodLevel) this.startAdvancedMetrics(this.kubernetes);
+    // Watchers fill the IP cache. The Kubernetes client is loaded only when there is a cluster to reach (or pod
+    // interfaces to follow): it is the largest part of a standalone agent's memory otherwise.
+    if (this.clusterConfigured() || this.config.enablePodLevel) {
+      const { startKubernetes } = await import('@retina-ts/kubernetes');
+      this.kubernetes = startKubernetes({
+        config: this.config,
+        ipCache: this.ipCache,
+        logger: this.logger,
+        metrics: this.metrics,
+        ...(this.kubeconfig ? { kubeconfig: this.kubeconfig } : {}),
+      });
+      this.bridgeNodeEvents(this.kubernetes);
+      if (this.config.enablePodLevel) this.startAdvancedMetrics(this.kubernetes);
+    } else {
+      this.logger.info('no cluster configuration (KUBECONFIG or in-cluster service account): running standalone');
+    }
     if (this.config.controlPlane === 'hubble') await this.startHubble();
     await this.manager.start();
   }
@@ -277,6 +284,15 @@ export class Agent {
     logger.info(
       { tcpPort: server.tcpPort, unixSocket: server.unixSocket, metricsPort: server.metricsPort },
       'serving the Hubble API',
+    );
+  }
+
+  /** A kubeconfig was given or named by KUBECONFIG, or the in-cluster service account is mounted. */
+  private clusterConfigured(): boolean {
+    if (this.kubeconfig || process.env['KUBECONFIG']) return true;
+    return (
+      Boolean(process.env['KUBERNETES_SERVICE_HOST']) &&
+      existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')
     );
   }
 

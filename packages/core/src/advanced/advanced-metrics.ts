@@ -95,6 +95,8 @@ export class AdvancedFlowMetrics {
   #families = new Map<AdvancedFlowMetricName, FlowFamily>();
   // Direct slots for the per-flow dispatch (a Map lookup per family per flow is measurable).
   #slots: Partial<Record<AdvancedFlowMetricName, FlowFamily>> = {};
+  // Context builders of the current families (shared between families with equal options).
+  #builders: ContextBuilder[] = [];
   // Whether the current flow's source / destination pod is observed, computed once per flow.
   #srcObserved = false;
   #dstObserved = false;
@@ -151,6 +153,7 @@ export class AdvancedFlowMetrics {
     this.#metrics.advanced.reset();
     this.#families = new Map();
     this.#slots = {};
+    this.#builders = [];
     this.#nsSelected = new Map();
     this.#spec = resolved;
     const builders = new Map<string, ContextBuilder>();
@@ -208,6 +211,7 @@ export class AdvancedFlowMetrics {
         this.#timers.push(t);
       }
     }
+    this.#builders = [...builders.values()];
     this.#logger?.info(
       {
         metrics: resolved.metrics.map((m) => m.metricName),
@@ -229,7 +233,11 @@ export class AdvancedFlowMetrics {
   process(flows: readonly Flow[]): void {
     if (this.#families.size === 0) return;
     const now = this.#now();
-    for (let i = 0; i < flows.length; i++) this.#processOne(flows[i] as Flow, now);
+    try {
+      for (let i = 0; i < flows.length; i++) this.#processOne(flows[i] as Flow, now);
+    } finally {
+      this.#endBatch();
+    }
   }
 
   /** Subscribes to `bus`, enriching each flow with `enricher` first when given; returns the unsubscribe function. */
@@ -237,11 +245,19 @@ export class AdvancedFlowMetrics {
     return bus.subscribe((flows) => {
       if (this.#families.size === 0) return;
       const now = this.#now();
-      for (let i = 0; i < flows.length; i++) {
-        const f = flows[i] as Flow;
-        this.#processOne(enricher ? enricher.enrich(f) : f, now);
+      try {
+        for (let i = 0; i < flows.length; i++) {
+          const f = flows[i] as Flow;
+          this.#processOne(enricher ? enricher.enrich(f) : f, now);
+        }
+      } finally {
+        this.#endBatch();
       }
     });
+  }
+
+  #endBatch(): void {
+    for (const b of this.#builders) b.forget();
   }
 
   /** Stops the TTL timers; the families stay registered. Idempotent. */

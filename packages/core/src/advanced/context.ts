@@ -37,6 +37,10 @@ export class ContextBuilder {
   // Pod contexts live as long as the enricher's endpoint object (replaced when the pod changes).
   readonly #byEndpoint = new WeakMap<Endpoint, Map<string, StaticContext>>();
   readonly #foreign = new Map<string, StaticContext>();
+  // The last flow asked for per side and its context: families sharing this builder and the per-flag updates of
+  // one flow ask for the same flow again and again.
+  #lastFlow: [Flow | undefined, Flow | undefined] = [undefined, undefined];
+  #lastContext: [SideContext, SideContext] = [EMPTY, EMPTY];
 
   constructor(options: readonly ContextOption[]) {
     this.#options = options;
@@ -50,6 +54,20 @@ export class ContextBuilder {
    */
   side(flow: Flow, side: 0 | 1): SideContext {
     if (this.#options.length === 0) return EMPTY;
+    if (this.#lastFlow[side] === flow) return this.#lastContext[side];
+    const ctx = this.#side(flow, side);
+    this.#lastFlow[side] = flow;
+    this.#lastContext[side] = ctx;
+    return ctx;
+  }
+
+  /** Drops the remembered last flows (called after each batch, so a caller may reuse and change flow objects). */
+  forget(): void {
+    this.#lastFlow[0] = undefined;
+    this.#lastFlow[1] = undefined;
+  }
+
+  #side(flow: Flow, side: 0 | 1): SideContext {
     const ip = (side === 0 ? flow.ip?.source : flow.ip?.destination) || UNKNOWN;
     const st = this.#static(
       side === 0 ? flow.source : flow.destination,

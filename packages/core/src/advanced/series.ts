@@ -4,10 +4,12 @@
  * Per flow, a series is found by walking a small tree keyed by the fixed label values (few distinct strings:
  * directions, flags, reasons) and then by the identity of the cached context objects (WeakMaps, so contexts of
  * deleted pods do not stay reachable from here). Only on a miss is the canonical string key built. Values are plain
- * numbers; prom-client sees them at scrape time (its `collect` hook), where only series changed since the previous
- * scrape are written, which keeps label hashing off the per-flow path.
+ * numbers. The exposition renders them directly (each series' label text is built once); prom-client is only
+ * written when someone reads the family there (its `collect` hook copies the series changed since the last read),
+ * so label hashing stays off both the per-flow path and the scrape.
  */
 import type { Counter, Gauge } from 'prom-client';
+import { formatSampleValue, labelPairs, setDirectFamily } from '../metrics/direct.js';
 import { KEY_SEP, type SideContext } from './context.js';
 
 /** One series: its label values (in label order), its value and when it was last updated. */
@@ -15,8 +17,12 @@ interface Series {
   readonly key: string;
   readonly values: readonly string[];
   labels: Record<string, string> | undefined;
+  /** Exposition line up to the value, built at the first scrape that shows the series. */
+  text: string | undefined;
+  /** Render context `text` was built for (0: none). */
+  textGeneration: number;
   value: number;
-  /** Value prom-client holds (what the last scrape wrote). */
+  /** Value prom-client holds (what the last read through prom-client copied). */
   synced: number;
   lastUpdate: number;
   dirty: boolean;
@@ -52,6 +58,14 @@ export class SeriesStore {
   #root: Map<string, unknown> | CtxMap;
   readonly #labelNames: readonly string[];
   readonly #shape: SeriesShape;
+  // Exposition reads in progress, during which `collect` must not copy series into prom-client.
+  #reading = 0;
+  #lineContext = '';
+  #lineGeneration = 0;
+  // Label values (joined with KEY_SEP) of series copied into prom-client, to tell them from other writers' series.
+  readonly #copied = new Set<string>();
+  // Whether anyone has read the family through prom-client; until then changes are not tracked for it.
+  #mirrored = false;
 
   constructor(
     readonly family: Gauge<string> | Counter<string>,
@@ -66,7 +80,48 @@ export class SeriesStore {
     this.#root = this.#newRoot();
     // prom-client calls a metric's `collect` before reading its values (the documented `collect` option, which it
     // keeps as this property).
-    (family as unknown as { collect: () => void }).collect = () => this.sync();
+    (family as unknown as { collect: () => void }).collect = () => {
+      if (this.#reading === 0) this.sync();
+    };
+    setDirectFamily(family, {
+      render: (out, sampleName, universal) => this.#render(out, sampleName, universal),
+      readOthers: async (read) => {
+        this.#reading++;
+        try {
+          return await read();
+        } finally {
+          this.#reading--;
+        }
+      },
+      owns: (labels) => {
+        if (this.#copied.size === 0) return false;
+        let k = '';
+        const names = this.#labelNames;
+        for (let i = 0; i < names.length; i++) k += (i ? KEY_SEP : '') + String(labels[names[i] as string]);
+        return this.#copied.has(k);
+      },
+    });
+  }
+
+  #render(out: string[], sampleName: string, universal: string): void {
+    // A series' line up to its value is built once and reused while the name and universal labels stay the same.
+    const context = sampleName + '\n' + universal;
+    if (context !== this.#lineContext) {
+      this.#lineContext = context;
+      this.#lineGeneration++;
+    }
+    const gen = this.#lineGeneration;
+    const names = this.#labelNames;
+    for (const s of this.#series.values()) {
+      if (s.textGeneration !== gen) {
+        const own = labelPairs(names, s.values);
+        const pairs = own === '' ? universal : universal === '' ? own : [own, universal].join(',');
+        // Joined, so the cached text is flat and each scrape copies it without walking a rope.
+        s.text = pairs === '' ? `${sampleName} ` : [sampleName, '{', pairs, '} '].join('');
+        s.textGeneration = gen;
+      }
+      out.push((s.text as string) + formatSampleValue(s.value));
+    }
   }
 
   /** Number of live series. */
@@ -131,7 +186,18 @@ export class SeriesStore {
         return false;
       }
       const values = fixed.slice(0, shape.fixedCount).concat(src.values, dst ? dst.values : []);
-      s = { key, values, labels: undefined, value: 0, synced: 0, lastUpdate: now, dirty: false, dead: false };
+      s = {
+        key,
+        values,
+        labels: undefined,
+        text: undefined,
+        textGeneration: 0,
+        value: 0,
+        synced: 0,
+        lastUpdate: now,
+        dirty: false,
+        dead: false,
+      };
       this.#series.set(key, s);
     }
     if (leafMap && leafKey) leafMap.set(leafKey, s);
@@ -142,7 +208,7 @@ export class SeriesStore {
   #bump(s: Series, delta: number, now: number): void {
     s.value += delta;
     s.lastUpdate = now;
-    if (!s.dirty) {
+    if (this.#mirrored && !s.dirty) {
       s.dirty = true;
       this.#dirty.push(s);
     }
@@ -150,13 +216,25 @@ export class SeriesStore {
 
   /** Writes changed series into the prom-client family. */
   sync(): void {
+    if (!this.#mirrored) {
+      // First read through prom-client: from now on changes are tracked for it; copy every series once.
+      this.#mirrored = true;
+      for (const s of this.#series.values()) {
+        s.dirty = true;
+        this.#dirty.push(s);
+      }
+    }
     const dirty = this.#dirty;
     if (dirty.length === 0) return;
     this.#dirty = [];
     for (const s of dirty) {
       s.dirty = false;
       if (s.dead) continue; // expired after its last update: must stay unexported
-      const labels = (s.labels ??= this.#labelsOf(s.values));
+      let labels = s.labels;
+      if (labels === undefined) {
+        labels = s.labels = this.#labelsOf(s.values);
+        this.#copied.add(s.values.join(KEY_SEP));
+      }
       if (this.kind === 'gauge') {
         (this.family as Gauge<string>).set(labels, s.value);
       } else {
@@ -173,12 +251,17 @@ export class SeriesStore {
       if (now - s.lastUpdate < ttlMs) continue;
       s.dead = true;
       this.#series.delete(s.key);
-      if (s.labels) this.family.remove(s.labels);
+      if (s.labels) {
+        this.family.remove(s.labels);
+        this.#copied.delete(s.values.join(KEY_SEP));
+      }
       removed++;
     }
     // The identity tree's string levels could hold many emptied branches after mass expiry; start it afresh.
     if (removed) {
       this.#root = this.#newRoot();
+      // Changes not yet copied to prom-client: forget the expired ones (nothing else would release them).
+      if (this.#dirty.length) this.#dirty = this.#dirty.filter((d) => !d.dead);
       this.hooks.onExpired(removed);
     }
     return removed;

@@ -6,6 +6,8 @@
  * order fixed (registered order, then `le`, then universal labels) and leaves the metric objects untouched.
  */
 
+import { escapeLabelValue, formatSampleValue, labelPairs } from './direct.js';
+
 /** Prometheus text exposition format 0.0.4. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** OpenMetrics text format 1.0.0. */
@@ -27,6 +29,11 @@ export interface FamilySnapshot {
   type: string;
   labelNames: readonly string[];
   values: readonly SampleValue[];
+  /**
+   * Renders samples directly (before those in `values`): appends `name{labels} value` lines to `out`, with
+   * `universal` (`k="v",...`, possibly empty) after the series' own labels.
+   */
+  render?: (out: string[], sampleName: string, universal: string) => void;
 }
 
 /**
@@ -58,16 +65,7 @@ function escapeHelp(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
-function escapeLabelValue(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
+const formatValue = formatSampleValue;
 
 function formatLabels(
   labels: Record<string, string | number | undefined>,
@@ -95,6 +93,10 @@ export function renderFamilies(
 ): string {
   const out: string[] = [];
   const om = format === 'openmetrics';
+  const universalText = labelPairs(
+    universal.map(([k]) => k),
+    universal.map(([, v]) => v),
+  );
   for (const f of families) {
     // OpenMetrics names a counter family without `_total` and suffixes every sample with it. Retina's counters
     // (dns_request_count, ...) have no `_total`, and dashboards query the bare name, so in OpenMetrics those are
@@ -104,6 +106,7 @@ export function renderFamilies(
     const type = om && f.type === 'counter' && !omCounter ? 'unknown' : f.type;
     out.push(`# HELP ${familyName} ${escapeHelp(f.help)}`);
     out.push(`# TYPE ${familyName} ${type}`);
+    f.render?.(out, f.name, universalText);
     for (const s of f.values) {
       const sampleName = s.metricName ?? f.name;
       out.push(`${sampleName}${formatLabels(s.labels, f.labelNames, universal)} ${formatValue(s.value)}`);

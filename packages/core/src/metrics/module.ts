@@ -14,6 +14,7 @@ import {
   type MetricSpec,
   type MetricType,
 } from './names.js';
+import { directFamily } from './direct.js';
 import {
   OPENMETRICS_CONTENT_TYPE,
   PROMETHEUS_CONTENT_TYPE,
@@ -155,6 +156,20 @@ class FamilyTable {
   async snapshot(): Promise<FamilySnapshot[]> {
     const out: FamilySnapshot[] = [];
     for (const { spec, metric } of this.entries.values()) {
+      const direct = directFamily(metric);
+      if (direct) {
+        // Series other writers set through prom-client on the same family are rendered after the direct ones.
+        const others = await direct.readOthers(() => metric.get());
+        out.push({
+          name: spec.name,
+          help: spec.help,
+          type: spec.type,
+          labelNames: spec.labelNames,
+          values: (others.values as FamilySnapshot['values']).filter((v) => !direct.owns(v.labels)),
+          render: (lines, sampleName, universal) => direct.render(lines, sampleName, universal),
+        });
+        continue;
+      }
       const data = await metric.get();
       out.push({
         name: spec.name,
