@@ -77,14 +77,11 @@ struct ObjectState {
   std::vector<uint8_t> elf;  // owns the bytes given to bpf_object__open_mem
   bool loaded = false;
   std::string name;
+  // Our mappings of global-variable maps (.data, .bss, .rodata) after load: section -> (address, length).
+  std::map<std::string, std::pair<void*, size_t>> globals;
 
   ~ObjectState() { Close(); }
-  void Close() {
-    if (obj != nullptr) {
-      bpf_object__close(obj);
-      obj = nullptr;
-    }
-  }
+  void Close();
   bool Closed() const { return obj == nullptr; }
 };
 using ObjectStatePtr = std::shared_ptr<ObjectState>;

@@ -5,6 +5,7 @@
 #include <bpf/btf.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -323,6 +324,7 @@ struct TestRunJob {
   std::vector<uint8_t> dataOut;
   std::vector<uint8_t> ctxOut;
   uint32_t repeat = 1;
+  int cpu = -1;  // >= 0: BPF_F_TEST_RUN_ON_CPU (raw tracepoint programs)
   uint32_t retval = 0;
   uint32_t duration = 0;
   uint32_t dataOutLen = 0;
@@ -349,6 +351,10 @@ struct TestRunJob {
       o.ctx_size_out = static_cast<__u32>(ctxOut.size());
     }
     o.repeat = repeat;
+    if (cpu >= 0) {
+      o.flags = BPF_F_TEST_RUN_ON_CPU;
+      o.cpu = static_cast<__u32>(cpu);
+    }
     if (bpf_prog_test_run_opts(fd, &o) != 0) {
       err = errno;
       return;
@@ -615,6 +621,7 @@ class NativeProgram : public Napi::ObjectWrap<NativeProgram> {
     job.repeat = static_cast<uint32_t>(ArgInt(info, 2, "repeat"));
     job.dataOut.resize(static_cast<size_t>(ArgInt(info, 3, "dataOutSize")));
     job.ctxOut.resize(static_cast<size_t>(ArgInt(info, 4, "ctxOutSize")));
+    if (info.Length() > 5 && info[5].IsNumber()) job.cpu = static_cast<int>(ArgInt(info, 5, "cpu"));
     return job;
   }
 
@@ -660,6 +667,9 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
                            InstanceMethod<&NativeObject::Maps>("maps"),
                            InstanceMethod<&NativeObject::Constants>("constants"),
                            InstanceMethod<&NativeObject::WriteConstant>("writeConstant"),
+                           InstanceMethod<&NativeObject::Globals>("globals"),
+                           InstanceMethod<&NativeObject::ReadGlobal>("readGlobal"),
+                           InstanceMethod<&NativeObject::WriteGlobal>("writeGlobal"),
                            InstanceMethod<&NativeObject::SetMapMaxEntries>("setMapMaxEntries"),
                            InstanceMethod<&NativeObject::SetMapPinPath>("setMapPinPath"),
                            InstanceMethod<&NativeObject::SetProgramAutoload>("setProgramAutoload"),
@@ -780,9 +790,14 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   }
 
   // Every variable of the object's .rodata* sections: { name, section, offset, size, kind, signed }.
-  Napi::Value Constants(const Napi::CallbackInfo& info) {
+  Napi::Value Constants(const Napi::CallbackInfo& info) { return ListVariables(info, "list constants", false); }
+
+  // Every variable of the object's .rodata*, .data* and .bss* sections, described as Constants() does.
+  Napi::Value Globals(const Napi::CallbackInfo& info) { return ListVariables(info, "list globals", true); }
+
+  Napi::Value ListVariables(const Napi::CallbackInfo& info, const char* op, bool writable) {
     Napi::Env env = info.Env();
-    bpf_object* obj = Obj(env, "list constants");
+    bpf_object* obj = Obj(env, op);
     Napi::Array out = Napi::Array::New(env);
     const btf* b = bpf_object__btf(obj);
     if (b == nullptr) return out;
@@ -792,7 +807,9 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
       const btf_type* sec = btf__type_by_id(b, id);
       if (!btf_is_datasec(sec)) continue;
       const char* secName = btf__name_by_offset(b, sec->name_off);
-      if (!StartsWith(secName, ".rodata")) continue;
+      bool wanted = StartsWith(secName, ".rodata") ||
+                    (writable && (StartsWith(secName, ".data") || StartsWith(secName, ".bss")));
+      if (!wanted) continue;
       const btf_var_secinfo* vsi = btf_var_secinfos(sec);
       for (uint16_t j = 0; j < btf_vlen(sec); j++, vsi++) {
         const btf_type* var = btf__type_by_id(b, vsi->type);
@@ -843,6 +860,63 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     memcpy(patched.data() + offset, bytes.Data(), bytes.Length());
     int r = bpf_map__set_initial_value(m, patched.data(), patched.size());
     if (r < 0) ThrowBpfError(env, {-r, "set constant", state_->name, "section " + section, ""});
+    return env.Undefined();
+  }
+
+  // The bytes of a global section: its initial image before load; after load the kernel map's memory, mapped
+  // here once (libbpf 1.1 maps it only for skeletons) and unmapped when the object closes.
+  uint8_t* SectionBytes(Napi::Env env, const std::string& section, size_t offset, size_t length, const char* op) {
+    bpf_map* m = FindMap(env, Obj(env, op), section, op);
+    size_t size = 0;
+    uint8_t* bytes = nullptr;
+    if (!state_->loaded) {
+      bytes = static_cast<uint8_t*>(const_cast<void*>(bpf_map__initial_value(m, &size)));  // read only
+    } else {
+      auto it = state_->globals.find(section);
+      if (it == state_->globals.end()) {
+        size_t len = bpf_map__value_size(m);
+        int prot = StartsWith(section.c_str(), ".rodata") ? PROT_READ : PROT_READ | PROT_WRITE;
+        void* addr = mmap(nullptr, len, prot, MAP_SHARED, bpf_map__fd(m), 0);
+        if (addr == MAP_FAILED) {
+          ThrowBpfError(env, {errno, op, state_->name, "cannot map section " + section +
+                                                          " (the kernel maps global variables from Linux 5.5)", ""});
+        }
+        it = state_->globals.emplace(section, std::make_pair(addr, len)).first;
+      }
+      bytes = static_cast<uint8_t*>(it->second.first);
+      size = it->second.second;
+    }
+    if (bytes == nullptr || offset + length > size) {
+      ThrowBpfError(env, {bytes == nullptr ? ENOTSUP : ERANGE, op, state_->name,
+                          "section " + section + " has no bytes at offset " + std::to_string(offset) + " + " +
+                              std::to_string(length) + " (" + std::to_string(size) + " bytes)",
+                          ""});
+    }
+    return bytes + offset;
+  }
+
+  // (section, offset, size) -> Buffer copy of a global's bytes.
+  Napi::Value ReadGlobal(const Napi::CallbackInfo& info) {
+    std::string section = ArgString(info, 0, "section");
+    size_t offset = static_cast<size_t>(ArgInt(info, 1, "offset"));
+    size_t size = static_cast<size_t>(ArgInt(info, 2, "size"));
+    uint8_t* bytes = SectionBytes(info.Env(), section, offset, size, "read global");
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), bytes, size);
+  }
+
+  // (section, offset, bytes): after load, writes a .data/.bss global in the live map memory (the programs see it
+  // at once); before load, the initial image (as WriteConstant).
+  Napi::Value WriteGlobal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!state_->loaded) return WriteConstant(info);
+    std::string section = ArgString(info, 0, "section");
+    size_t offset = static_cast<size_t>(ArgInt(info, 1, "offset"));
+    Napi::Buffer<uint8_t> value = ArgBuffer(info, 2, "value");
+    if (StartsWith(section.c_str(), ".rodata")) {
+      ThrowBpfError(env, {EPERM, "write global", state_->name, section + " is read-only after load", ""});
+    }
+    uint8_t* bytes = SectionBytes(env, section, offset, value.Length(), "write global");
+    memcpy(bytes, value.Data(), value.Length());
     return env.Undefined();
   }
 
@@ -924,6 +998,15 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
 };
 
 }  // namespace
+
+void ObjectState::Close() {
+  for (auto& [section, mapping] : globals) munmap(mapping.first, mapping.second);
+  globals.clear();
+  if (obj != nullptr) {
+    bpf_object__close(obj);
+    obj = nullptr;
+  }
+}
 
 bool ExtractMap(Napi::Env env, Napi::Value value, MapRef* out) {
   if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(env)->mapCtor.Value())) return false;

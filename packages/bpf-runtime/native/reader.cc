@@ -1,69 +1,236 @@
-// NativeRingBuffer: one polling thread per reader drains a BPF ring buffer into preallocated chunks and hands each
-// full chunk (a batch) to JavaScript through a thread-safe function.
+// NativeRingBuffer and NativePerfBuffer: one polling thread per reader drains a BPF ring buffer (libbpf
+// ring_buffer) or perf event array (libbpf perf_buffer) into chunks and hands each chunk (a batch) to JavaScript
+// through a thread-safe function.
 //
-// Hot path: libbpf calls OnSample per record; the record is memcpy'd into the current chunk (no allocation). A
-// chunk is handed over when it holds maxBatch records or maxBatchBytes bytes, or as soon as the ring is drained
-// while JavaScript is idle (so latency stays low at low rates and batches grow under load). The number of chunks
-// is bounded: when JavaScript falls behind and every chunk is queued, further records are counted as dropped
-// instead of blocking the thread (the kernel ring keeps draining).
+// Hot path, per record: libbpf calls the sample callback, which memcpy's the record into the chunk being filled
+// and notes its offset and length (no allocation, no atomic operation). Per batch: the chunk's memory becomes the
+// ArrayBuffer JavaScript receives (an external ArrayBuffer: no second copy, no zero-filled allocation) and comes
+// back to the pool when that ArrayBuffer is garbage collected.
+//
+// A chunk is handed over when it is full, or as soon as the ring is drained while JavaScript is idle (latency
+// stays low at low rates). While JavaScript is busy with a batch, the thread does not sleep on the ring (the
+// kernel would wake it for nearly every record, and on a machine where it shares a CPU with the JS thread each
+// wakeup preempts JavaScript); it waits for JavaScript to finish, draining the ring at short intervals meanwhile,
+// so batches grow with the load. The number of batches waiting for JavaScript is bounded: when `queueCapacity` are
+// waiting and the current chunk is full, further records are counted as dropped (the kernel ring keeps draining),
+// or with pauseWhenFull the thread stops draining until JavaScript catches up (the kernel ring absorbs the burst).
+// Either way the thread never blocks on JavaScript.
 #include "common.h"
 
+#include <linux/perf_event.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <thread>
 
 namespace retina {
 
 namespace {
 
+constexpr size_t kAlign = 8;
+// Longest a partial batch is held back while records keep arriving (the latency added under load).
+constexpr uint64_t kWindowNs = 200'000;
+// Perf buffers with a wakeup interval are drained at least this often.
+constexpr int kPerfIdleDrainMs = 10;
+size_t AlignUp(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+class ChunkPool;
+
+// One batch. Memory layout, shared with JavaScript as one ArrayBuffer:
+//   [offsets u32 x stride][lengths u32 x stride][cpus u32 x stride, perf only][records, 8-byte aligned]
+// Record offsets are relative to the start of the records region.
 struct Chunk {
-  std::vector<uint8_t> data;
-  std::vector<uint32_t> offsets;
-  std::vector<uint32_t> lengths;
-  size_t used = 0;
+  uint8_t* mem = nullptr;
+  size_t headerBytes = 0;  // the u32 arrays
+  size_t dataCap = 0;      // bytes available for records
+  uint32_t stride = 0;     // slots per u32 array (maxBatch, rounded up to even)
   uint32_t count = 0;
+  size_t used = 0;  // record bytes, with alignment padding
+  std::shared_ptr<ChunkPool> lentFrom;  // set while JavaScript holds the chunk's memory
+
+  uint32_t* Offsets() { return reinterpret_cast<uint32_t*>(mem); }
+  uint32_t* Lengths() { return reinterpret_cast<uint32_t*>(mem) + stride; }
+  uint32_t* Cpus() { return reinterpret_cast<uint32_t*>(mem) + 2 * static_cast<size_t>(stride); }
+  uint8_t* Data() { return mem + headerBytes; }
+  size_t TotalBytes() const { return headerBytes + used; }
   void Reset() {
-    used = 0;
     count = 0;
+    used = 0;
   }
+};
+
+// Owns every chunk of a reader. Shared by the reader and by each chunk lent to JavaScript, whose ArrayBuffer
+// finalizer may run after the reader is gone.
+class ChunkPool : public std::enable_shared_from_this<ChunkPool> {
+ public:
+  ChunkPool(uint32_t maxBatch, size_t maxBatchBytes, bool withCpus, size_t lentLimitBytes, size_t maxFree)
+      : stride_((maxBatch + 1) & ~1u),
+        dataCap_(AlignUp(maxBatchBytes)),
+        arrays_(withCpus ? 3 : 2),
+        lentLimitBytes_(lentLimitBytes),
+        maxFree_(maxFree) {}
+
+  ~ChunkPool() {
+    for (Chunk* c : free_) Destroy(c);
+  }
+
+  // A chunk to fill: a recycled one, or a new one. nullptr only when memory is exhausted.
+  Chunk* Acquire() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_.empty()) {
+        Chunk* c = free_.back();
+        free_.pop_back();
+        return c;
+      }
+    }
+    return Create(dataCap_);
+  }
+
+  // A chunk for one record bigger than a whole batch.
+  Chunk* AcquireOversized(size_t recordBytes) { return Create(AlignUp(recordBytes)); }
+
+  // Returns a chunk (from the poller, or from JavaScript once its ArrayBuffer is collected).
+  void Release(Chunk* c, bool wasLent) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (wasLent) lentBytes_ -= c->headerBytes + c->dataCap;
+    c->Reset();
+    c->lentFrom.reset();  // never the last reference: the caller holds one
+    if (c->dataCap == dataCap_ && free_.size() < maxFree_) {
+      free_.push_back(c);
+    } else {
+      Destroy(c);
+    }
+  }
+
+  // Whether a chunk may be lent to JavaScript (its memory becomes the batch's ArrayBuffer) rather than copied:
+  // lent chunks return only when garbage collected, so their total is capped.
+  bool TryLend(Chunk* c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t bytes = c->headerBytes + c->dataCap;
+    if (lentBytes_ + bytes > lentLimitBytes_) return false;
+    lentBytes_ += bytes;
+    c->lentFrom = shared_from_this();
+    return true;
+  }
+
+  uint32_t arrays() const { return arrays_; }
+
+ private:
+  Chunk* Create(size_t dataCap) {
+    auto* c = new (std::nothrow) Chunk();
+    if (c == nullptr) return nullptr;
+    c->stride = stride_;
+    c->headerBytes = static_cast<size_t>(stride_) * 4 * arrays_;
+    c->dataCap = dataCap;
+    // malloc, not calloc: only the bytes written are ever read, and untouched pages stay out of the RSS.
+    c->mem = static_cast<uint8_t*>(malloc(c->headerBytes + dataCap));
+    if (c->mem == nullptr) {
+      delete c;
+      return nullptr;
+    }
+    return c;
+  }
+
+  static void Destroy(Chunk* c) {
+    free(c->mem);
+    delete c;
+  }
+
+  std::mutex mu_;
+  std::vector<Chunk*> free_;
+  const uint32_t stride_;
+  const size_t dataCap_;
+  const uint32_t arrays_;
+  const size_t lentLimitBytes_;
+  const size_t maxFree_;
+  size_t lentBytes_ = 0;
 };
 
 class ReaderCore;
 void CallJs(Napi::Env env, Napi::Function callback, ReaderCore* core, Chunk* chunk);
 using Tsfn = Napi::TypedThreadSafeFunction<ReaderCore, Chunk, CallJs>;
 
-constexpr size_t kAlign = 8;
-size_t AlignUp(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+enum class Source { kRing, kPerf };
+
+// Options fixed at construction.
+struct ReaderConfig {
+  uint32_t maxBatch = 4096;
+  size_t maxBatchBytes = 1 << 20;
+  uint32_t queueCapacity = 16;
+  size_t perfPages = 64;        // per CPU, perf only
+  uint32_t perfWakeupEvents = 1;  // perf only: the kernel wakes the reader every this many records per CPU
+  // When queueCapacity batches wait: false drops further records; true stops draining the kernel buffer until
+  // JavaScript catches up (the kernel buffer absorbs the burst, and what it cannot hold is lost in the kernel).
+  bool pauseWhenFull = false;
+};
 
 class ReaderCore {
  public:
-  ReaderCore(MapRef map, uint32_t maxBatch, size_t maxBatchBytes, uint32_t queueCapacity)
-      : map_(std::move(map)), maxBatch_(maxBatch), maxBatchBytes_(maxBatchBytes), queueCapacity_(queueCapacity) {}
+  ReaderCore(Source source, MapRef map, ReaderConfig config)
+      : source_(source), map_(std::move(map)), config_(config) {
+    // Lent chunks come back when V8 collects their ArrayBuffers; allow what a few young-generation collections
+    // need at high rates (a batch of 4096 small records is about 300 KiB), then fall back to copying.
+    size_t chunkBytes = AlignUp(config.maxBatchBytes) + static_cast<size_t>(config.maxBatch) * 12;
+    size_t lentLimit = std::max<size_t>(8u << 20, chunkBytes * (config.queueCapacity + 2));
+    // Keep the chunks that come back for reuse (only their touched pages are resident), so steady state neither
+    // allocates nor faults in fresh pages.
+    size_t maxFree = lentLimit / chunkBytes + config.queueCapacity + 2;
+    pool_ = std::make_shared<ChunkPool>(config.maxBatch, config.maxBatchBytes, source == Source::kPerf, lentLimit,
+                                        maxFree);
+  }
 
   ~ReaderCore() {
-    for (Chunk* c : free_) delete c;
+    if (current_ != nullptr) pool_->Release(current_, false);
     if (rb_ != nullptr) ring_buffer__free(rb_);
+    if (pb_ != nullptr) perf_buffer__free(pb_);
     if (epfd_ >= 0) close(epfd_);
     if (evfd_ >= 0) close(evfd_);
     if (mapFd_ >= 0) close(mapFd_);
   }
 
-  // Sets up the ring buffer and the epoll set; 0 or negative errno, with libbpf's messages in *log.
+  // Sets up the libbpf reader and the epoll set; 0 or negative errno, with libbpf's messages in *log.
   int Open(std::string* log) {
     mapFd_ = fcntl(map_.fd, F_DUPFD_CLOEXEC, 0);
     if (mapFd_ < 0) return -errno;
     LibbpfLogCapture capture;
-    rb_ = ring_buffer__new(mapFd_, &ReaderCore::OnSample, this, nullptr);
-    if (rb_ == nullptr) {
-      int err = errno;
-      *log = capture.Text();
-      return -err;
+    int sourceFd = -1;
+    if (source_ == Source::kRing) {
+      rb_ = ring_buffer__new(mapFd_, &ReaderCore::OnRingSample, this, nullptr);
+      if (rb_ == nullptr) {
+        int err = errno;
+        *log = capture.Text();
+        return -err;
+      }
+      sourceFd = ring_buffer__epoll_fd(rb_);
+      bpf_map_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(mapFd_, &info, &len) == 0) ringBytes_ = info.max_entries;
+    } else {
+      // What libbpf's perf_buffer__new() sets up, with the wakeup interval as an option.
+      perf_event_attr attr{};
+      attr.type = PERF_TYPE_SOFTWARE;
+      attr.config = PERF_COUNT_SW_BPF_OUTPUT;
+      attr.sample_type = PERF_SAMPLE_RAW;
+      attr.sample_period = 1;
+      attr.wakeup_events = config_.perfWakeupEvents;
+      pb_ = perf_buffer__new_raw(mapFd_, config_.perfPages, &attr, &ReaderCore::OnPerfEvent, this, nullptr);
+      if (pb_ == nullptr) {
+        int err = errno;
+        *log = capture.Text();
+        return -err;
+      }
+      sourceFd = perf_buffer__epoll_fd(pb_);
+      ringBytes_ = config_.perfPages * static_cast<size_t>(sysconf(_SC_PAGESIZE));
     }
     evfd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (evfd_ < 0) return -errno;
@@ -73,8 +240,12 @@ class ReaderCore {
     ev.events = EPOLLIN;
     ev.data.fd = evfd_;
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) != 0) return -errno;
-    ev.data.fd = ring_buffer__epoll_fd(rb_);
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, ring_buffer__epoll_fd(rb_), &ev) != 0) return -errno;
+    ev.data.fd = sourceFd;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, sourceFd, &ev) != 0) return -errno;
+    // While JavaScript is busy, drain at this interval: a quarter of the time the buffer takes to fill at ~1 GB/s,
+    // between 10 us and 2 ms. A partial batch goes out at most kWindowNs after the previous one.
+    busyIntervalNs_ = std::clamp<uint64_t>(static_cast<uint64_t>(ringBytes_) / 4, 10'000, 2'000'000);
+    windowNs_ = std::min<uint64_t>(kWindowNs, busyIntervalNs_);
     return 0;
   }
 
@@ -96,6 +267,8 @@ class ReaderCore {
   }
 
   bool Running() const { return running_; }
+  bool Paused() const { return paused_.load(std::memory_order_relaxed); }
+  Source source() const { return source_; }
 
   void Wake() {
     uint64_t one = 1;
@@ -103,111 +276,243 @@ class ReaderCore {
     (void)ignored;
   }
 
-  void ReleaseChunk(Chunk* c) {
-    c->Reset();
-    std::lock_guard<std::mutex> lock(poolMu_);
-    free_.push_back(c);
-  }
-
   Tsfn& tsfn() { return tsfn_; }
+  ChunkPool& pool() { return *pool_; }
 
   std::atomic<uint64_t> read{0};       // records taken from the ring (delivered, queued or dropped)
   std::atomic<uint64_t> delivered{0};  // records handed to JavaScript
   std::atomic<uint64_t> batches{0};
   std::atomic<uint64_t> dropped{0};
   std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> lost{0};         // perf: records the kernel could not write (PERF_RECORD_LOST)
+  std::atomic<uint64_t> copied{0};       // batches copied instead of lent (lent limit reached)
   std::atomic<uint32_t> outstanding{0};  // chunks queued to or inside JavaScript
   std::atomic<int> error{0};
   std::atomic<bool> discarding_{false};
-  std::string mapName() const { return map_.name; }
 
  private:
-  static int OnSample(void* ctx, void* data, size_t size) {
+  static int OnRingSample(void* ctx, void* data, size_t size) {
     auto* self = static_cast<ReaderCore*>(ctx);
-    self->Append(data, size);
-    // Returning an error makes ring_buffer__consume stop early so stop() is prompt under constant load.
+    // An error return makes ring_buffer__consume stop after this record: to pause, and so that stop() is prompt
+    // under constant load.
+    if (!self->Append(data, size, 0)) return -EAGAIN;
     return self->stopping_.load(std::memory_order_relaxed) ? -ECANCELED : 0;
   }
 
-  Chunk* Acquire() {
-    std::lock_guard<std::mutex> lock(poolMu_);
-    if (!free_.empty()) {
-      Chunk* c = free_.back();
-      free_.pop_back();
-      return c;
+  // One perf record: a sample (PERF_SAMPLE_RAW: u32 size, then the bytes bpf_perf_event_output wrote, padded)
+  // or the kernel's count of samples it had no room for.
+  static bpf_perf_event_ret OnPerfEvent(void* ctx, int cpu, perf_event_header* event) {
+    auto* self = static_cast<ReaderCore*>(ctx);
+    if (event->type == PERF_RECORD_SAMPLE) {
+      struct Sample {
+        perf_event_header header;
+        uint32_t size;
+        uint8_t data[];
+      };
+      auto* sample = reinterpret_cast<Sample*>(event);
+      self->Append(sample->data, sample->size, static_cast<uint32_t>(cpu));
+    } else if (event->type == PERF_RECORD_LOST) {
+      struct Lost {
+        perf_event_header header;
+        uint64_t id;
+        uint64_t lost;
+      };
+      self->lost.fetch_add(reinterpret_cast<Lost*>(event)->lost, std::memory_order_relaxed);
     }
-    // One chunk is being filled while up to queueCapacity wait for JavaScript.
-    if (allocated_ > queueCapacity_) return nullptr;
-    allocated_++;
-    auto* c = new Chunk();
-    c->data.resize(maxBatchBytes_);
-    c->offsets.resize(maxBatch_);
-    c->lengths.resize(maxBatch_);
-    return c;
+    return LIBBPF_PERF_EVENT_CONT;
   }
 
-  void Append(const void* data, size_t size) {
-    read.fetch_add(1, std::memory_order_relaxed);
+  // Counts and stores one record taken from the kernel buffer. Poller thread only. false: pause draining (the
+  // record is held).
+  bool Append(const void* data, size_t size, uint32_t cpu) {
+    localRead_++;
+    return Store(data, size, cpu);
+  }
+
+  // Copies one record into the current chunk, queueing the chunk first when it is full.
+  bool Store(const void* data, size_t size, uint32_t cpu) {
     size_t need = AlignUp(size);
-    if (current_ != nullptr && (current_->count >= maxBatch_ || current_->used + need > current_->data.size())) {
-      Flush();
-    }
-    if (current_ == nullptr) {
-      current_ = Acquire();
-      if (current_ == nullptr) {
-        dropped.fetch_add(1, std::memory_order_relaxed);
-        return;
+    Chunk* c = current_;
+    if (c != nullptr && (c->count >= config_.maxBatch || c->used + need > c->dataCap)) {
+      // The chunk is full; so may be the queue to JavaScript.
+      if (!Flush()) {
+        if (!config_.pauseWhenFull) {
+          localDropped_++;
+          return true;
+        }
+        paused_ = true;
+        if (source_ == Source::kRing) {
+          // Hold the record libbpf has already consumed; draining stops here until JavaScript catches up.
+          const auto* bytes = static_cast<const uint8_t*>(data);
+          held_.assign(bytes, bytes + size);
+          holding_ = true;
+          return false;
+        }
+        // perf_buffer__consume cannot stop mid-buffer: let the queue exceed its capacity by what this call
+        // drains (at most the per-CPU buffers), and start no further drain until it is back under capacity.
+        ForceFlush();
       }
+      c = nullptr;
     }
-    if (need > current_->data.size()) current_->data.resize(need);  // a record larger than a whole batch
-    memcpy(current_->data.data() + current_->used, data, size);
-    current_->offsets[current_->count] = static_cast<uint32_t>(current_->used);
-    current_->lengths[current_->count] = static_cast<uint32_t>(size);
-    current_->count++;
-    current_->used += need;
+    if (c == nullptr) {
+      c = need > AlignUp(config_.maxBatchBytes) ? pool_->AcquireOversized(need) : pool_->Acquire();
+      if (c == nullptr) {
+        localDropped_++;
+        return true;
+      }
+      current_ = c;
+    }
+    memcpy(c->Data() + c->used, data, size);
+    c->Offsets()[c->count] = static_cast<uint32_t>(c->used);
+    c->Lengths()[c->count] = static_cast<uint32_t>(size);
+    if (source_ == Source::kPerf) c->Cpus()[c->count] = cpu;
+    c->count++;
+    c->used += need;
+    return true;
   }
 
-  void Flush() {
-    if (current_ == nullptr || current_->count == 0) return;
+  // Ends a pause once the queue has room again: queues the full chunk and stores the held record. false while
+  // the queue is still full.
+  bool Resume() {
+    if (outstanding.load() >= config_.queueCapacity) return false;
+    paused_ = false;
+    if (holding_) {
+      holding_ = false;
+      Store(held_.data(), held_.size(), 0);
+    }
+    return true;
+  }
+
+  // Queues the current chunk for JavaScript; false (chunk kept) when queueCapacity batches already wait.
+  bool Flush() {
+    if (outstanding.load() >= config_.queueCapacity) return current_ == nullptr || current_->count == 0;
+    ForceFlush();
+    return true;
+  }
+
+  // Queues the current chunk regardless of the queue's capacity.
+  void ForceFlush() {
     Chunk* c = current_;
+    if (c == nullptr || c->count == 0) return;
     current_ = nullptr;
+    lastFlushNs_ = NowNs();
     outstanding.fetch_add(1);
     if (tsfn_.NonBlockingCall(c) != napi_ok) {
       outstanding.fetch_sub(1);
-      dropped.fetch_add(c->count, std::memory_order_relaxed);
-      ReleaseChunk(c);
+      localDropped_ += c->count;
+      pool_->Release(c, false);
     }
   }
 
-  void Loop() {
-    epoll_event events[4];
-    while (!stopping_.load()) {
-      int n = epoll_wait(epfd_, events, 4, -1);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        error.store(errno);
-        break;
-      }
-      for (int i = 0; i < n; i++) {
-        if (events[i].data.fd == evfd_) {
-          uint64_t value = 0;
-          ssize_t ignored = ::read(evfd_, &value, sizeof(value));
-          (void)ignored;
-        }
-      }
-      if (stopping_.load()) break;
+  void Publish() {
+    if (localRead_ != 0) read.fetch_add(localRead_, std::memory_order_relaxed);
+    if (localDropped_ != 0) dropped.fetch_add(localDropped_, std::memory_order_relaxed);
+    localRead_ = 0;
+    localDropped_ = 0;
+  }
+
+  int Consume() {
+    if (source_ == Source::kRing) {
       int r = ring_buffer__consume(rb_);
-      if (r < 0 && r != -ECANCELED && r != -EINTR) {
+      // -EAGAIN and -ECANCELED come from OnRingSample (pause, stop).
+      return r == -EAGAIN || r == -ECANCELED || r == -EINTR || r >= 0 ? 0 : r;
+    }
+    int r = perf_buffer__consume(pb_);
+    return r == -EINTR || r >= 0 ? 0 : r;
+  }
+
+  static uint64_t NowNs() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+  }
+
+  void DrainEventfd() {
+    uint64_t value = 0;
+    ssize_t ignored = ::read(evfd_, &value, sizeof(value));
+    (void)ignored;
+  }
+
+  // Blocks until there is a reason to drain: ring data, JavaScript finishing a batch, or the end of a coalescing
+  // interval. false (with error set) when waiting itself failed.
+  bool Wait() {
+    if (paused_) {
+      // Only JavaScript finishing a batch (or stop()) can end a pause.
+      if (outstanding.load() < config_.queueCapacity) return true;
+      pollfd p{evfd_, POLLIN, 0};
+      int n = poll(&p, 1, -1);
+      if (n < 0 && errno != EINTR) {
+        error.store(errno);
+        return false;
+      }
+      if (n > 0) DrainEventfd();
+      return true;
+    }
+    uint64_t now = NowNs();
+    bool pending = current_ != nullptr && current_->count > 0;
+    uint64_t wakeAt = 0;  // 0: sleep on the ring and the eventfd
+    if (outstanding.load() > 0) {
+      // JavaScript is busy: drain at intervals while records arrive instead of being woken for each one.
+      if (lastDrainRecords_ > 0) wakeAt = lastDrainNs_ + busyIntervalNs_;
+    } else if (pending) {
+      // A partial batch is held back until an interval after the previous hand-over.
+      wakeAt = lastFlushNs_ + windowNs_;
+    }
+    if (wakeAt != 0) {
+      if (wakeAt <= now) return true;
+      pollfd p{evfd_, POLLIN, 0};
+      timespec ts{0, static_cast<long>(wakeAt - now)};
+      int n = ppoll(&p, 1, &ts, nullptr);
+      if (n < 0 && errno != EINTR) {
+        error.store(errno);
+        return false;
+      }
+      if (n > 0) DrainEventfd();
+      return true;
+    }
+    epoll_event events[4];
+    // With a perf wakeup interval, the kernel stays silent until that many records wait on a CPU: look anyway
+    // every kPerfIdleDrainMs so that a few records do not wait indefinitely.
+    int timeoutMs = source_ == Source::kPerf && config_.perfWakeupEvents > 1 ? kPerfIdleDrainMs : -1;
+    int n = epoll_wait(epfd_, events, 4, timeoutMs);
+    if (n < 0) {
+      if (errno == EINTR) return true;
+      error.store(errno);
+      return false;
+    }
+    for (int i = 0; i < n; i++) {
+      if (events[i].data.fd == evfd_) DrainEventfd();
+    }
+    return true;
+  }
+
+  void Loop() {
+    while (!stopping_.load()) {
+      if (!Wait()) break;
+      if (stopping_.load()) break;
+      if (paused_ && !Resume()) continue;
+      uint64_t before = localRead_;
+      int r = Consume();
+      uint64_t now = NowNs();
+      lastDrainNs_ = now;
+      lastDrainRecords_ = localRead_ - before;
+      if (current_ != nullptr && current_->count > 0 && outstanding.load() == 0 &&
+          now - lastFlushNs_ >= windowNs_) {
+        Flush();
+      }
+      Publish();
+      if (r < 0) {
         error.store(-r);
         break;
       }
-      if (current_ != nullptr && current_->count > 0 && outstanding.load() == 0) Flush();
     }
     if (current_ != nullptr) {
-      dropped.fetch_add(current_->count, std::memory_order_relaxed);
-      ReleaseChunk(current_);
+      localDropped_ += current_->count;
+      pool_->Release(current_, false);
       current_ = nullptr;
     }
+    if (holding_) localDropped_++;
+    Publish();
     int err = error.load();
     if (err != 0 && !stopping_.load()) {
       // Tell JavaScript the reader died (a null chunk carries the error).
@@ -215,23 +520,39 @@ class ReaderCore {
     }
   }
 
+  const Source source_;
   MapRef map_;
+  const ReaderConfig config_;
+  std::shared_ptr<ChunkPool> pool_;
   int mapFd_ = -1;
   ring_buffer* rb_ = nullptr;
+  perf_buffer* pb_ = nullptr;
+  size_t ringBytes_ = 0;
+  uint64_t windowNs_ = 200'000;
+  uint64_t busyIntervalNs_ = 2'000'000;
   int epfd_ = -1;
   int evfd_ = -1;
-  uint32_t maxBatch_;
-  size_t maxBatchBytes_;
-  uint32_t queueCapacity_;
   std::thread thread_;
+  Tsfn tsfn_;
   std::atomic<bool> stopping_{false};
   bool running_ = false;
-  std::mutex poolMu_;
-  std::vector<Chunk*> free_;
-  uint32_t allocated_ = 0;
-  Chunk* current_ = nullptr;  // poller thread only
-  Tsfn tsfn_;
+  std::atomic<bool> paused_{false};  // written by the poller, read by CallJs
+  // Poller thread only.
+  Chunk* current_ = nullptr;
+  uint64_t localRead_ = 0;
+  uint64_t localDropped_ = 0;
+  uint64_t lastDrainNs_ = 0;
+  uint64_t lastDrainRecords_ = 0;
+  std::vector<uint8_t> held_;  // a ring record taken when the queue was full (pauseWhenFull)
+  bool holding_ = false;
+  uint64_t lastFlushNs_ = 0;
 };
+
+// Finalizer of a lent chunk's ArrayBuffer: JavaScript no longer references it, so the poller may refill it.
+void ReturnLentChunk(Napi::Env /*env*/, void* /*data*/, Chunk* chunk) {
+  std::shared_ptr<ChunkPool> pool = chunk->lentFrom;  // keeps the pool alive past Release
+  pool->Release(chunk, true);
+}
 
 void CallJs(Napi::Env env, Napi::Function callback, ReaderCore* core, Chunk* chunk) {
   if (chunk == nullptr) {
@@ -243,64 +564,92 @@ void CallJs(Napi::Env env, Napi::Function callback, ReaderCore* core, Chunk* chu
   uint32_t count = chunk->count;
   if (env == nullptr || core->discarding_.load()) {
     core->dropped.fetch_add(count, std::memory_order_relaxed);
-    core->ReleaseChunk(chunk);
+    core->pool().Release(chunk, false);
     core->outstanding.fetch_sub(1);
     return;
   }
-  // Layout handed to JS: [records (8-aligned) | offsets u32[count] | lengths u32[count]] in one ArrayBuffer.
   size_t dataBytes = chunk->used;
-  size_t total = dataBytes + static_cast<size_t>(count) * 8;
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, total);
-  auto* dst = static_cast<uint8_t*>(ab.Data());
-  memcpy(dst, chunk->data.data(), dataBytes);
-  memcpy(dst + dataBytes, chunk->offsets.data(), static_cast<size_t>(count) * 4);
-  memcpy(dst + dataBytes + static_cast<size_t>(count) * 4, chunk->lengths.data(), static_cast<size_t>(count) * 4);
-  core->ReleaseChunk(chunk);  // reusable by the poller before JavaScript even runs
+  uint32_t stride = chunk->stride;
+  Napi::ArrayBuffer ab;
+  if (core->pool().TryLend(chunk)) {
+    ab = Napi::ArrayBuffer::New(env, chunk->mem, chunk->TotalBytes(), ReturnLentChunk, chunk);
+  } else {
+    // Too much lent memory awaits garbage collection: copy (compact arrays) and recycle the chunk right away.
+    uint32_t arrays = core->pool().arrays();
+    stride = (count + 1) & ~1u;
+    size_t header = static_cast<size_t>(stride) * 4 * arrays;
+    ab = Napi::ArrayBuffer::New(env, header + dataBytes);
+    auto* dst = static_cast<uint8_t*>(ab.Data());
+    for (uint32_t a = 0; a < arrays; a++) {
+      memcpy(dst + static_cast<size_t>(stride) * 4 * a, chunk->mem + static_cast<size_t>(chunk->stride) * 4 * a,
+             static_cast<size_t>(count) * 4);
+    }
+    memcpy(dst + header, chunk->Data(), dataBytes);
+    core->pool().Release(chunk, false);
+    core->copied.fetch_add(1, std::memory_order_relaxed);
+  }
   core->delivered.fetch_add(count, std::memory_order_relaxed);
   core->bytes.fetch_add(dataBytes, std::memory_order_relaxed);
   core->batches.fetch_add(1, std::memory_order_relaxed);
-  // When JavaScript catches up, wake the poller so a partial batch it holds goes out without waiting for data.
-  if (core->outstanding.fetch_sub(1) == 1) core->Wake();
-  callback.Call({ab, Napi::Number::New(env, count), Napi::Number::New(env, static_cast<double>(dataBytes))});
+  // When JavaScript catches up, wake the poller so a partial batch it holds goes out without waiting for data; a
+  // paused poller is woken for every batch JavaScript finishes.
+  if (core->outstanding.fetch_sub(1) == 1 || core->Paused()) core->Wake();
+  callback.Call({ab, Napi::Number::New(env, count), Napi::Number::New(env, static_cast<double>(dataBytes)),
+                 Napi::Number::New(env, stride)});
 }
 
 using CorePtr = std::shared_ptr<ReaderCore>;
 
-class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
+// Shared by both reader classes: constructor arguments (map, maxBatch, maxBatchBytes, queueCapacity,
+// pauseWhenFull[, pageCount, wakeupEvents]),
+// start(onBatch), stop(), stats(), ref(), unref().
+template <Source kSource>
+class NativeReader : public Napi::ObjectWrap<NativeReader<kSource>> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeRingBuffer",
-                       {
-                           InstanceMethod<&NativeRingBuffer::Start>("start"),
-                           InstanceMethod<&NativeRingBuffer::Stop>("stop"),
-                           InstanceMethod<&NativeRingBuffer::Stats>("stats"),
-                           InstanceMethod<&NativeRingBuffer::Ref>("ref"),
-                           InstanceMethod<&NativeRingBuffer::Unref>("unref"),
-                       });
+  static Napi::Function Define(Napi::Env env, const char* name) {
+    return NativeReader::DefineClass(env, name,
+                                     {
+                                         NativeReader::template InstanceMethod<&NativeReader::Start>("start"),
+                                         NativeReader::template InstanceMethod<&NativeReader::Stop>("stop"),
+                                         NativeReader::template InstanceMethod<&NativeReader::Stats>("stats"),
+                                         NativeReader::template InstanceMethod<&NativeReader::Ref>("ref"),
+                                         NativeReader::template InstanceMethod<&NativeReader::Unref>("unref"),
+                                     });
   }
 
-  // (map: NativeMap, maxBatch, maxBatchBytes, queueCapacity); start(onBatch) begins polling.
-  explicit NativeRingBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRingBuffer>(info) {
+  explicit NativeReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeReader>(info) {
     Napi::Env env = info.Env();
+    const char* what = kSource == Source::kRing ? "ring buffer" : "perf buffer";
     MapRef map;
     if (info.Length() < 1 || !ExtractMap(env, info[0], &map)) {
-      ThrowTypeError(env, "ring buffer reader needs an open NativeMap");
+      ThrowTypeError(env, std::string(what) + " reader needs an open NativeMap");
     }
-    uint32_t maxBatch = static_cast<uint32_t>(ArgInt(info, 1, "maxBatch"));
-    size_t maxBatchBytes = static_cast<size_t>(ArgInt(info, 2, "maxBatchBytes"));
-    uint32_t queueCapacity = static_cast<uint32_t>(ArgInt(info, 3, "queueCapacity"));
-    if (maxBatch == 0 || maxBatchBytes < kAlign || queueCapacity == 0) {
+    ReaderConfig config;
+    config.maxBatch = static_cast<uint32_t>(ArgInt(info, 1, "maxBatch"));
+    config.maxBatchBytes = static_cast<size_t>(ArgInt(info, 2, "maxBatchBytes"));
+    config.queueCapacity = static_cast<uint32_t>(ArgInt(info, 3, "queueCapacity"));
+    if (config.maxBatch == 0 || config.maxBatchBytes < kAlign || config.queueCapacity == 0) {
       ThrowTypeError(env, "maxBatch, maxBatchBytes and queueCapacity must be positive");
     }
-    core_ = std::make_shared<ReaderCore>(map, maxBatch, maxBatchBytes, queueCapacity);
+    config.pauseWhenFull = ArgBool(info, 4, "pauseWhenFull");
+    if (kSource == Source::kPerf) {
+      int64_t pages = ArgInt(info, 5, "pageCount");
+      if (pages <= 0 || (pages & (pages - 1)) != 0) ThrowTypeError(env, "pageCount must be a power of two");
+      config.perfPages = static_cast<size_t>(pages);
+      int64_t wakeup = ArgInt(info, 6, "wakeupEvents");
+      if (wakeup <= 0 || wakeup > UINT32_MAX) ThrowTypeError(env, "wakeupEvents must be a positive 32-bit integer");
+      config.perfWakeupEvents = static_cast<uint32_t>(wakeup);
+    }
+    core_ = std::make_shared<ReaderCore>(kSource, map, config);
     std::string log;
     int r = core_->Open(&log);
-    if (r < 0) ThrowBpfError(env, {-r, "open ring buffer", map.name, "", log});
+    if (r < 0) ThrowBpfError(env, {-r, kSource == Source::kRing ? "open ring buffer" : "open perf buffer", map.name,
+                                   "", log});
   }
 
-  ~NativeRingBuffer() override {
+  ~NativeReader() override {
     if (core_ && core_->Running()) {
-      napi_remove_env_cleanup_hook(Env(), &NativeRingBuffer::CleanupHook, cleanupArg_);
+      napi_remove_env_cleanup_hook(this->Env(), &NativeReader::CleanupHook, cleanupArg_);
       core_->Stop();
       delete cleanupArg_;
     }
@@ -313,8 +662,8 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
     delete core;
   }
 
-  // start(onBatch(ab | null, countOrErrno, dataBytes)). The callback is held only by the thread-safe function,
-  // so an idle reader that is dropped can be collected.
+  // start(onBatch(ab | null, countOrErrno, dataBytes, stride)). The callback is held only by the thread-safe
+  // function, so an idle reader that is dropped can be collected.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsFunction()) ThrowTypeError(env, "onBatch must be a function");
@@ -323,17 +672,18 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
     // The TSFN keeps its own reference to the core until its queue is drained and it is finalized.
     auto* hold = new CorePtr(core_);
     Tsfn tsfn = Tsfn::New(
-        env, info[0].As<Napi::Function>(), "retina-bpf ring buffer", 0, 1, core_.get(),
+        env, info[0].As<Napi::Function>(),
+        kSource == Source::kRing ? "retina-bpf ring buffer" : "retina-bpf perf buffer", 0, 1, core_.get(),
         [](Napi::Env, CorePtr* held, ReaderCore*) { delete held; }, hold);
     core_->Start(tsfn);
     cleanupArg_ = new CorePtr(core_);
-    napi_add_env_cleanup_hook(env, &NativeRingBuffer::CleanupHook, cleanupArg_);
+    napi_add_env_cleanup_hook(env, &NativeReader::CleanupHook, cleanupArg_);
     return env.Undefined();
   }
 
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     if (core_->Running()) {
-      napi_remove_env_cleanup_hook(info.Env(), &NativeRingBuffer::CleanupHook, cleanupArg_);
+      napi_remove_env_cleanup_hook(info.Env(), &NativeReader::CleanupHook, cleanupArg_);
       core_->Stop();
       delete cleanupArg_;
       cleanupArg_ = nullptr;
@@ -344,11 +694,14 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
-    o.Set("records", Napi::Number::New(env, static_cast<double>(core_->delivered.load())));
-    o.Set("batches", Napi::Number::New(env, static_cast<double>(core_->batches.load())));
-    o.Set("dropped", Napi::Number::New(env, static_cast<double>(core_->dropped.load())));
-    o.Set("bytes", Napi::Number::New(env, static_cast<double>(core_->bytes.load())));
-    o.Set("read", Napi::Number::New(env, static_cast<double>(core_->read.load())));
+    auto num = [&](std::atomic<uint64_t>& v) { return Napi::Number::New(env, static_cast<double>(v.load())); };
+    o.Set("records", num(core_->delivered));
+    o.Set("batches", num(core_->batches));
+    o.Set("dropped", num(core_->dropped));
+    o.Set("bytes", num(core_->bytes));
+    o.Set("read", num(core_->read));
+    o.Set("lost", num(core_->lost));
+    o.Set("copied", num(core_->copied));
     o.Set("error", Napi::Number::New(env, core_->error.load()));
     return o;
   }
@@ -371,7 +724,8 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
 }  // namespace
 
 void InitReader(Napi::Env env, Napi::Object exports, AddonData* /*data*/) {
-  exports.Set("NativeRingBuffer", NativeRingBuffer::Define(env));
+  exports.Set("NativeRingBuffer", NativeReader<Source::kRing>::Define(env, "NativeRingBuffer"));
+  exports.Set("NativePerfBuffer", NativeReader<Source::kPerf>::Define(env, "NativePerfBuffer"));
 }
 
 }  // namespace retina

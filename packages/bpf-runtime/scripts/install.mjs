@@ -7,6 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { REQUIRED_HEADERS, REQUIRED_TOOLS, findMissing, includeDirs, missingMessage } from './preflight.mjs';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const addon = join(root, 'build', 'Release', 'retina_bpf.node');
 
@@ -15,30 +17,14 @@ if (process.platform !== 'linux') {
   process.exit(0);
 }
 
-const includeDirs = [
-  '/usr/include',
-  '/usr/local/include',
-  ...(process.env.CPATH ?? '').split(':').filter(Boolean),
-];
-const required = [
-  { header: 'bpf/libbpf.h', pkg: 'libbpf-dev' },
-  { header: 'libelf.h', pkg: 'libelf-dev' },
-  { header: 'zlib.h', pkg: 'zlib1g-dev' },
-];
-const missing = required.filter(({ header }) => !includeDirs.some((dir) => existsSync(join(dir, header))));
-const tools = [
-  { cmd: 'make', pkg: 'make' },
-  { cmd: 'g++', pkg: 'g++' },
-  { cmd: 'python3', pkg: 'python3' },
-];
-const missingTools = tools.filter(({ cmd }) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0);
-if (missing.length > 0 || missingTools.length > 0) {
-  const pkgs = [...missing, ...missingTools].map((m) => m.pkg);
-  const what = [...missing.map((m) => m.header), ...missingTools.map((t) => t.cmd)].join(', ');
-  console.error(
-    `@retina-ts/bpf-runtime: cannot build the native addon: ${what} not found.\n` +
-      `Install the Debian packages: apt-get install -y ${pkgs.join(' ')}`,
-  );
+const missing = findMissing({
+  dirs: includeDirs(process.env.CPATH),
+  exists: existsSync,
+  hasCommand: (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0,
+});
+const message = missingMessage(missing);
+if (message) {
+  console.error(message);
   process.exit(1);
 }
 
@@ -69,7 +55,9 @@ if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node'
 const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (result.status !== 0) {
   console.error(
-    '@retina-ts/bpf-runtime: node-gyp failed. Needed Debian packages: libbpf-dev libelf-dev zlib1g-dev g++ make python3.',
+    `@retina-ts/bpf-runtime: node-gyp failed. Needed Debian packages: ${[...REQUIRED_HEADERS, ...REQUIRED_TOOLS]
+      .map((r) => r.pkg)
+      .join(' ')}.`,
   );
   process.exit(result.status ?? 1);
 }

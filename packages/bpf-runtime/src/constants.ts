@@ -14,6 +14,25 @@ export interface ConstantInfo {
 /** Values accepted by BpfObject.setConstant(). */
 export type ConstantValue = number | bigint | boolean | Buffer;
 
+/** A global variable of a BPF object: a `.rodata` constant, or a `.data` / `.bss` variable. */
+export interface GlobalInfo extends ConstantInfo {
+  /** ELF section: `.rodata`, `.data`, `.bss` (or a named `.data.*` / `.bss.*` / `.rodata.*`). */
+  section: string;
+}
+
+/** Decodes the bytes of a global: integers up to 4 bytes to number, 8-byte ones to bigint, bools, else a copy. */
+export function decodeConstant(info: ConstantInfo, bytes: Buffer): ConstantValue {
+  if (info.kind === 'bool') return bytes[0] !== 0;
+  if (info.kind !== 'int' || ![1, 2, 4, 8].includes(info.size)) return Buffer.from(bytes);
+  const le = hostIsLittleEndian();
+  if (info.size === 8) {
+    if (info.signed) return le ? bytes.readBigInt64LE(0) : bytes.readBigInt64BE(0);
+    return le ? bytes.readBigUInt64LE(0) : bytes.readBigUInt64BE(0);
+  }
+  if (info.signed) return le ? bytes.readIntLE(0, info.size) : bytes.readIntBE(0, info.size);
+  return le ? bytes.readUIntLE(0, info.size) : bytes.readUIntBE(0, info.size);
+}
+
 function invalid(name: string, message: string): BpfError {
   return new BpfError(`constant '${name}': ${message}`, {
     errno: 0,

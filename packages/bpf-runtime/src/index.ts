@@ -22,6 +22,13 @@ export {
   type RingBufferReaderOptions,
   type RingBufferStats,
 } from './ringbuf.js';
+export {
+  PerfBufferReader,
+  type PerfBufferReaderOptions,
+  type PerfBufferStats,
+  type PerfRecordBatch,
+} from './perfbuf.js';
+export type { BatchReaderOptions, BatchReaderStats } from './reader.js';
 export { RawSocket, type RawSocketOptions } from './socket.js';
 export {
   clearStaleTcFilters,
@@ -50,7 +57,13 @@ export {
   type U64Mode,
 } from './struct.js';
 export { formatIpv4, formatIpv6, formatMac, writeIpv4, writeIpv6, writeMac } from './address.js';
-export { encodeConstant, type ConstantInfo, type ConstantValue } from './constants.js';
+export {
+  decodeConstant,
+  encodeConstant,
+  type ConstantInfo,
+  type ConstantValue,
+  type GlobalInfo,
+} from './constants.js';
 export {
   BpfError,
   BpfNotSupportedError,

@@ -40,6 +40,9 @@ export interface NativeTestRunResult {
   ctxOut?: Buffer;
 }
 
+/** (data, ctxIn, repeat, dataOutSize, ctxOutSize, cpu: -1 for the calling thread's CPU) */
+export type NativeTestRunArgs = [Buffer, Buffer | null, number, number, number, number];
+
 export interface NativeLinkHandle {
   readonly kind: string;
   readonly fd: number;
@@ -66,20 +69,8 @@ export interface NativeProgramHandle {
   attachXdp(ifindex: number, flags: number): NativeLinkHandle;
   attachCgroup(path: string, attachType: number): NativeLinkHandle;
   attachSocketFilter(socketFd: number): NativeLinkHandle;
-  testRun(
-    data: Buffer,
-    ctxIn: Buffer | null,
-    repeat: number,
-    dataOutSize: number,
-    ctxOutSize: number,
-  ): NativeTestRunResult;
-  testRunAsync(
-    data: Buffer,
-    ctxIn: Buffer | null,
-    repeat: number,
-    dataOutSize: number,
-    ctxOutSize: number,
-  ): Promise<NativeTestRunResult>;
+  testRun(...args: NativeTestRunArgs): NativeTestRunResult;
+  testRunAsync(...args: NativeTestRunArgs): Promise<NativeTestRunResult>;
 }
 
 export interface NativeBatchResult {
@@ -120,6 +111,9 @@ export interface NativeObjectHandle {
   maps(): NativeMapInfo[];
   constants(): NativeConstantInfo[];
   writeConstant(section: string, offset: number, bytes: Buffer): void;
+  globals(): NativeConstantInfo[];
+  readGlobal(section: string, offset: number, size: number): Buffer;
+  writeGlobal(section: string, offset: number, bytes: Buffer): void;
   setMapMaxEntries(name: string, maxEntries: number): void;
   setMapPinPath(name: string, path: string): void;
   setProgramAutoload(name: string, autoload: boolean): void;
@@ -135,13 +129,23 @@ export interface NativeReaderStats {
   dropped: number;
   bytes: number;
   read: number;
+  lost: number;
+  copied: number;
   error: number;
 }
 
-/** Called per batch with (records, count, dataBytes), or (null, errno, 0) when the polling thread failed. */
-export type NativeBatchCallback = (data: ArrayBuffer | null, countOrErrno: number, dataBytes: number) => void;
+/**
+ * Called per batch with (data, count, dataBytes, stride), or (null, errno) when the polling thread failed. `data`
+ * holds u32 arrays of `stride` slots (offsets, lengths, and for perf buffers cpus), then the records.
+ */
+export type NativeBatchCallback = (
+  data: ArrayBuffer | null,
+  countOrErrno: number,
+  dataBytes: number,
+  stride: number,
+) => void;
 
-export interface NativeRingBufferHandle {
+export interface NativeBatchReaderHandle {
   start(onBatch: NativeBatchCallback): void;
   stop(): void;
   stats(): NativeReaderStats;
@@ -196,7 +200,17 @@ export interface NativeAddon {
     maxBatch: number,
     maxBatchBytes: number,
     queueCapacity: number,
-  ) => NativeRingBufferHandle;
+    pauseWhenFull: boolean,
+  ) => NativeBatchReaderHandle;
+  NativePerfBuffer: new (
+    map: NativeMapHandle,
+    maxBatch: number,
+    maxBatchBytes: number,
+    queueCapacity: number,
+    pauseWhenFull: boolean,
+    pageCount: number,
+    wakeupEvents: number,
+  ) => NativeBatchReaderHandle;
   NativeSocket: new () => NativeSocketHandle;
 }
 
@@ -220,8 +234,9 @@ export function native(): NativeAddon {
   const path = addonPath();
   if (!existsSync(path)) {
     throw new BpfNotSupportedError(
-      `the native addon is not built (${path} is missing): run \`npm rebuild @retina-ts/bpf-runtime\` ` +
-        'after installing the Debian packages libbpf-dev libelf-dev zlib1g-dev g++ make python3',
+      `the native addon is not built (${path} is missing): install the Debian packages libbpf-dev libelf-dev ` +
+        'zlib1g-dev g++ make python3, then run `npm rebuild @retina-ts/bpf-runtime` (npm 12 runs install scripts ' +
+        'of dependencies only once approved: `npm approve-scripts @retina-ts/bpf-runtime`)',
       { errno: 0, operation: 'load native addon', target: path, feature: 'native addon' },
     );
   }

@@ -1,4 +1,10 @@
-import { encodeConstant, type ConstantInfo, type ConstantValue } from './constants.js';
+import {
+  decodeConstant,
+  encodeConstant,
+  type ConstantInfo,
+  type ConstantValue,
+  type GlobalInfo,
+} from './constants.js';
 import { BpfError } from './errors.js';
 import type { Releasable, ResourceOwner } from './link.js';
 import { BpfMap } from './map.js';
@@ -29,6 +35,7 @@ export class BpfObject implements ResourceOwner {
   readonly #programs = new Map<string, BpfProgram>();
   readonly #maps = new Map<string, BpfMap>();
   #constants: NativeConstantInfo[] | undefined;
+  #globals: NativeConstantInfo[] | undefined;
 
   private constructor(handle: NativeObjectHandle) {
     this.#native = handle;
@@ -79,6 +86,58 @@ export class BpfObject implements ResourceOwner {
   #constantList(): NativeConstantInfo[] {
     this.#constants ??= this.#native.constants();
     return this.#constants;
+  }
+
+  /** Every global variable: the `.rodata` constants and the `.data` / `.bss` variables, with their section. */
+  get globals(): GlobalInfo[] {
+    return this.#globalList().map(({ name, section, size, kind, signed }) => ({
+      name,
+      section,
+      size,
+      kind,
+      signed,
+    }));
+  }
+
+  #globalList(): NativeConstantInfo[] {
+    this.assertOpen('list globals');
+    this.#globals ??= this.#native.globals();
+    return this.#globals;
+  }
+
+  #global(name: string, operation: string): NativeConstantInfo {
+    const info = this.#globalList().find((g) => g.name === name);
+    if (!info) {
+      throw new BpfError(
+        `${operation}: object '${this.name}' has no global '${name}'; its globals are: ${list(this.#globalList().map((g) => g.name))}`,
+        { errno: 2, operation, target: name },
+      );
+    }
+    return info;
+  }
+
+  /**
+   * Reads a global variable: after load its live value (what the programs see now, e.g. a counter in `.bss`),
+   * before load its initial value. Integers decode to number (up to 4 bytes) or bigint (8 bytes), bools to
+   * boolean, arrays and structs to a Buffer copy.
+   */
+  readGlobal(name: string): ConstantValue {
+    const operation = 'read global';
+    this.assertOpen(operation);
+    const info = this.#global(name, operation);
+    return decodeConstant(info, this.#native.readGlobal(info.section, info.offset, info.size));
+  }
+
+  /**
+   * Writes a global variable. After load: a `.data` or `.bss` variable, in place (the programs see it at once;
+   * `.rodata` is read-only then). Before load: the initial value of any global, constants included.
+   */
+  writeGlobal(name: string, value: ConstantValue): this {
+    const operation = 'write global';
+    this.assertOpen(operation);
+    const info = this.#global(name, operation);
+    this.#native.writeGlobal(info.section, info.offset, encodeConstant(info, value));
+    return this;
   }
 
   /** Throws if the object is closed; used by its programs and maps. */

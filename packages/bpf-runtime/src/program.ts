@@ -1,6 +1,6 @@
 import { BpfError, BpfNotSupportedError } from './errors.js';
 import { BpfLink, type ResourceOwner } from './link.js';
-import { native, type NativeProgramHandle } from './native.js';
+import { native, type NativeProgramHandle, type NativeTestRunArgs } from './native.js';
 import { explainUnsupported, tracefsAvailable } from './probes.js';
 import { RawSocket, type RawSocketOptions } from './socket.js';
 import { attachTc, resolveIfindex, type TcAttachOptions } from './tc.js';
@@ -23,8 +23,13 @@ export interface CgroupAttachOptions {
 
 /** Options of testRun(). */
 export interface TestRunOptions {
-  /** Runs of the program (default 1); durationNs is the average. */
+  /** Runs of the program (default 1); durationNs is the average. Raw tracepoint programs run once per call. */
   repeat?: number;
+  /**
+   * Run on this CPU (BPF_F_TEST_RUN_ON_CPU; raw tracepoint programs only), e.g. to fill one CPU's perf buffer.
+   * Default: the CPU the calling thread is on.
+   */
+  cpu?: number;
   /** Context passed in (e.g. a struct __sk_buff for TC programs, raw tracepoint args). */
   ctxIn?: Buffer;
   /** Room for the packet as the program left it; dataOut is returned when > 0. */
@@ -290,11 +295,24 @@ export class BpfProgram {
     return new RawSocket(this.fd, this.name, options, this.#owner);
   }
 
-  #testRunArgs(data: Buffer, options: TestRunOptions): [Buffer, Buffer | null, number, number, number] {
+  #testRunArgs(data: Buffer, options: TestRunOptions): NativeTestRunArgs {
     if (!Buffer.isBuffer(data)) throw new TypeError('testRun: data must be a Buffer');
     const repeat = options.repeat ?? 1;
     if (!Number.isInteger(repeat) || repeat < 1 || repeat > 0xffffffff) {
       throw new TypeError(`testRun: repeat must be a positive 32-bit integer, got ${repeat}`);
+    }
+    const rawTracepoint = this.type === 'raw_tracepoint' || this.type === 'raw_tracepoint_writable';
+    if (rawTracepoint && repeat !== 1) {
+      throw new TypeError(`testRun: raw tracepoint programs run once per call; got repeat ${repeat}`);
+    }
+    const cpu = options.cpu ?? -1;
+    if (options.cpu !== undefined && (!Number.isInteger(cpu) || cpu < 0)) {
+      throw new TypeError(`testRun: cpu must be a non-negative integer, got ${cpu}`);
+    }
+    if (options.cpu !== undefined && !rawTracepoint) {
+      throw new TypeError(
+        `testRun: cpu applies to raw tracepoint programs only; '${this.name}' is ${this.type}`,
+      );
     }
     const dataOutSize = options.dataOutSize ?? 0;
     const ctxOutSize = options.ctxOutSize ?? 0;
@@ -305,7 +323,8 @@ export class BpfProgram {
       if (!Number.isInteger(v) || v < 0)
         throw new TypeError(`testRun: ${name} must be a non-negative integer, got ${v}`);
     }
-    return [data, options.ctxIn ?? null, repeat, dataOutSize, ctxOutSize];
+    // The kernel refuses a repeat count for raw tracepoints (they always run once).
+    return [data, options.ctxIn ?? null, rawTracepoint ? 0 : repeat, dataOutSize, ctxOutSize, cpu];
   }
 
   /** Runs the program in the kernel on `data` with BPF_PROG_TEST_RUN (packet programs, raw tracepoints, ...). */

@@ -117,6 +117,17 @@ export interface StructLayout<V extends object> {
   encodeInto(value: StructInput<V>, buf: Buffer, offset?: number): void;
   /** Decodes every record of a ring-buffer batch; throws if a record is shorter than the layout. */
   decodeBatch(batch: RecordBatch): V[];
+  /**
+   * Decodes into an existing object (every field is assigned) and returns it: no allocation for numeric fields.
+   * Throws RangeError if the buffer is too short.
+   */
+  decodeInto(target: V, buf: Buffer, offset?: number): V;
+  /**
+   * Calls `fn` for each record of a batch with one object that is reused: each call overwrites its fields, so
+   * copy what must outlive the call. The fastest way to consume a batch (no allocation per record for numeric
+   * fields). Throws if a record is shorter than the layout.
+   */
+  forEach(batch: RecordBatch, fn: (record: V, index: number) => void): void;
 }
 
 /** Options of defineStruct(). */
@@ -195,45 +206,60 @@ function readCString(b: Buffer, at: number, n: number): string {
   return b.toString('utf8', at, end);
 }
 
-type Helper = (b: Buffer, at: number) => unknown;
+/** A compiled reader: `b` and `v` view the same bytes (a Buffer and a DataView over it), `at` is the offset. */
+type Helper = (b: Buffer, v: DataView, at: number) => unknown;
 
-/** Builds JS source for reading type `t` at byte expression `at`; helpers collects closures it needs. */
+/** Internal entry of a layout: decodes without a bounds check, with a DataView the caller made once. */
+const DECODE_AT = Symbol('retina.structDecodeAt');
+type DecodeAt<V> = (b: Buffer, v: DataView, at: number) => V;
+
+/** A DataView over exactly the bytes of `b`, so both take the same offsets. */
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Builds JS source reading type `t` at byte expression `at` from `b` (Buffer) and `v` (DataView over b); helpers
+ * collects closures it needs. DataView getters compile to single loads in V8's optimizing tiers, where the Buffer
+ * read methods are calls that a decoder of more than a few fields no longer inlines.
+ */
 function readExpr(t: FieldType, at: string, u64: U64Mode, packed: boolean, helpers: Helper[]): string {
-  const E = hostIsLittleEndian() ? 'LE' : 'BE';
-  const hi = E === 'LE' ? `${at} + 4` : at;
-  const lo = E === 'LE' ? at : `${at} + 4`;
+  const le = hostIsLittleEndian();
+  const LE = String(le);
+  const hi = le ? `${at} + 4` : at;
+  const lo = le ? at : `${at} + 4`;
   if (typeof t === 'string') {
     switch (t) {
       case 'u8':
         return `b[${at}]`;
       case 'i8':
-        return `b.readInt8(${at})`;
+        return `v.getInt8(${at})`;
       case 'bool':
         return `(b[${at}] !== 0)`;
       case 'u16':
-        return `b.readUInt16${E}(${at})`;
+        return `v.getUint16(${at}, ${LE})`;
       case 'i16':
-        return `b.readInt16${E}(${at})`;
+        return `v.getInt16(${at}, ${LE})`;
       case 'be16':
-        return `b.readUInt16BE(${at})`;
+        return `v.getUint16(${at}, false)`;
       case 'u32':
-        return `b.readUInt32${E}(${at})`;
+        return `v.getUint32(${at}, ${LE})`;
       case 'i32':
-        return `b.readInt32${E}(${at})`;
+        return `v.getInt32(${at}, ${LE})`;
       case 'be32':
-        return `b.readUInt32BE(${at})`;
+        return `v.getUint32(${at}, false)`;
       case 'u64':
         return u64 === 'bigint'
-          ? `b.readBigUInt64${E}(${at})`
-          : `(b.readUInt32${E}(${hi}) * 4294967296 + b.readUInt32${E}(${lo}))`;
+          ? `v.getBigUint64(${at}, ${LE})`
+          : `(v.getUint32(${hi}, ${LE}) * 4294967296 + v.getUint32(${lo}, ${LE}))`;
       case 'i64':
         return u64 === 'bigint'
-          ? `b.readBigInt64${E}(${at})`
-          : `(b.readInt32${E}(${hi}) * 4294967296 + b.readUInt32${E}(${lo}))`;
+          ? `v.getBigInt64(${at}, ${LE})`
+          : `(v.getInt32(${hi}, ${LE}) * 4294967296 + v.getUint32(${lo}, ${LE}))`;
       case 'be64':
         return u64 === 'bigint'
-          ? `b.readBigUInt64BE(${at})`
-          : `(b.readUInt32BE(${at}) * 4294967296 + b.readUInt32BE(${at} + 4))`;
+          ? `v.getBigUint64(${at}, false)`
+          : `(v.getUint32(${at}, false) * 4294967296 + v.getUint32(${at} + 4, false))`;
       case 'ipv4':
         return `fmt4(b, ${at})`;
       case 'ipv6':
@@ -244,27 +270,27 @@ function readExpr(t: FieldType, at: string, u64: U64Mode, packed: boolean, helpe
   }
   let helper: Helper;
   if (isLayout(t)) {
-    helper = (b, o) => t.decode(b, o);
+    helper = (t as unknown as { [DECODE_AT]: Helper })[DECODE_AT];
   } else if ('array' in t) {
     const elem = compileReader(t.array, u64, packed);
     const step = sizeAlign(t.array, packed).size;
     const length = t.length;
-    helper = (b, o) => {
+    helper = (b, v, o) => {
       const out = new Array<unknown>(length);
-      for (let i = 0; i < length; i++) out[i] = elem(b, o + i * step);
+      for (let i = 0; i < length; i++) out[i] = elem(b, v, o + i * step);
       return out;
     };
   } else if ('bytes' in t) {
     const n = t.bytes;
-    helper = (b, o) => Buffer.from(b.subarray(o, o + n));
+    helper = (b, _v, o) => Buffer.from(b.subarray(o, o + n));
   } else if ('string' in t) {
     const n = t.string;
-    helper = (b, o) => readCString(b, o, n);
+    helper = (b, _v, o) => readCString(b, o, n);
   } else {
     throw new TypeError(`unknown field type ${describe(t)}`);
   }
   helpers.push(helper);
-  return `h[${helpers.length - 1}](b, ${at})`;
+  return `h[${helpers.length - 1}](b, v, ${at})`;
 }
 
 function compileReader(t: FieldType, u64: U64Mode, packed: boolean): Helper {
@@ -275,7 +301,7 @@ function compileReader(t: FieldType, u64: U64Mode, packed: boolean): Helper {
     'fmt4',
     'fmt6',
     'fmtMac',
-    `return function read(b, o) { return ${expr}; };`,
+    `return function read(b, v, o) { return ${expr}; };`,
   );
   return factory(helpers, formatIpv4, formatIpv6, formatMac) as Helper;
 }
@@ -405,16 +431,37 @@ export function defineStruct<const F extends StructFields, U extends U64Mode = '
   const props = infos.map(
     (f) => `${JSON.stringify(f.name)}: ${readExpr(f.type, `o + ${f.offset}`, u64, packed, helpers)}`,
   );
-  const source =
-    `return function decode(b, o = 0) {\n` +
-    `  if (o < 0 || o + ${size} > b.length) throw new RangeError('struct of ${size} bytes at offset ' + o + ' is outside a buffer of ' + b.length);\n` +
-    `  return { ${props.join(', ')} };\n};`;
-  const decode = new Function('h', 'fmt4', 'fmt6', 'fmtMac', source)(
-    helpers,
-    formatIpv4,
-    formatIpv6,
-    formatMac,
-  ) as (b: Buffer, o?: number) => StructValue<F, U>;
+  const decodeAt = new Function(
+    'h',
+    'fmt4',
+    'fmt6',
+    'fmtMac',
+    `return function decodeAt(b, v, o) {\n  return { ${props.join(', ')} };\n};`,
+  )(helpers, formatIpv4, formatIpv6, formatMac) as DecodeAt<StructValue<F, U>>;
+  const assigns = infos.map(
+    (f) => `t[${JSON.stringify(f.name)}] = ${readExpr(f.type, `o + ${f.offset}`, u64, packed, helpers)};`,
+  );
+  const decodeIntoAt = new Function(
+    'h',
+    'fmt4',
+    'fmt6',
+    'fmtMac',
+    `return function decodeIntoAt(t, b, v, o) {\n  ${assigns.join('\n  ')}\n  return t;\n};`,
+  )(helpers, formatIpv4, formatIpv6, formatMac) as (
+    t: StructValue<F, U>,
+    b: Buffer,
+    v: DataView,
+    o: number,
+  ) => StructValue<F, U>;
+  const checkBounds = (b: Buffer, o: number): void => {
+    if (o < 0 || o + size > b.length) {
+      throw new RangeError(`struct of ${size} bytes at offset ${o} is outside a buffer of ${b.length}`);
+    }
+  };
+  const decode = (b: Buffer, o = 0): StructValue<F, U> => {
+    checkBounds(b, o);
+    return decodeAt(b, viewOf(b), o);
+  };
 
   const offsets = Object.fromEntries(infos.map((f) => [f.name, f.offset])) as { [K in keyof F]: number };
 
@@ -432,8 +479,12 @@ export function defineStruct<const F extends StructFields, U extends U64Mode = '
     for (const f of infos) writeField(f.name, f.type, record[f.name], buf, at + f.offset, packed);
   };
 
-  const layout: StructLayout<StructValue<F, U>> & { [LAYOUT]: true } = {
+  const layout: StructLayout<StructValue<F, U>> & {
+    [LAYOUT]: true;
+    [DECODE_AT]: DecodeAt<StructValue<F, U>>;
+  } = {
     [LAYOUT]: true,
+    [DECODE_AT]: decodeAt,
     size,
     align: maxAlign,
     offsets,
@@ -445,14 +496,34 @@ export function defineStruct<const F extends StructFields, U extends U64Mode = '
       encodeInto(value, buf, 0);
       return buf;
     },
+    decodeInto(target, buf, at = 0) {
+      checkBounds(buf, at);
+      return decodeIntoAt(target, buf, viewOf(buf), at);
+    },
+    forEach(batch, fn) {
+      const { buffer, offsets: starts, lengths } = batch;
+      const view = viewOf(buffer);
+      let record: StructValue<F, U> | undefined;
+      for (let i = 0; i < batch.count; i++) {
+        const at = starts[i] ?? 0;
+        if ((lengths[i] ?? 0) < size || at + size > buffer.length) {
+          throw new RangeError(`record ${i} has ${lengths[i]} bytes; the layout needs ${size}`);
+        }
+        // The first record makes the object (its shape is the layout's), the others overwrite it.
+        record = record === undefined ? decodeAt(buffer, view, at) : decodeIntoAt(record, buffer, view, at);
+        fn(record, i);
+      }
+    },
     decodeBatch(batch) {
       const out = new Array<StructValue<F, U>>(batch.count);
       const { buffer, offsets: starts, lengths } = batch;
+      const view = viewOf(buffer);
       for (let i = 0; i < batch.count; i++) {
-        if ((lengths[i] ?? 0) < size) {
+        const at = starts[i] ?? 0;
+        if ((lengths[i] ?? 0) < size || at + size > buffer.length) {
           throw new RangeError(`record ${i} has ${lengths[i]} bytes; the layout needs ${size}`);
         }
-        out[i] = decode(buffer, starts[i]);
+        out[i] = decodeAt(buffer, view, at);
       }
       return out;
     },

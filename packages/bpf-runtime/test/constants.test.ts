@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { encodeConstant, type ConstantInfo } from '../src/constants.js';
+import { decodeConstant, encodeConstant, type ConstantInfo } from '../src/constants.js';
 
 const u16: ConstantInfo = { name: 'port', size: 2, kind: 'int', signed: false };
 const i32: ConstantInfo = { name: 'ret', size: 4, kind: 'int', signed: true };
@@ -35,5 +35,18 @@ describe('encodeConstant', () => {
     expect(() => encodeConstant(u16, -1)).toThrow(/outside \[0, 65535\]/);
     expect(() => encodeConstant(i32, 2 ** 31)).toThrow(/outside \[-2147483648, 2147483647\]/);
     expect(() => encodeConstant(u16, 1.5)).toThrow(/needs an integer/);
+  });
+
+  it('decodes what it encodes: numbers up to 4 bytes, bigints for 8, bools, Buffers for the rest', () => {
+    const i64: ConstantInfo = { name: 'delta', size: 8, kind: 'int', signed: true };
+    expect(decodeConstant(u16, encodeConstant(u16, 65535))).toBe(65535);
+    expect(decodeConstant(i32, encodeConstant(i32, -7))).toBe(-7);
+    expect(decodeConstant(u64, encodeConstant(u64, 2n ** 63n))).toBe(2n ** 63n);
+    expect(decodeConstant(i64, encodeConstant(i64, -1n))).toBe(-1n);
+    expect(decodeConstant(flag, encodeConstant(flag, true))).toBe(true);
+    const bytes = Buffer.from('abcd');
+    const decoded = decodeConstant(tag, bytes);
+    expect(decoded).toEqual(bytes);
+    expect(decoded).not.toBe(bytes);
   });
 });

@@ -37,6 +37,8 @@ export const Slot = {
   socketEcho: 7,
   cgroupUdp: 8,
   rxSkb: 9,
+  perfSent: 10,
+  perfFailed: 11,
 } as const;
 
 const U32 = defineStruct({ v: 'u32' });

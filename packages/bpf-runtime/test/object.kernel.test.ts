@@ -44,12 +44,23 @@ describeKernel(
           'tc_ingress',
           'tc_egress',
           'tc_ringbuf',
+          'tc_perf',
           'tc_consts',
+          'tc_data',
           'xdp_count',
           'sock_count',
           'cg_egress',
+          'rtp_perf',
         ]);
-        expect(obj.maps.sort()).toEqual(['const_out', 'counts', 'events', 'kv', 'percpu_hits', 'percpu_kv']);
+        expect(obj.maps.sort()).toEqual([
+          'const_out',
+          'counts',
+          'events',
+          'kv',
+          'percpu_hits',
+          'percpu_kv',
+          'perf_events',
+        ]);
       }
       expect(fromPath.name).toBe('runtime_test');
       expect(fromBuffer.name).toBe('rt_mem');
@@ -74,7 +85,9 @@ describeKernel(
     });
 
     it('reports open failures with the path and errno', () => {
-      expect(() => BpfObject.open('/nonexistent/x.bpf.o')).toThrow(/open \/nonexistent\/x\.bpf\.o failed: ENOENT/);
+      expect(() => BpfObject.open('/nonexistent/x.bpf.o')).toThrow(
+        /open \/nonexistent\/x\.bpf\.o failed: ENOENT/,
+      );
       expect(() => BpfObject.open(Buffer.from('not an ELF file'), { name: 'junk' })).toThrow(BpfError);
     });
 
@@ -102,6 +115,36 @@ describeKernel(
       expect(() => obj.setConstant('udp_port', 70000)).toThrow(/2-byte unsigned integer/);
       obj.load();
       expect(() => obj.setConstant('udp_port', 53)).toThrow(/already loaded/);
+    });
+
+    it('reads and writes .data and .bss globals, before load (initial value) and after (live)', () => {
+      const obj = open();
+      expect(obj.globals.filter((g) => !g.section.startsWith('.rodata'))).toEqual([
+        { name: 'event_seq', section: '.bss', size: 8, kind: 'int', signed: false },
+        { name: 'perf_seq', section: '.bss', size: 8, kind: 'int', signed: false },
+        { name: 'data_marker', section: '.data', size: 4, kind: 'int', signed: false },
+      ]);
+      expect(obj.readGlobal('data_marker')).toBe(0x5eed);
+      obj.writeGlobal('data_marker', 7).setConstant('record_cookie', 0xc0de).load();
+      const data = obj.program('tc_data');
+      expect(data.testRun(markedPacket(1)).retval).toBe(7);
+      // After load a write goes to the map's memory: the next run sees it.
+      obj.writeGlobal('data_marker', 9);
+      expect(data.testRun(markedPacket(1)).retval).toBe(9);
+      expect(obj.readGlobal('data_marker')).toBe(9);
+
+      // .bss: a counter the program advances, read and reset from user space.
+      obj.program('tc_ringbuf').testRun(markedPacket(1), { repeat: 5 });
+      expect(obj.readGlobal('event_seq')).toBe(5n);
+      obj.writeGlobal('event_seq', 100n);
+      obj.program('tc_ringbuf').testRun(markedPacket(1));
+      expect(obj.readGlobal('event_seq')).toBe(101n);
+
+      // .rodata is readable but frozen after load.
+      expect(obj.readGlobal('record_cookie')).toBe(0xc0de);
+      expect(() => obj.writeGlobal('record_cookie', 1)).toThrow(/\.rodata is read-only after load/);
+      expect(() => obj.readGlobal('nope')).toThrow(/has no global 'nope'; its globals are: .*data_marker/);
+      expect(() => obj.writeGlobal('data_marker', 2 ** 32)).toThrow(/4-byte unsigned integer/);
     });
 
     it('raises BpfVerifierError with errno, program and the verifier log', () => {

@@ -80,6 +80,28 @@ describeKernel(
       expect(reader.stats()).toMatchObject({ records: 2, batches: 2, dropped: 998 });
     });
 
+    it("with whenQueueFull: 'pause' leaves records in the ring instead of dropping them", async () => {
+      const o = load();
+      const seqs: number[] = [];
+      const reader = new RingBufferReader(o.map('events'), {
+        maxBatch: 1,
+        queueCapacity: 1,
+        whenQueueFull: 'pause',
+        onBatch: (batch) => Event.forEach(batch, (e) => seqs.push(Number(e.seq))),
+      }).start();
+      o.program('tc_ringbuf').testRun(markedPacket(1), { repeat: 1000 });
+      // Keep the JS thread busy a while: the thread takes two records, then must leave the rest in the ring.
+      const until = Date.now() + 100;
+      while (Date.now() < until) {
+        // spin
+      }
+      expect(reader.stats().dropped).toBe(0);
+      await waitFor(() => seqs.length === 1000, { description: '1000 records', timeoutMs: 10_000 });
+      reader.stop();
+      expect(seqs).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+      expect(reader.stats()).toMatchObject({ records: 1000, batches: 1000, dropped: 0 });
+    });
+
     it('stop() is idempotent, a stopped reader cannot restart, and closing the object stops readers', () => {
       const o = load();
       const reader = new RingBufferReader(o.map('events'), { onBatch: () => undefined }).start();

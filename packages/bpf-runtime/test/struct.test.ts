@@ -108,6 +108,43 @@ describe('defineStruct decode/encode', () => {
     });
   });
 
+  it('decodes from a Buffer that views a larger ArrayBuffer at an odd offset', () => {
+    const backing = Buffer.alloc(Flow.size + 13, 0xee);
+    fixture.copy(backing, 5);
+    const view = backing.subarray(5, 5 + Flow.size);
+    expect(view.byteOffset % 2).toBe(1);
+    expect(Flow.decode(view)).toEqual(Flow.decode(fixture));
+  });
+
+  it('decodes each integer type with its sign and byte order', () => {
+    const I = defineStruct({ a: 'i8', b: 'i16', c: 'u16', d: 'u32', e: 'be32', f: 'i64', g: 'be64' });
+    const buf = Buffer.alloc(I.size);
+    buf.writeInt8(-3, I.offsets.a);
+    buf.writeInt16LE(-300, I.offsets.b);
+    buf.writeUInt16LE(0xfffe, I.offsets.c);
+    buf.writeUInt32LE(0xfffffffe, I.offsets.d);
+    buf.writeUInt32BE(0x0ac80001, I.offsets.e);
+    buf.writeBigInt64LE(-(2n ** 62n), I.offsets.f);
+    buf.writeBigUInt64BE(2n ** 63n + 1n, I.offsets.g);
+    expect(I.decode(buf)).toEqual({
+      a: -3,
+      b: -300,
+      c: 0xfffe,
+      d: 0xfffffffe,
+      e: 0x0ac80001,
+      f: -(2n ** 62n),
+      g: 2n ** 63n + 1n,
+    });
+  });
+
+  it('decodes into an existing object, overwriting every field', () => {
+    const target = Flow.decode(Buffer.alloc(Flow.size));
+    const same = Flow.decodeInto(target, fixture);
+    expect(same).toBe(target);
+    expect(target).toEqual(Flow.decode(fixture));
+    expect(() => Flow.decodeInto(target, fixture, 1)).toThrow(RangeError);
+  });
+
   it('round-trips through encode', () => {
     const value = Flow.decode(fixture);
     expect(Flow.encode(value).equals(fixture.subarray(0, Flow.size))).toBe(true);
@@ -166,5 +203,28 @@ describe('defineStruct decode/encode', () => {
     ]);
     lengths[1] = 4;
     expect(() => S.decodeBatch(batch)).toThrow(/record 1 has 4 bytes/);
+  });
+
+  it('visits every record of a batch with one reused object', () => {
+    const S = defineStruct({ id: 'u32', v: 'u16' }, {});
+    const ab = new ArrayBuffer(24 + 24);
+    const data = Buffer.from(ab, 24, 24);
+    [1, 2, 3].forEach((id, i) => S.encodeInto({ id, v: id * 10 }, data, i * 8));
+    const offsets = new Uint32Array(ab, 0, 3);
+    const lengths = new Uint32Array(ab, 12, 3);
+    offsets.set([0, 8, 16]);
+    lengths.set([8, 8, 8]);
+    const seen: string[] = [];
+    const objects = new Set<object>();
+    S.forEach({ count: 3, buffer: data, offsets, lengths }, (r, i) => {
+      seen.push(`${i}:${r.id}:${r.v}`);
+      objects.add(r);
+    });
+    expect(seen).toEqual(['0:1:10', '1:2:20', '2:3:30']);
+    expect(objects.size).toBe(1);
+    lengths[2] = 6;
+    expect(() => S.forEach({ count: 3, buffer: data, offsets, lengths }, () => undefined)).toThrow(
+      /record 2 has 6 bytes/,
+    );
   });
 });
