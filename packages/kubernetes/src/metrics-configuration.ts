@@ -3,31 +3,12 @@
  * operator does it, and choosing the one in force. Retina's agents apply only a configuration the operator marked
  * `Accepted`, and only one per cluster (the first accepted); the same rules apply here by default.
  */
-import { parseDuration } from '@retina-ts/core';
+import { parseDuration, VALID_METRIC_NAMES } from '@retina-ts/core';
 import { z } from 'zod';
 import { timeMs, type KubeObjectLike } from './objects.js';
 
-/** Metric names a context option may name (Retina's advanced metric list). */
-export const ADVANCED_METRIC_NAMES = [
-  'drop_count',
-  'drop_bytes',
-  'forward_count',
-  'forward_bytes',
-  'node_connectivity_status',
-  'node_connectivity_latency_seconds',
-  'tcp_state',
-  'tcp_connection_remote',
-  'tcp_connection_stats',
-  'tcp_flag_gauges',
-  'tcp_retransmission_count',
-  'ip_connection_stats',
-  'udp_connection_stats',
-  'dns_request_count',
-  'dns_response_count',
-  'node_apiserver_latency',
-  'node_apiserver_handshake_latency',
-  'node_apiserver_no_response',
-] as const;
+/** Metric names a context option may name (Retina's advanced metric list; core keeps the one copy). */
+export const ADVANCED_METRIC_NAMES = VALID_METRIC_NAMES;
 
 /** One `spec.contextOptions[]` entry. */
 export interface MetricsContextOption {
