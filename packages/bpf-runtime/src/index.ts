@@ -109,3 +109,4 @@ export {
   type BuildResult,
 } from './build-tool.js';
 export { libbpfVersion } from './version.js';
+export { bundledObjectCandidates, bundledObjectPath } from './bundled.js';

@@ -3,10 +3,10 @@
  * network namespace, and turns the DNS records it copies into the DNS metrics and (when wanted) flows.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import {
   BpfObject,
   RingBufferReader,
+  bundledObjectCandidates,
   netnsPath,
   probes,
   runInNetns,
@@ -59,10 +59,7 @@ export interface DnsPluginStats {
 
 /** Where the compiled object is: next to dist/index.js when installed, or in dist/ when run from src/. */
 export function defaultObjectPath(): string {
-  const candidates = [
-    new URL('./bpf/dns.bpf.o', import.meta.url),
-    new URL('../dist/bpf/dns.bpf.o', import.meta.url),
-  ].map((u) => fileURLToPath(u));
+  const candidates = bundledObjectCandidates(import.meta.url, 'dns.bpf.o');
   return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
 }
 

@@ -3,8 +3,7 @@
  * `drop_count` / `drop_bytes` (every metrics interval) and, with pod-level metrics on, DROPPED flows.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { BpfObject, RingBufferReader, probes } from '@retina-ts/bpf-runtime';
+import { BpfObject, RingBufferReader, bundledObjectCandidates, probes } from '@retina-ts/bpf-runtime';
 import type { BpfLink, BpfMap, RecordBatch } from '@retina-ts/bpf-runtime';
 import { LostEventType, PluginBase } from '@retina-ts/core';
 import type { PluginContext } from '@retina-ts/core';
@@ -35,11 +34,8 @@ export type AttachedHook = 'tp_btf' | 'tracepoint';
 
 /** Where the compiled object is: next to dist/index.js when installed, or in dist/ when run from src/. */
 export function defaultObjectPath(): string {
-  const candidates = [
-    new URL('./bpf/dropreason.bpf.o', import.meta.url),
-    new URL('../dist/bpf/dropreason.bpf.o', import.meta.url),
-  ].map((u) => fileURLToPath(u));
-  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
+  const candidates = bundledObjectCandidates(import.meta.url, 'dropreason.bpf.o');
+  return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
 }
 
 /** Wall clock minus CLOCK_MONOTONIC in ns (process.hrtime reads CLOCK_MONOTONIC, like bpf_ktime_get_ns). */

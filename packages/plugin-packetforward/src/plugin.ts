@@ -4,9 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { PluginBase, type PluginContext } from '@retina-ts/core';
-import { BpfObject, probes, type BpfMap } from '@retina-ts/bpf-runtime';
+import { BpfObject, bundledObjectPath, probes, type BpfMap } from '@retina-ts/bpf-runtime';
 import { DIRECTIONS, defaultRouteInterfaces, directionKey, sumPerCpuCounters, type Direction, type ForwardTotals } from './decode.js';
 import { parsePacketForwardOptions, type PacketForwardOptions } from './options.js';
 
@@ -23,15 +22,7 @@ export interface Attachment {
 
 /** Where the compiled object is: beside the bundle in `dist/`, or in `dist/` when running from `src/`. */
 export function bpfObjectPath(): string {
-  const candidates = [new URL(`./bpf/${BPF_OBJECT_FILE}`, import.meta.url), new URL(`../dist/bpf/${BPF_OBJECT_FILE}`, import.meta.url)];
-  for (const url of candidates) {
-    const path = fileURLToPath(url);
-    if (existsSync(path)) return path;
-  }
-  throw new Error(
-    `BPF object ${BPF_OBJECT_FILE} not found (looked in ${candidates.map((u) => fileURLToPath(u)).join(', ')}); ` +
-      'build the package with `npm run build -w @retina-ts/plugin-packetforward`',
-  );
+  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npm run build -w @retina-ts/plugin-packetforward');
 }
 
 /** The interfaces carrying the node's default routes, from /proc/net/route and /proc/net/ipv6_route. */

@@ -2,11 +2,9 @@
  * PacketParserPlugin: attaches the TC flow programs to pod veths and the node's interface, reads their events from
  * the ring buffer, turns them into flow records and emits them.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { LostEventType, PluginBase, type PluginContext } from '@retina-ts/core';
-import { BpfObject, RingBufferReader, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
+import { BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
 import { addressKey, ctEntryExpired, decodeBatch, eventToFlow, monotonicToEpochOffsetNs } from './decode.js';
 import { parsePacketParserOptions, type PacketParserOptions } from './options.js';
 
@@ -37,15 +35,7 @@ const PROGRAMS: Record<InterfaceRole, { ingress: string; egress: string }> = {
 
 /** Where the compiled object is: beside the bundle in `dist/`, or in `dist/` when running from `src/`. */
 export function bpfObjectPath(): string {
-  const candidates = [new URL(`./bpf/${BPF_OBJECT_FILE}`, import.meta.url), new URL(`../dist/bpf/${BPF_OBJECT_FILE}`, import.meta.url)];
-  for (const url of candidates) {
-    const path = fileURLToPath(url);
-    if (existsSync(path)) return path;
-  }
-  throw new Error(
-    `BPF object ${BPF_OBJECT_FILE} not found (looked in ${candidates.map((u) => fileURLToPath(u)).join(', ')}); ` +
-      'build the package with `npm run build -w @retina-ts/plugin-packetparser`',
-  );
+  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npm run build -w @retina-ts/plugin-packetparser');
 }
 
 /** The interface of the node's default route (IPv4 first, then IPv6), or undefined. */

@@ -3,10 +3,8 @@
  * `tcp_retransmission_count` every `metricsIntervalDuration`, and (when flows are on) turns ring-buffer records
  * into RETRANSMISSION flows on the FlowBus.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { LostEventType, PluginBase, type PluginContext } from '@retina-ts/core';
-import { BpfObject, RingBufferReader, probes, type BpfMap, type RecordBatch } from '@retina-ts/bpf-runtime';
+import { BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfMap, type RecordBatch } from '@retina-ts/bpf-runtime';
 import {
   aggregateRetransEvents,
   decodeRetransBatch,
@@ -29,15 +27,7 @@ const ZERO_KEY = Buffer.alloc(4);
 
 /** Where the compiled object is: beside the bundle in `dist/`, or in `dist/` when running from `src/`. */
 export function bpfObjectPath(): string {
-  const candidates = [new URL(`./bpf/${BPF_OBJECT_FILE}`, import.meta.url), new URL(`../dist/bpf/${BPF_OBJECT_FILE}`, import.meta.url)];
-  for (const url of candidates) {
-    const path = fileURLToPath(url);
-    if (existsSync(path)) return path;
-  }
-  throw new Error(
-    `BPF object ${BPF_OBJECT_FILE} not found (looked in ${candidates.map((u) => fileURLToPath(u)).join(', ')}); ` +
-      'build the package with `npm run build -w @retina-ts/plugin-tcpretrans`',
-  );
+  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npm run build -w @retina-ts/plugin-tcpretrans');
 }
 
 /** Throws with a reason when this kernel cannot run the program (BTF, tp_btf, ring buffers). */
