@@ -110,3 +110,4 @@ export {
 } from './build-tool.js';
 export { libbpfVersion } from './version.js';
 export { bundledObjectCandidates, bundledObjectPath } from './bundled.js';
+export { monotonicToEpochOffsetNs } from './clock.js';

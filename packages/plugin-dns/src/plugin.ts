@@ -7,6 +7,7 @@ import {
   BpfObject,
   RingBufferReader,
   bundledObjectCandidates,
+  monotonicToEpochOffsetNs,
   netnsPath,
   probes,
   runInNetns,
@@ -63,10 +64,6 @@ export function defaultObjectPath(): string {
   return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
 }
 
-/** Wall clock minus CLOCK_MONOTONIC in ns (process.hrtime reads CLOCK_MONOTONIC, like bpf_ktime_get_ns). */
-function monoToEpochNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-}
 
 /**
  * Whether DNS flows go on the FlowBus: as configured, or with `auto` when something consumes them (pod-level
@@ -174,7 +171,7 @@ export class DnsPlugin extends PluginBase {
       metrics,
       ...(this.#emitFlows ? { emit: (flow) => ctx.emit(flow) } : {}),
       nodeName: ctx.nodeName,
-      monoToEpochNs: monoToEpochNs(),
+      monoToEpochNs: monotonicToEpochOffsetNs(),
       ...(names ? { interfaceName: (index: number) => names.name(index) } : {}),
       onParseError: (err) => this.#logParseError(err),
     });

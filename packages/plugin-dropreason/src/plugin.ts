@@ -3,7 +3,7 @@
  * `drop_count` / `drop_bytes` (every metrics interval) and, with pod-level metrics on, DROPPED flows.
  */
 import { existsSync } from 'node:fs';
-import { BpfObject, RingBufferReader, bundledObjectCandidates, probes } from '@retina-ts/bpf-runtime';
+import { BpfObject, RingBufferReader, bundledObjectCandidates, monotonicToEpochOffsetNs, probes } from '@retina-ts/bpf-runtime';
 import type { BpfLink, BpfMap, RecordBatch } from '@retina-ts/bpf-runtime';
 import { LostEventType, PluginBase } from '@retina-ts/core';
 import type { PluginContext } from '@retina-ts/core';
@@ -38,10 +38,6 @@ export function defaultObjectPath(): string {
   return candidates.find((p) => existsSync(p)) ?? (candidates[0] as string);
 }
 
-/** Wall clock minus CLOCK_MONOTONIC in ns (process.hrtime reads CLOCK_MONOTONIC, like bpf_ktime_get_ns). */
-function monoToEpochNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
-}
 
 /** The dropreason plugin instance. */
 export class DropReasonPlugin extends PluginBase {
@@ -159,7 +155,7 @@ export class DropReasonPlugin extends PluginBase {
 
   protected override onStart(): void {
     const obj = this.#object!;
-    this.#monoToEpochNs = monoToEpochNs();
+    this.#monoToEpochNs = monotonicToEpochOffsetNs();
     if (this.#flowEvents) {
       const reader = new RingBufferReader(obj.map(MAP_EVENTS), { onBatch: (batch) => this.#onBatch(batch) });
       reader.start();
@@ -177,7 +173,7 @@ export class DropReasonPlugin extends PluginBase {
     const obj = this.#object;
     if (!obj) return;
     // Follow wall-clock adjustments (NTP) for flow times.
-    this.#monoToEpochNs = monoToEpochNs();
+    this.#monoToEpochNs = monotonicToEpochOffsetNs();
     const counters = this.readCounters(obj.map(MAP_METRICS));
     this.#learnSubsystemNames(counters);
     const { dropCount, dropBytes } = this.ctx.metrics.basic;

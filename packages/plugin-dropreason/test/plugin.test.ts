@@ -33,8 +33,8 @@ const world = vi.hoisted(() => ({
 }));
 
 vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
-  // Address formatting and object lookup are pure: the real ones decode the flows and find the object.
-  const { formatIpv4, formatIpv6, bundledObjectCandidates } = await importOriginal<typeof BpfRuntime>();
+  // Address formatting, object lookup and the clock offset are pure: the real ones are used.
+  const { formatIpv4, formatIpv6, bundledObjectCandidates, monotonicToEpochOffsetNs } = await importOriginal<typeof BpfRuntime>();
   class FakeMap {
     constructor(readonly name: string) {}
     *keys(): IterableIterator<Buffer> {
@@ -119,7 +119,7 @@ vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
       return { path: '/sys/kernel/tracing', mounted: true };
     },
   };
-  return { BpfObject, RingBufferReader, probes, formatIpv4, formatIpv6, bundledObjectCandidates };
+  return { BpfObject, RingBufferReader, probes, formatIpv4, formatIpv6, bundledObjectCandidates, monotonicToEpochOffsetNs };
 });
 
 const { DropReasonPlugin } = await import('../src/plugin.js');

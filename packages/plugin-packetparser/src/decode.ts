@@ -231,10 +231,8 @@ export interface FlowOptions {
   epochOffsetNs: bigint;
 }
 
-/** Offset that turns CLOCK_MONOTONIC nanoseconds into Unix-epoch nanoseconds, from two readings taken together. */
-export function monotonicToEpochOffsetNs(nowEpochMs: number, nowMonotonicNs: bigint): bigint {
-  return BigInt(Math.round(nowEpochMs)) * 1_000_000n - nowMonotonicNs;
-}
+/** Wall clock minus CLOCK_MONOTONIC in ns (bpf-runtime's, re-exported for this package's API). */
+export { monotonicToEpochOffsetNs } from '@retina-ts/bpf-runtime';
 
 /**
  * Builds the flow record of one event: verdict FORWARDED, L3_L4, trace event type with the observation point's

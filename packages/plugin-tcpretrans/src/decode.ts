@@ -171,12 +171,8 @@ export function tcpFlagsFromBits(bits: number): TcpFlags {
   return flags;
 }
 
-/** Offset to add to a CLOCK_MONOTONIC time to get nanoseconds since the Unix epoch, measured now. */
-export function monotonicToEpochOffsetNs(nowEpochMs: number, nowMonotonicNs: bigint): bigint {
-  // Whole milliseconds and the fraction separately: ms * 1e6 as a double would lose the low digits.
-  const whole = Math.trunc(nowEpochMs);
-  return BigInt(whole) * 1_000_000n + BigInt(Math.round((nowEpochMs - whole) * 1e6)) - nowMonotonicNs;
-}
+/** Wall clock minus CLOCK_MONOTONIC in ns (bpf-runtime's, re-exported for this package's API). */
+export { monotonicToEpochOffsetNs } from '@retina-ts/bpf-runtime';
 
 /** Options of `retransFlow`. */
 export interface RetransFlowOptions {
