@@ -28,6 +28,7 @@ import {
 import { existsSync } from 'node:fs';
 import type { KubernetesHandle } from '@retina-ts/kubernetes';
 import { boundAddress, startHttpServer, stopHttpServer } from './http.js';
+import { startNativeHeapTrim } from './native-heap.js';
 import { EnrichedFlows } from './flows.js';
 import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
 
@@ -63,6 +64,7 @@ export class Agent {
   private kubernetes: KubernetesHandle | undefined;
   private stopNodeEvents: (() => void) | undefined;
   private stopAdvanced: (() => void) | undefined;
+  private stopHeapTrim: (() => void) | undefined;
   /** Flows after the enricher: what metrics and the Hubble API consume. */
   readonly flows: EnrichedFlows;
   private stopping: Promise<void> | undefined;
@@ -186,6 +188,7 @@ export class Agent {
     }
     if (this.config.controlPlane === 'hubble') await this.startHubble();
     await this.manager.start();
+    this.stopHeapTrim = startNativeHeapTrim({ logger: this.logger });
   }
 
   /**
@@ -259,9 +262,14 @@ export class Agent {
     let timer: NodeJS.Timeout | undefined;
     const recompute = (): void => {
       timer = undefined;
-      const pods = this.config.enableAnnotations
-        ? k8s.observedPodIps()
-        : this.ipCache.podIps((p) => p.nodeName === this.nodeName);
+      let pods: string[];
+      if (this.config.enableAnnotations) {
+        // Annotated pods, and every pod of an annotated namespace: both are observed, so both reach the filter.
+        const namespaces = new Set(k8s.observedNamespaces());
+        pods = [...k8s.observedPodIps(), ...this.ipCache.podIps((p) => namespaces.has(p.namespace ?? ''))];
+      } else {
+        pods = this.ipCache.podIps((p) => p.nodeName === this.nodeName);
+      }
       hub.setIpsOfInterest([...pods, ...k8s.apiServerIps()]);
     };
     const schedule = (): void => {
@@ -306,6 +314,7 @@ export class Agent {
   /** Stops plugins (each within the deadline), the FlowBus and the listener. Idempotent. */
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
+      this.stopHeapTrim?.();
       await this.manager.stop({ deadlineMs });
       await this.hubble?.stop();
       await this.kubernetes?.stop();

@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { exports as resolveExports } from 'resolve.exports';
-import type { PluginDefinition } from '@retina-ts/core';
+import { compareStrings, type PluginDefinition } from '@retina-ts/core';
 
 /** An installed package that declares itself a retina-ts plugin. */
 export interface InstalledPlugin {
@@ -132,7 +132,7 @@ export function listInstalledPlugins(searchPaths = defaultSearchPaths()): Instal
       found.set(plugin, { plugin, packageName: pkg.name, version: pkg.version ?? '0.0.0', dir });
     }
   }
-  return [...found.values()].sort((a, b) => a.plugin.localeCompare(b.plugin));
+  return [...found.values()].sort((a, b) => compareStrings(a.plugin, b.plugin));
 }
 
 function findPackageDir(packageName: string, searchPaths: readonly string[]): string | undefined {

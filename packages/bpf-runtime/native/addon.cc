@@ -3,6 +3,9 @@
 
 #include <bpf/btf.h>
 #include <fcntl.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <net/if.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -347,6 +350,16 @@ Napi::Value ClsactCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(GetAddonData(info.Env())->clsact->Size()));
 }
 
+// libbpf frees what it parses while loading (kernel BTF, ELF sections), and threads leave freed chunks in their own
+// arenas; glibc keeps both mapped until asked. malloc_trim(0) walks every arena and returns the free pages.
+Napi::Value TrimNativeHeap(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), libbpf_version_string());
 }
@@ -356,6 +369,7 @@ Napi::Value LibbpfVersion(const Napi::CallbackInfo& info) {
 void InitSystem(Napi::Env env, Napi::Object exports, AddonData* /*data*/) {
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory));
   exports.Set("possibleCpus", Napi::Function::New(env, PossibleCpus));
+  exports.Set("trimNativeHeap", Napi::Function::New(env, TrimNativeHeap));
   exports.Set("probeProgType", Napi::Function::New(env, ProbeProgType));
   exports.Set("probeMapType", Napi::Function::New(env, ProbeMapType));
   exports.Set("probeHelper", Napi::Function::New(env, ProbeHelper));

@@ -108,6 +108,6 @@ export {
   type BuildOptions,
   type BuildResult,
 } from './build-tool.js';
-export { libbpfVersion } from './version.js';
+export { libbpfVersion, trimNativeHeap } from './version.js';
 export { bundledObjectCandidates, bundledObjectPath } from './bundled.js';
 export { monotonicToEpochOffsetNs } from './clock.js';

@@ -193,6 +193,7 @@ export interface NativeAddon {
   clsactReleaseAll(): number;
   clsactCount(): number;
   libbpfVersion(): string;
+  trimNativeHeap(): boolean;
   NativeObject: new (source: string | Buffer, name?: string, btfCustomPath?: string) => NativeObjectHandle;
   NativeMap: { fromPinned(path: string): NativeMapHandle };
   NativeRingBuffer: new (

@@ -17,3 +17,4 @@ export * from './metrics/module.js';
 export * from './plugin/options.js';
 export * from './advanced/index.js';
 export * from './plugin/node-events.js';
+export * from './util/compare.js';

@@ -5,7 +5,7 @@
  * user: watch requests that ask for bookmarks and a server-side timeout, paged lists, a watchdog for silent
  * connections, restarts with backoff after errors (the informer stops on any error), and a status.
  */
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from './client-node.js';
 import type { BackoffOptions, Logger } from '@retina-ts/core';
 import { Backoff } from './backoff.js';
 import { describeError, httpStatusOf } from './errors.js';

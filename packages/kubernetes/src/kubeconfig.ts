@@ -3,7 +3,7 @@
  * service account, else none (standalone: the agent runs without Kubernetes context).
  */
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from './client-node.js';
 
 /** Where the configuration came from. */
 export type KubeconfigSource = 'explicit' | 'env' | 'in-cluster';
@@ -52,7 +52,8 @@ function serverOf(kc: KubeConfig, where: string): string {
 export function resolveKubeconfig(options: ResolveKubeconfigOptions = {}): ResolvedKubeconfig | undefined {
   const env = options.env ?? process.env;
   const { kubeconfig } = options;
-  if (kubeconfig instanceof KubeConfig) {
+  // Structural, not instanceof: a caller's KubeConfig comes from its own copy of the client.
+  if (kubeconfig !== undefined && typeof kubeconfig !== 'string') {
     return { kubeConfig: kubeconfig, source: 'explicit', server: serverOf(kubeconfig, 'kubeconfig') };
   }
   if (typeof kubeconfig === 'string' && kubeconfig !== '') {

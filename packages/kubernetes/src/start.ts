@@ -12,7 +12,7 @@ import {
   DiscoveryV1Api,
   type KubeConfig,
   type KubernetesObject,
-} from '@kubernetes/client-node';
+} from './client-node.js';
 import type { AgentConfig, BackoffOptions, InMemoryIpCache, Logger, MetricsModule } from '@retina-ts/core';
 import { ApiServerWatcher, type ApiServerIpsChange, type ApiServerWatcherStatus } from './apiserver.js';
 import { describeError, httpStatusOf } from './errors.js';

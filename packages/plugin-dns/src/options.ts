@@ -28,7 +28,7 @@ export const dnsOptionsSchema = z.object({
   /** Size of the kernel ring buffer in bytes: a power of two, at least one page. */
   ringBufferBytes: int(4096, 1 << 30)
     .refine(isPowerOfTwo, { error: 'must be a power of two' })
-    .default(4 << 20),
+    .default(1 << 20),
   /** At most this many distinct `query` values; later names are counted under `query="other"`. */
   maxQueries: int(0, 1_000_000).default(DEFAULT_MAX_QUERIES),
   /** At most this many distinct `query_type` values; later ones are counted under `query_type="other"`. */

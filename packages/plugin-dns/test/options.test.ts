@@ -7,7 +7,7 @@ describe('parseDnsOptions', () => {
       options: {
         port: 53,
         captureBytes: 512,
-        ringBufferBytes: 4 << 20,
+        ringBufferBytes: 1 << 20,
         maxQueries: 500,
         maxQueryTypes: 64,
         maxResponses: 1000,

@@ -11,7 +11,7 @@ import {
   Verdict,
 } from '@retina-ts/core';
 import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
-import type { Flow, Layer4 } from '@retina-ts/core';
+import { compareStrings, type Flow, type Layer4 } from '@retina-ts/core';
 import { dropReasonDesc, type DropReasonCatalog } from './reasons.js';
 
 /** Direction values written by the kernel program. */
@@ -110,7 +110,7 @@ export function toSeries(counters: Iterable<DropCounter>, catalog: DropReasonCat
     byLabel.set(id, row);
   }
   return [...byLabel.values()].sort(
-    (a, b) => a.reason.localeCompare(b.reason) || a.direction.localeCompare(b.direction),
+    (a, b) => compareStrings(a.reason, b.reason) || compareStrings(a.direction, b.direction),
   );
 }
 

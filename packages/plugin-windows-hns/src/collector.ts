@@ -4,6 +4,7 @@
  * pure parsers, so it runs the same against Windows and against recorded responses.
  */
 import pMap from 'p-map';
+import { compareStrings } from '@retina-ts/core';
 import { HnsCallError, HnsRequestError } from './errors.js';
 import {
   decodeEndpoint,
@@ -168,11 +169,11 @@ export class HnsCollector {
 
     const kept = samples
       .filter((s): s is EndpointSample => s !== undefined)
-      .sort((a, b) => a.id.localeCompare(b.id));
+      .sort((a, b) => compareStrings(a.id, b.id));
     report.sampled = kept.length;
     report.withVfp = kept.filter((s) => s.vfp).length;
     report.problems.sort(
-      (a, b) => a.stage.localeCompare(b.stage) || (a.endpoint ?? '').localeCompare(b.endpoint ?? ''),
+      (a, b) => compareStrings(a.stage, b.stage) || compareStrings(a.endpoint ?? '', b.endpoint ?? ''),
     );
     return { samples: kept, report };
   }
