@@ -7,13 +7,11 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
-  createNetns,
-  createVethPair,
   describeKernel,
   listBpfLinks,
   run,
@@ -23,6 +21,8 @@ import {
   type VethPair,
 } from '@retina-ts/testkit';
 import { eventually, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
+import { PodBridge } from './pod-network.js';
+import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
 const NODE = uniqueName('cluster-node-', 40);
 const TTL = '2s';
@@ -50,58 +50,6 @@ interface Pod extends PodSpec {
   veth: VethPair;
   /** Host end of the veth (in the root namespace, on the bridge). */
   hostIf: string;
-}
-
-/** One series of the exposition: its family, labels and value. */
-interface Series {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses Prometheus text exposition into series with their labels (label values are simple here). */
-function parseSeries(text: string): Series[] {
-  const out: Series[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-/** Sum of the series of `name` whose labels include `labels`, and how many matched. */
-function select(series: Series[], name: string, labels: Record<string, string>): { sum: number; count: number } {
-  let sum = 0;
-  let count = 0;
-  for (const s of series) {
-    if (s.name !== name) continue;
-    if (Object.entries(labels).every(([k, v]) => s.labels[k] === v)) {
-      sum += s.value;
-      count++;
-    }
-  }
-  return { sum, count };
-}
-
-/** The tcx link ids the process `pid` holds on interface `ifindex`, read from its fdinfo. */
-function tcxLinksOf(pid: number, ifindex: number): number[] {
-  const ids: number[] = [];
-  const dir = `/proc/${pid}/fdinfo`;
-  for (const fd of readdirSync(dir)) {
-    let text: string;
-    try {
-      text = readFileSync(join(dir, fd), 'utf8');
-    } catch {
-      continue; // the descriptor closed meanwhile
-    }
-    const field = (k: string): string | undefined => new RegExp(`^${k}:\\s+(\\S+)`, 'm').exec(text)?.[1];
-    if (field('link_type') !== 'tcx' || Number(field('ifindex')) !== ifindex) continue;
-    ids.push(Number(field('link_id')));
-  }
-  return ids.sort((x, y) => x - y);
 }
 
 /** A TCP echo-less server in `ns` that reads until the client closes; resolves once listening. */
@@ -139,7 +87,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
   let api: ApiServerDouble;
   let agent: AgentProcess | undefined;
   let server: ChildProcess | undefined;
-  const bridge = uniqueName('rtbr', 15);
+  let bridge: PodBridge | undefined;
   const pods = new Map<PodSpec['key'], Pod>();
   const cwd = tempDir('retina-cluster-kernel');
   let metricsText = '';
@@ -204,10 +152,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
       status: { state: 'Accepted' },
     });
 
-    // The bridge stays without addresses: addrgenmode none keeps even an IPv6 link-local off it.
-    run('ip', ['link', 'add', bridge, 'type', 'bridge']);
-    run('ip', ['link', 'set', bridge, 'addrgenmode', 'none']);
-    run('ip', ['link', 'set', bridge, 'up']);
+    bridge = new PodBridge();
 
     writeFileSync(
       join(cwd, 'config.yaml'),
@@ -231,13 +176,9 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     // Pods appear while the agent runs, so the watcher's netlink path attaches them.
     for (const spec of PODS) {
       const name = `${spec.deployment}-${spec.hash}-${spec.key}x${process.pid % 1000}`;
-      const netns = createNetns(`rtp${spec.key}`);
-      const veth = createVethPair({ peerNs: netns, addresses: { peer: `${spec.ip}/24` }, up: false });
+      const { netns, veth } = bridge.addPod(`rtp${spec.key}`, `${spec.ip}/24`);
       const p: Pod = { ...spec, name, netns, veth, hostIf: veth.name };
       pods.set(spec.key, p);
-      run('ip', ['link', 'set', veth.name, 'addrgenmode', 'none']);
-      run('ip', ['link', 'set', veth.name, 'master', bridge, 'up']);
-      netns.ip(['link', 'set', veth.peerName, 'up']);
       registerPod(spec, name);
     }
     // Attached: the agent holds an ingress and an egress tcx link on every pod veth.
@@ -253,17 +194,13 @@ describeKernel('retina-agent on pods in network namespaces', () => {
       agent.child.kill('SIGTERM');
       await agent.exited;
     }
-    for (const p of pods.values()) {
-      p.veth.destroy();
-      p.netns.destroy();
-    }
-    run('ip', ['link', 'del', bridge], { allowFailure: true });
+    bridge?.destroy();
     await api?.close();
     console.info(`cluster.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
   it('keeps the bridge and the root namespace free of addresses', () => {
-    const [br] = JSON.parse(run('ip', ['-j', 'addr', 'show', 'dev', bridge]).stdout) as Array<{ addr_info: unknown[] }>;
+    const [br] = JSON.parse(run('ip', ['-j', 'addr', 'show', 'dev', bridge!.name]).stdout) as Array<{ addr_info: unknown[] }>;
     expect(br!.addr_info).toEqual([]);
     for (const p of pods.values()) {
       const [l] = JSON.parse(run('ip', ['-j', 'addr', 'show', 'dev', p.hostIf]).stdout) as Array<{ addr_info: unknown[] }>;

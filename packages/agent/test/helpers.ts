@@ -81,12 +81,17 @@ export interface AgentProcess {
   url(path: string): string;
 }
 
-/** Starts `retina-agent` as a user would and waits for its listener (port 0 in the config picks a free one). */
+/**
+ * Starts `retina-agent` as a user would and waits for its listener (port 0 in the config picks a free one). With
+ * `netns` it runs inside that network namespace (`ip netns exec` execs in place: the child's pid is the agent's).
+ */
 export async function spawnAgent(
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; script?: string } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; script?: string; netns?: string } = {},
 ): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [opts.script ?? AGENT_CLI, ...args], {
+  const command = [process.execPath, opts.script ?? AGENT_CLI, ...args];
+  if (opts.netns) command.unshift('ip', 'netns', 'exec', opts.netns);
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -80,7 +80,7 @@ describe('loadConfig with Retina files', () => {
       controlPlane: 'standard',
       nodeName: 'node-a',
       plugins: {},
-      flowBusCapacity: 65_536,
+      flowBusCapacity: 131_072,
     });
   });
 

@@ -31,6 +31,27 @@ describe('FlowBus', () => {
     expect(batches.flat().map((f) => f.ip?.destination)).toEqual(Array.from({ length: 7 }, (_, i) => `10.0.0.${i}`));
   });
 
+  it('delivers in one turn what was queued before it, and later flows in the next', async () => {
+    const bus = new FlowBus({ capacity: 100, maxBatch: 4 });
+    const batches: number[] = [];
+    let republished = false;
+    bus.subscribe((flows) => {
+      batches.push(flows.length);
+      // A flow published during delivery (as a reader callback might) waits for the next turn.
+      if (!republished) {
+        republished = true;
+        bus.publish(flowBetween('10.0.0.9', '10.0.0.10'));
+      }
+    });
+    for (let i = 0; i < 10; i++) bus.publish(flowBetween('10.0.0.1', `10.0.1.${i}`));
+    await nextTurn();
+    expect(batches).toEqual([4, 4, 2]);
+    expect(bus.size).toBe(1);
+    await nextTurn();
+    expect(batches).toEqual([4, 4, 2, 1]);
+    expect(bus.size).toBe(0);
+  });
+
   it('wraps around the ring after draining', async () => {
     const bus = new FlowBus({ capacity: 3 });
     const seen: string[] = [];

@@ -40,9 +40,11 @@ export {
   type PacketEvent,
 } from './decode.js';
 export {
+  DEFAULT_RING_BUFFER_BYTES,
   PacketParserOptionsError,
   packetParserOptionsSchema,
   parsePacketParserOptions,
+  ringBufferBytes,
   type PacketParserOptions,
 } from './options.js';
 

@@ -4,9 +4,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { LostEventType, PluginBase, type PluginContext } from '@retina-ts/core';
-import { BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
+import { BpfNotSupportedError, BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
 import { addressKey, ctEntryExpired, decodeBatch, eventToFlow, monotonicToEpochOffsetNs } from './decode.js';
-import { parsePacketParserOptions, type PacketParserOptions } from './options.js';
+import { parsePacketParserOptions, ringBufferBytes, type PacketParserOptions } from './options.js';
 
 /** File name of the compiled BPF object inside the package's `dist/bpf/`. */
 export const BPF_OBJECT_FILE = 'packetparser.bpf.o';
@@ -15,6 +15,8 @@ const PLUGIN = 'packetparser';
 
 /** How often expired connections are removed from the conntrack map. */
 export const CONNTRACK_GC_INTERVAL_MS = 15_000;
+/** Connection-table entries read per kernel call by the sweep. */
+const CONNTRACK_GC_BATCH = 4096;
 
 /** What an interface is to the node: a pod's veth (host side) or the node's own interface. */
 export type InterfaceRole = 'endpoint' | 'host';
@@ -122,7 +124,9 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
       .setConstant('aggregation_high', high ? 1 : 0)
       .setConstant('sampling_rate', Math.max(1, config.dataSamplingRate))
       .setConstant('report_interval_ns', BigInt(config.conntrackReportIntervalMs) * 1_000_000n)
-      .setMapMaxEntries('rts_pp_events', config.packetParserRingBufferSize)
+      .setMapMaxEntries('rts_pp_events', 
+        ringBufferBytes(config.packetParserRingBuffer, config.packetParserRingBufferSize, options),
+      )
       .setMapMaxEntries('rts_pp_ioi', Math.max(1, config.filterMapMaxEntries));
     obj.load();
     this.#obj = obj;
@@ -262,12 +266,23 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
     return { kernelLost: lost, readerDropped: dropped };
   }
 
-  /** Deletes expired connections from the conntrack map (the LRU only evicts when full); returns how many. */
-  collectGarbage(): number {
+  /**
+   * Deletes the connections expired at `now` (monotonic ns, default the current time) from the conntrack map (the
+   * LRU only evicts when full); returns how many.
+   */
+  collectGarbage(now: bigint = process.hrtime.bigint()): number {
     const map = this.#requireObject('collectGarbage').map('rts_pp_ct');
-    const now = process.hrtime.bigint();
+    // One batch read for thousands of entries instead of two syscalls per entry: a sweep of a busy table must not
+    // hold the event loop long enough for the flow readers to back up.
+    let entries: Iterable<[Buffer, Buffer]>;
+    try {
+      entries = map.lookupBatch({ batchSize: CONNTRACK_GC_BATCH });
+    } catch (err) {
+      if (!(err instanceof BpfNotSupportedError)) throw err;
+      entries = [...map.entries()];
+    }
     let removed = 0;
-    for (const [key, value] of [...map.entries()]) {
+    for (const [key, value] of entries) {
       if (ctEntryExpired(value, now) && map.delete(key)) removed++;
     }
     return removed;

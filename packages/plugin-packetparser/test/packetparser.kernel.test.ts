@@ -278,6 +278,21 @@ describeKernel(
       expect(flows[1]!.trafficDirection).toBe(TrafficDirection.EGRESS);
     });
 
+    it('high aggregation: the conntrack sweep removes expired connections only', async () => {
+      const h = await start({}, { dataAggregationLevel: 'high' });
+      const CONNECTIONS = 40;
+      for (let i = 0; i < CONNECTIONS; i++) {
+        sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_020, sourcePort: nextSourcePort++, count: 1, size: 10 });
+      }
+      await flush(h, atA);
+      // Nothing has expired yet: every connection (and the markers') stays.
+      expect(h.plugin.collectGarbage()).toBe(0);
+      // A minute later (non-TCP lifetime 60 s) all of them have: the test connections and the marker's.
+      const later = process.hrtime.bigint() + 61_000_000_000n;
+      expect(h.plugin.collectGarbage(later)).toBeGreaterThanOrEqual(CONNECTIONS + 1);
+      expect(h.plugin.collectGarbage(later)).toBe(0);
+    });
+
     it('high aggregation: TCP control packets are reported with the flags seen since the previous report', async () => {
       const h = await start({}, { dataAggregationLevel: 'high' });
       servers.push(await startTcpServer(topo.b.ns, topo.b.ip4, 47_009));

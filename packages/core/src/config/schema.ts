@@ -263,7 +263,8 @@ export const DEFAULTS = {
   conntrackReportIntervalMs: 30_000,
   packetParserRingBufferSize: 8_388_608,
   filterMapMaxEntries: 255,
-  flowBusCapacity: 65_536,
+  // Twice the most a ring-buffer reader hands over in one turn (16 batches of 4096), so one pause does not drop.
+  flowBusCapacity: 131_072,
 } as const;
 
 /** The apiServer block. */

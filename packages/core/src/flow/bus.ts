@@ -13,13 +13,13 @@ export type FlowSubscriber = (flows: readonly Flow[]) => void;
 
 /** Options of `new FlowBus`. */
 export interface FlowBusOptions {
-  /** Flows held at most (default 65536). */
+  /** Flows held at most (default 131072: twice what a ring-buffer reader hands over in one turn). */
   capacity?: number;
   /** Where dropped flows are counted. */
   metrics?: MetricsModule;
   /** Where subscriber errors are logged. */
   logger?: Logger;
-  /** Flows handed to subscribers per batch (default 4096, the ring-buffer readers' batch size, so one reader batch drains in one turn). */
+  /** Flows handed to subscribers per batch (default 4096, the ring-buffer readers' batch size); each turn delivers everything queued before it. */
   maxBatch?: number;
 }
 
@@ -39,7 +39,7 @@ export class FlowBus {
   readonly #logger: Logger | undefined;
 
   constructor(options: FlowBusOptions = {}) {
-    const capacity = options.capacity ?? 65_536;
+    const capacity = options.capacity ?? 131_072;
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`FlowBus: capacity ${String(capacity)} must be a positive integer`);
     }
@@ -108,14 +108,18 @@ export class FlowBus {
     setImmediate(() => {
       this.#scheduled = false;
       if (this.#closed || this.#subscribers.size === 0) return;
-      this.#drainOnce();
-      // Yield between batches so a busy bus does not starve timers and I/O.
+      // Everything queued before this turn goes out now, in batches: producers (ring-buffer readers) hand over
+      // several batches per turn, and draining one batch per turn would let the backlog grow until flows drop.
+      // Flows published during delivery wait for the next turn, so timers and I/O still get their share.
+      let due = this.#count;
+      while (due > 0 && !this.#closed && this.#subscribers.size > 0) due -= this.#drainOnce(due);
       if (this.#count > 0) this.#schedule();
     });
   }
 
-  #drainOnce(): void {
-    const n = Math.min(this.#count, this.#maxBatch);
+  /** Delivers one batch of at most `limit` flows (and maxBatch); returns its size. */
+  #drainOnce(limit = this.#count): number {
+    const n = Math.min(this.#count, this.#maxBatch, limit);
     const batch = new Array<Flow>(n);
     for (let i = 0; i < n; i++) {
       const idx = (this.#head + i) % this.capacity;
@@ -131,5 +135,6 @@ export class FlowBus {
         this.#logger?.error({ err }, 'flow subscriber threw; other subscribers still received the batch');
       }
     }
+    return n;
   }
 }
