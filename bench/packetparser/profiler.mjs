@@ -1,6 +1,5 @@
 // Preloaded into the agent by run.mjs --profile (node --import): SIGUSR2 starts the V8 CPU profiler, the next
-// SIGUSR2 stops it and writes the profile to $RTS_BENCH_PROFILE. Profiling only the measured phase keeps the
-// profiler's signals away from start-up, where they would interrupt the BPF verifier (EAGAIN).
+// SIGUSR2 stops it and writes the profile to $RTS_BENCH_PROFILE, so the profile holds the measured phase only.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 

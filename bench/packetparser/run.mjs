@@ -441,8 +441,7 @@ async function startAgent(kubeconfig) {
       '    hostInterface: false',
     ].join('\n'),
   );
-  // The profiler is started only around the measured phase (profiler.mjs): its signals would interrupt the BPF
-  // verifier while the programs load.
+  // The profiler is started only around the measured phase (profiler.mjs), so the profile holds that phase only.
   const nodeArgs = args['agent-node-args'].split(/\s+/).filter(Boolean);
   if (args.profile) nodeArgs.push('--import', path.join(here, 'profiler.mjs'));
   const child = spawn(

@@ -4,6 +4,8 @@
 
 #include <bpf/btf.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <linux/if_link.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -16,6 +18,26 @@
 namespace retina {
 
 namespace {
+
+// Blocks asynchronous signals on the calling thread for its lifetime (faults stay deliverable).
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t all;
+    sigfillset(&all);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigdelset(&all, sig);
+    held_ = pthread_sigmask(SIG_BLOCK, &all, &previous_) == 0;
+  }
+  ~SignalsHeld() {
+    if (held_) pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+ private:
+  sigset_t previous_;
+  bool held_ = false;
+};
 
 bool IsPerCpuMapType(uint32_t type) {
   return type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_PERCPU_ARRAY ||
@@ -955,7 +977,13 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     Napi::Env env = info.Env();
     bpf_object* obj = Unloaded(env, "load");
     LibbpfLogCapture capture;
-    int r = bpf_object__load(obj);
+    int r;
+    {
+      // A signal arriving while the kernel verifies a program (a profiler's SIGPROF every millisecond) makes the
+      // load fail with EAGAIN, and libbpf's few retries meet the next one. Held signals are delivered right after.
+      SignalsHeld held;
+      r = bpf_object__load(obj);
+    }
     if (r < 0) ThrowBpfError(env, {-r, "load", state_->name, "", capture.Text()});
     state_->loaded = true;
     return env.Undefined();

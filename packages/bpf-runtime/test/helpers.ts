@@ -6,7 +6,7 @@ import { addonPath } from '../src/native.js';
 import { defineStruct } from '../src/struct.js';
 
 /** Compiled test objects (built by the global setup). */
-export function fixture(name: 'runtime_test' | 'verifier_reject'): string {
+export function fixture(name: 'runtime_test' | 'verifier_reject' | 'slow_verify'): string {
   return fileURLToPath(new URL(`./fixtures/dist/${name}.bpf.o`, import.meta.url));
 }
 
