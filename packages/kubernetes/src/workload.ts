@@ -3,7 +3,10 @@
  * CronJob. Owners are looked up on demand (GET) and cached, so the agent does not hold every ReplicaSet of the
  * cluster in memory. Until a lookup answers, a ReplicaSet whose name is `<deployment>-<pod-template-hash>` is taken
  * to belong to that Deployment, which is what the Deployment controller names it.
+ * Lookups run a few at a time: a node that learns 1,000 pods at start-up would otherwise open 1,000 requests at
+ * once (and keep 1,000 HTTP parsers around afterwards).
  */
+import pLimit, { type LimitFunction } from 'p-limit';
 
 /** A workload: kind and name. */
 export interface Workload {
@@ -32,6 +35,8 @@ export interface WorkloadResolverOptions {
   now?: () => number;
   /** Most entries kept (default 10000); the oldest are dropped first. */
   maxEntries?: number;
+  /** Lookups in flight at most (default 8). */
+  maxConcurrentLookups?: number;
 }
 
 interface Entry {
@@ -44,9 +49,18 @@ export class WorkloadResolver {
   readonly #cache = new Map<string, Entry>();
   readonly #inflight = new Map<string, Promise<Workload>>();
   readonly #opts: Required<Omit<WorkloadResolverOptions, 'onError'>> & Pick<WorkloadResolverOptions, 'onError'>;
+  readonly #limit: LimitFunction;
 
   constructor(options: WorkloadResolverOptions) {
-    this.#opts = { ttlMs: 600_000, failureTtlMs: 30_000, now: Date.now, maxEntries: 10_000, ...options };
+    this.#opts = {
+      ttlMs: 600_000,
+      failureTtlMs: 30_000,
+      now: Date.now,
+      maxEntries: 10_000,
+      maxConcurrentLookups: 8,
+      ...options,
+    };
+    this.#limit = pLimit(this.#opts.maxConcurrentLookups);
   }
 
   /** Whether `owner` needs a lookup to name its workload. */
@@ -92,7 +106,7 @@ export class WorkloadResolver {
     let workload = owner;
     let ttl = this.#opts.ttlMs;
     try {
-      const refs = await this.#opts.lookup(spec.lookup, namespace, owner.name);
+      const refs = await this.#limit(() => this.#opts.lookup(spec.lookup, namespace, owner.name));
       const parent = refs?.find((r) => r.kind === spec.parent);
       if (parent) workload = { kind: parent.kind, name: parent.name };
       if (refs === undefined) {

@@ -50,6 +50,7 @@ describe('PodIndex', () => {
     const idx = new PodIndex({ ipCache: cache, resolver });
     idx.upsert(info('web-abc-1', ['10.0.0.3'], { owner: { kind: 'ReplicaSet', name: 'web-abc' }, podTemplateHash: 'abc' }));
     expect(cache.lookup('10.0.0.3')?.workload).toEqual({ kind: 'Deployment', name: 'web' });
+    await new Promise((r) => setImmediate(r)); // the lookup starts once a concurrency slot is granted
     answer([{ kind: 'Deployment', name: 'web-renamed' }]);
     await new Promise((r) => setImmediate(r));
     expect(cache.lookup('10.0.0.3')?.workload).toEqual({ kind: 'Deployment', name: 'web-renamed' });

@@ -62,4 +62,22 @@ describe('WorkloadResolver', () => {
     expect(got).toEqual([1, 2, 3].map(() => ({ kind: 'Deployment', name: 'd' })));
     expect(calls).toHaveLength(1);
   });
+
+  it('runs at most maxConcurrentLookups lookups at a time, and answers every one', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const lookup: OwnerLookup = async (_kind, _ns, name) => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      return [{ kind: 'Deployment', name: name.replace(/-rs$/, '') }];
+    };
+    const r = new WorkloadResolver({ lookup, maxConcurrentLookups: 3 });
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => r.resolve('shop', { kind: 'ReplicaSet', name: `app${i}-rs` })),
+    );
+    expect(answers).toEqual(Array.from({ length: 50 }, (_, i) => ({ kind: 'Deployment', name: `app${i}` })));
+    expect(peak).toBe(3);
+  });
 });
