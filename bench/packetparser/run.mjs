@@ -20,7 +20,9 @@
 //
 // usage (root): npm run bench:packetparser -w @retina-ts/bench -- [--seconds 5] [--rounds 3] [--rate 0] [--sources 100]
 //     [--destinations 100] [--pods 1000] [--payload 64] [--ring BYTES] [--families forward_count]
-//     [--idle-seconds 5] [--agent-cpu 0] [--load-cpu 1] [--bus-capacity N] [--find-rate] [--profile]
+//     [--idle-seconds 30] [--agent-cpu 0] [--load-cpu 1] [--bus-capacity N] [--find-rate] [--profile]
+//   --idle-seconds: wait before reading the idle RSS; V8 shrinks its young generation and the agent trims its
+//     native heap some seconds after the start-up burst of lists, so the default waits for the settled figure.
 //   --rounds: measured loads per phase; the table pools them (sums of events, CPU seconds, losses) and shows the
 //     spread of flows per CPU-second between rounds, which varies with the agent's garbage collection.
 //   --rate: sender packets per second (0: as fast as it goes); lower it to find the highest rate with none lost.
@@ -59,7 +61,7 @@ const { values: args } = parseArgs({
     ring: { type: 'string', default: '' },
     families: { type: 'string', default: 'forward_count' },
     'bus-capacity': { type: 'string' },
-    'idle-seconds': { type: 'string', default: '5' },
+    'idle-seconds': { type: 'string', default: '30' },
     'agent-cpu': { type: 'string', default: '0' },
     'load-cpu': { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
