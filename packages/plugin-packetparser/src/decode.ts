@@ -103,14 +103,29 @@ export interface PacketEvent {
   previouslyObservedPackets: number;
   previouslyObservedBytes: number;
   previouslyObservedFlags: number[];
-  /** Connection totals per direction (tx = the opener's direction). */
-  conntrack: { bytesTx: bigint; bytesRx: bigint; packetsTx: bigint; packetsRx: bigint };
+  /**
+   * Connection totals per direction (tx = the opener's direction). Numbers, exact up to 2^53 (8 PiB): reading them
+   * as bigint would allocate four BigInts per event on the hot path.
+   */
+  conntrack: { bytesTx: number; bytesRx: number; packetsTx: number; packetsRx: number };
 }
+
+/** IPv4 texts by address: a node sees the same few thousand addresses over and over. */
+const ipv4Texts = new Map<number, string>();
+const IPV4_TEXTS_MAX = 65_536;
 
 /** Formats 4 or 16 address bytes at `offset`. */
 function formatAddress(view: DataView, offset: number, family: 4 | 6): string {
   if (family === 4) {
-    return `${view.getUint8(offset)}.${view.getUint8(offset + 1)}.${view.getUint8(offset + 2)}.${view.getUint8(offset + 3)}`;
+    const n = view.getUint32(offset, false);
+    let text = ipv4Texts.get(n);
+    if (text === undefined) {
+      text = `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+      // Dropping every entry at the cap keeps the cost bounded without LRU bookkeeping per event.
+      if (ipv4Texts.size >= IPV4_TEXTS_MAX) ipv4Texts.clear();
+      ipv4Texts.set(n, text);
+    }
+    return text;
   }
   const groups: string[] = [];
   for (let i = 0; i < 8; i++) groups.push(view.getUint16(offset + i * 2, false).toString(16));
@@ -141,44 +156,53 @@ export class MalformedEventError extends Error {
 
 /** Decodes one `pp_event` record. Throws MalformedEventError for a short record or an unknown address family. */
 export function decodeEvent(record: Uint8Array): PacketEvent {
-  if (record.byteLength < EVENT_SIZE) {
+  return decodeAt(new DataView(record.buffer, record.byteOffset, record.byteLength), 0, record.byteLength);
+}
+
+/** A little-endian u64 as a number (exact below 2^53). */
+function u64(v: DataView, offset: number): number {
+  return v.getUint32(offset, true) + v.getUint32(offset + 4, true) * 0x1_0000_0000;
+}
+
+/** Decodes the record of `length` bytes at `base` in `v` (one view serves a whole batch). */
+function decodeAt(v: DataView, base: number, length: number): PacketEvent {
+  if (length < EVENT_SIZE) {
     throw new MalformedEventError(
-      `packetparser event has ${record.byteLength} bytes, expected ${EVENT_SIZE} (rebuild the package so the BPF object and decoder match)`,
+      `packetparser event has ${length} bytes, expected ${EVENT_SIZE} (rebuild the package so the BPF object and decoder match)`,
     );
   }
-  const v = new DataView(record.buffer, record.byteOffset, record.byteLength);
   const o = EVENT_OFFSETS;
-  const family = v.getUint8(o.family);
+  const family = v.getUint8(base + o.family);
   if (family !== 4 && family !== 6) {
     throw new MalformedEventError(`packetparser event has address family ${family}; expected 4 or 6`);
   }
   const prev: number[] = [];
-  for (let i = 0; i < PREV_FLAG_ORDER.length; i++) prev.push(v.getUint32(o.prevFlags + i * 4, true));
+  for (let i = 0; i < PREV_FLAG_ORDER.length; i++) prev.push(v.getUint32(base + o.prevFlags + i * 4, true));
   return {
-    tNs: v.getBigUint64(o.tNs, true),
+    tNs: v.getBigUint64(base + o.tNs, true),
     family,
-    source: formatAddress(v, o.src, family),
-    destination: formatAddress(v, o.dst, family),
-    sourcePort: v.getUint16(o.sport, false),
-    destinationPort: v.getUint16(o.dport, false),
-    proto: v.getUint8(o.proto),
-    bytes: v.getUint32(o.bytes, true),
-    seq: v.getUint32(o.seq, true),
-    ack: v.getUint32(o.ack, true),
-    tsval: v.getUint32(o.tsval, true),
-    tsecr: v.getUint32(o.tsecr, true),
-    observationPoint: v.getUint8(o.obs),
-    trafficDirection: v.getUint8(o.trafficDirection) as TrafficDirection,
-    flags: v.getUint16(o.flags, true),
-    isReply: v.getUint8(o.isReply) !== 0,
-    previouslyObservedPackets: v.getUint32(o.prevPackets, true),
-    previouslyObservedBytes: v.getUint32(o.prevBytes, true),
+    source: formatAddress(v, base + o.src, family),
+    destination: formatAddress(v, base + o.dst, family),
+    sourcePort: v.getUint16(base + o.sport, false),
+    destinationPort: v.getUint16(base + o.dport, false),
+    proto: v.getUint8(base + o.proto),
+    bytes: v.getUint32(base + o.bytes, true),
+    seq: v.getUint32(base + o.seq, true),
+    ack: v.getUint32(base + o.ack, true),
+    tsval: v.getUint32(base + o.tsval, true),
+    tsecr: v.getUint32(base + o.tsecr, true),
+    observationPoint: v.getUint8(base + o.obs),
+    trafficDirection: v.getUint8(base + o.trafficDirection) as TrafficDirection,
+    flags: v.getUint16(base + o.flags, true),
+    isReply: v.getUint8(base + o.isReply) !== 0,
+    previouslyObservedPackets: v.getUint32(base + o.prevPackets, true),
+    previouslyObservedBytes: v.getUint32(base + o.prevBytes, true),
     previouslyObservedFlags: prev,
     conntrack: {
-      bytesTx: v.getBigUint64(o.ctBytesTx, true),
-      bytesRx: v.getBigUint64(o.ctBytesRx, true),
-      packetsTx: v.getBigUint64(o.ctPacketsTx, true),
-      packetsRx: v.getBigUint64(o.ctPacketsRx, true),
+      bytesTx: u64(v, base + o.ctBytesTx),
+      bytesRx: u64(v, base + o.ctBytesRx),
+      packetsTx: u64(v, base + o.ctPacketsTx),
+      packetsRx: u64(v, base + o.ctPacketsRx),
     },
   };
 }
@@ -195,10 +219,11 @@ export interface EventBatch {
 export function decodeBatch(batch: EventBatch): { events: PacketEvent[]; malformed: number } {
   const events: PacketEvent[] = [];
   let malformed = 0;
+  const { buffer } = batch;
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   for (let i = 0; i < batch.count; i++) {
-    const start = batch.offsets[i]!;
     try {
-      events.push(decodeEvent(batch.buffer.subarray(start, start + batch.lengths[i]!)));
+      events.push(decodeAt(view, batch.offsets[i]!, batch.lengths[i]!));
     } catch (err) {
       if (!(err instanceof MalformedEventError)) throw err;
       malformed++;

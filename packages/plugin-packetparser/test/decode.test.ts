@@ -109,8 +109,18 @@ describe('decodeEvent', () => {
       previouslyObservedPackets: 3,
       previouslyObservedBytes: 300,
       previouslyObservedFlags: [1, 2, 0, 0, 1, 0, 0, 0, 0],
-      conntrack: { bytesTx: 500n, bytesRx: 600n, packetsTx: 5n, packetsRx: 6n },
+      conntrack: { bytesTx: 500, bytesRx: 600, packetsTx: 5, packetsRx: 6 },
     });
+  });
+
+  it('reads connection totals above 2^32 exactly, and the same address twice as the same text', () => {
+    const src = [10, 240, 1, 2];
+    const dst = [192, 168, 255, 254];
+    const raw = rawEvent({ src, dst, sport: 1, dport: 2, proto: 17, ct: [(1n << 40n) + 5n, 2n ** 52n, 7n, 0n] });
+    const ev = decodeEvent(raw);
+    expect(ev.conntrack).toEqual({ bytesTx: 2 ** 40 + 5, bytesRx: 2 ** 52, packetsTx: 7, packetsRx: 0 });
+    expect(ev.destination).toBe('192.168.255.254');
+    expect(decodeEvent(raw).destination).toBe(ev.destination);
   });
 
   it('formats IPv6 addresses in their shortest form', () => {
