@@ -278,6 +278,8 @@ export class Agent {
     k8s.on('pod', schedule);
     k8s.on('apiServerIps', schedule);
     k8s.on('observedNamespaces', schedule);
+    // What is known already (the API server address of the kubeconfig) goes in without waiting for an event.
+    schedule();
     this.stopNodeEvents = () => clearTimeout(timer);
   }
 

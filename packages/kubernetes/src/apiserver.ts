@@ -78,6 +78,13 @@ export class ApiServerWatcher {
   constructor(options: ApiServerWatcherOptions) {
     this.#opts = options;
     this.#log = options.logger.child({ watcher: 'apiserver' });
+    // A server URL with a literal address is known before any request: the IPs-of-interest filter and the latency
+    // metrics can have it from the start, ahead of the first refresh.
+    const host = options.serverUrl ? serverHost(options.serverUrl) : undefined;
+    if (host !== undefined && isIP(host) !== 0) {
+      this.#last.set('kubeconfig', [host]);
+      this.#ips = [host];
+    }
   }
 
   /** The current API server IPs, sorted. */

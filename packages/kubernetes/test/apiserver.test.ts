@@ -25,6 +25,21 @@ describe('ApiServerWatcher', () => {
     expect(w.status().sources).toEqual({ kubeconfig: 'ok', service: 'ok', endpoints: 'ok' });
   });
 
+  it('knows a literal server address before the first refresh', async () => {
+    const changes: ApiServerIpsChange[] = [];
+    const w = new ApiServerWatcher({
+      logger: captureLogger().logger,
+      serverUrl: 'https://10.0.0.1:443',
+      serviceIps: async () => ['10.96.0.1'],
+      onChange: (c) => changes.push(c),
+    });
+    expect(w.ips()).toEqual(['10.0.0.1']);
+    await w.refresh();
+    expect(changes).toEqual([{ ips: ['10.0.0.1', '10.96.0.1'], added: ['10.96.0.1'], removed: [] }]);
+    // A name is only known once resolved.
+    expect(new ApiServerWatcher({ logger: captureLogger().logger, serverUrl: 'https://k8s.example:6443' }).ips()).toEqual([]);
+  });
+
   it('keeps the last answer of a source that fails', async () => {
     let fail = false;
     const w = new ApiServerWatcher({
