@@ -21,7 +21,7 @@ import {
   type VethPair,
 } from '@retina-ts/testkit';
 import { eventually, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
-import { PodBridge } from './pod-network.js';
+import { deploymentContext, PodBridge, registerDeploymentPod, type DeploymentPodSpec } from './pod-network.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
 const NODE = uniqueName('cluster-node-', 40);
@@ -30,12 +30,8 @@ const TCP_PORT = 8080;
 const TCP_CONNECTIONS = 3;
 const UDP_DATAGRAMS = 5;
 
-interface PodSpec {
+interface PodSpec extends DeploymentPodSpec {
   key: 'a' | 'b' | 'c';
-  namespace: string;
-  deployment: string;
-  hash: string;
-  ip: string;
 }
 
 const PODS: readonly PodSpec[] = [
@@ -98,39 +94,9 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     metricsText = await (await fetch(agent!.url('/metrics'))).text();
     return parseSeries(metricsText);
   };
-  const ctx = (prefix: 'source' | 'destination', p: Pod): Record<string, string> => ({
-    [`${prefix}_ip`]: p.ip,
-    [`${prefix}_namespace`]: p.namespace,
-    [`${prefix}_podname`]: p.name,
-    [`${prefix}_workload_kind`]: 'Deployment',
-    [`${prefix}_workload_name`]: p.deployment,
-  });
+  const ctx = (prefix: 'source' | 'destination', p: Pod): Record<string, string> =>
+    deploymentContext(prefix, p);
 
-  /** Registers the pod's ReplicaSet, Deployment and Pod objects. */
-  const registerPod = (p: PodSpec, name: string): void => {
-    const rs = `${p.deployment}-${p.hash}`;
-    api.create('deployments.apps', { metadata: { name: p.deployment, namespace: p.namespace, uid: `dep-${p.key}` } });
-    api.create('replicasets.apps', {
-      metadata: {
-        name: rs,
-        namespace: p.namespace,
-        uid: `rs-${p.key}`,
-        ownerReferences: [
-          { apiVersion: 'apps/v1', kind: 'Deployment', name: p.deployment, uid: `dep-${p.key}`, controller: true },
-        ],
-      },
-    });
-    api.create('pods', {
-      metadata: {
-        name,
-        namespace: p.namespace,
-        labels: { app: p.deployment, 'pod-template-hash': p.hash },
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs, uid: `rs-${p.key}`, controller: true }],
-      },
-      spec: { nodeName: NODE },
-      status: { phase: 'Running', podIP: p.ip, podIPs: [{ ip: p.ip }] },
-    });
-  };
 
   beforeAll(async () => {
     api = await startApiServerDouble();
@@ -179,7 +145,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
       const { netns, veth } = bridge.addPod(`rtp${spec.key}`, `${spec.ip}/24`);
       const p: Pod = { ...spec, name, netns, veth, hostIf: veth.name };
       pods.set(spec.key, p);
-      registerPod(spec, name);
+      registerDeploymentPod(api, spec, name, NODE);
     }
     // Attached: the agent holds an ingress and an egress tcx link on every pod veth.
     for (const p of pods.values()) {

@@ -5,7 +5,7 @@
  * never reach its ring and every count is exact. A client built from the official Hubble protos checks GetFlows,
  * its filters, a live follower and the hubble_* metrics.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import {
   type NetnsPair,
 } from '@retina-ts/testkit';
 import { eventually, parseExposition, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
+import { dig, startDnsmasq } from './dns-server.js';
 
 const OFFICIAL_PROTOS = resolve(
   process.env['HUBBLE_API_PROTOS'] ??
@@ -80,54 +81,6 @@ function requirements(): string | undefined {
   return undefined;
 }
 
-/** Runs dig in `ns` against srv's dnsmasq and returns the status word (NOERROR, NXDOMAIN, ...). */
-function dig(ns: Netns, name: string): string {
-  const out = ns.exec('dig', [`@${SRV_IP}`, name, 'A', '+time=3', '+tries=1', '+nocookie'], {
-    allowFailure: true,
-  });
-  const status = /status: ([A-Z]+)/.exec(out.stdout)?.[1];
-  if (!status) throw new Error(`dig @${SRV_IP} ${name} A got no answer: ${out.stdout}${out.stderr}`);
-  return status;
-}
-
-/** Starts dnsmasq in `ns` and resolves once it has logged its start (or rejects if it exits first). */
-function startDnsmasq(ns: Netns, pidFile: string): Promise<ChildProcess> {
-  const child = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      ns.name,
-      'dnsmasq',
-      '--keep-in-foreground',
-      '--no-resolv',
-      '--no-hosts',
-      '--no-poll',
-      '--bind-interfaces',
-      `--listen-address=${SRV_IP}`,
-      '--port=53',
-      `--pid-file=${pidFile}`,
-      '--host-record=a.test,10.9.0.1',
-      '--local=/test/',
-      '--user=root',
-      '--log-facility=-',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  return new Promise((res, rej) => {
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      if (out.includes('started')) res(child);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) =>
-      rej(new Error(`dnsmasq exited with ${code} before it started: ${out.trim()}`)),
-    );
-  });
-}
-
 describeKernel(
   'agent with the Hubble control plane on real kernel traffic',
   () => {
@@ -155,12 +108,12 @@ describeKernel(
         srv.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(port), '-j', 'DROP']);
       }
       srv.exec('iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(RETRANS_PORT), '-j', 'DROP']);
-      dnsmasq = await startDnsmasq(srv, join(cwd, 'dnsmasq.pid'));
+      dnsmasq = await startDnsmasq(srv, SRV_IP, join(cwd, 'dnsmasq.pid'), '10.9.0.1');
       // Asked from srv itself: that query is neither observed by dns (cli only) nor dropped.
       await waitFor(
         () => {
           try {
-            return dig(srv, 'a.test') === 'NOERROR';
+            return dig(srv, SRV_IP, 'a.test') === 'NOERROR';
           } catch {
             return false;
           }
@@ -208,8 +161,8 @@ describeKernel(
       tcpObserver = observerClient(`127.0.0.1:${Number(serving['tcpPort'])}`);
 
       sendUdp(cli, { address: SRV_IP, port: DROP_PORT, count: DROPS });
-      expect(dig(cli, 'a.test')).toBe('NOERROR');
-      expect(dig(cli, 'nope.test')).toBe('NXDOMAIN');
+      expect(dig(cli, SRV_IP, 'a.test')).toBe('NOERROR');
+      expect(dig(cli, SRV_IP, 'nope.test')).toBe('NXDOMAIN');
     }, 60_000);
 
     afterAll(async () => {

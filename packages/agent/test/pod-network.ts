@@ -3,6 +3,7 @@
  * bridge and the host ends stay without addresses (addrgenmode none keeps even IPv6 link-locals off), so the root
  * namespace gains no address or route.
  */
+import type { ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import { createNetns, createVethPair, run, uniqueName, type Netns, type VethPair } from '@retina-ts/testkit';
 
 /** A pod's namespace and its veth pair (host end on the bridge). */
@@ -42,4 +43,68 @@ export class PodBridge {
     }
     run('ip', ['link', 'del', this.name], { allowFailure: true });
   }
+}
+
+/** A pod owned by a Deployment through its ReplicaSet `<deployment>-<hash>`. */
+export interface DeploymentPodSpec {
+  key: string;
+  namespace: string;
+  deployment: string;
+  hash: string;
+  ip: string;
+}
+
+/** Registers the pod `name`, its ReplicaSet and its Deployment in the API server double, running on `nodeName`. */
+export function registerDeploymentPod(
+  api: ApiServerDouble,
+  p: DeploymentPodSpec,
+  name: string,
+  nodeName: string,
+): void {
+  const rs = `${p.deployment}-${p.hash}`;
+  api.create('deployments.apps', {
+    metadata: { name: p.deployment, namespace: p.namespace, uid: `dep-${p.key}` },
+  });
+  api.create('replicasets.apps', {
+    metadata: {
+      name: rs,
+      namespace: p.namespace,
+      uid: `rs-${p.key}`,
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          name: p.deployment,
+          uid: `dep-${p.key}`,
+          controller: true,
+        },
+      ],
+    },
+  });
+  api.create('pods', {
+    metadata: {
+      name,
+      namespace: p.namespace,
+      labels: { app: p.deployment, 'pod-template-hash': p.hash },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs, uid: `rs-${p.key}`, controller: true },
+      ],
+    },
+    spec: { nodeName },
+    status: { phase: 'Running', podIP: p.ip, podIPs: [{ ip: p.ip }] },
+  });
+}
+
+/** The context labels (`<prefix>_ip`, `_namespace`, `_podname`, `_workload_kind`, `_workload_name`) of such a pod. */
+export function deploymentContext(
+  prefix: 'source' | 'destination',
+  p: DeploymentPodSpec & { name: string },
+): Record<string, string> {
+  return {
+    [`${prefix}_ip`]: p.ip,
+    [`${prefix}_namespace`]: p.namespace,
+    [`${prefix}_podname`]: p.name,
+    [`${prefix}_workload_kind`]: 'Deployment',
+    [`${prefix}_workload_name`]: p.deployment,
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * Reading the agent from the outside in kernel tests: series of a /metrics exposition with their labels, and the
- * tcx links a process holds on an interface.
+ * BPF links and programs a process holds.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,14 +19,19 @@ export function parseSeries(text: string): Series[] {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!;
     out.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return out;
 }
 
 /** Sum of the series of `name` whose labels include `labels`, and how many matched. */
-export function select(series: Series[], name: string, labels: Record<string, string>): { sum: number; count: number } {
+export function select(
+  series: Series[],
+  name: string,
+  labels: Record<string, string>,
+): { sum: number; count: number } {
   let sum = 0;
   let count = 0;
   for (const s of series) {
@@ -39,20 +44,42 @@ export function select(series: Series[], name: string, labels: Record<string, st
   return { sum, count };
 }
 
+/** The fdinfo text of each descriptor the process `pid` holds (descriptors closed meanwhile are skipped). */
+function fdinfos(pid: number): string[] {
+  const dir = `/proc/${pid}/fdinfo`;
+  const out: string[] = [];
+  for (const fd of readdirSync(dir)) {
+    try {
+      out.push(readFileSync(join(dir, fd), 'utf8'));
+    } catch {
+      // the descriptor closed meanwhile
+    }
+  }
+  return out;
+}
+
+const fdField = (text: string, key: string): string | undefined =>
+  new RegExp(`^${key}:\\s+(\\S+)`, 'm').exec(text)?.[1];
+
 /** The tcx link ids the process `pid` holds on interface `ifindex`, read from its fdinfo. */
 export function tcxLinksOf(pid: number, ifindex: number): number[] {
   const ids: number[] = [];
-  const dir = `/proc/${pid}/fdinfo`;
-  for (const fd of readdirSync(dir)) {
-    let text: string;
-    try {
-      text = readFileSync(join(dir, fd), 'utf8');
-    } catch {
-      continue; // the descriptor closed meanwhile
-    }
-    const field = (k: string): string | undefined => new RegExp(`^${k}:\\s+(\\S+)`, 'm').exec(text)?.[1];
-    if (field('link_type') !== 'tcx' || Number(field('ifindex')) !== ifindex) continue;
-    ids.push(Number(field('link_id')));
+  for (const text of fdinfos(pid)) {
+    if (fdField(text, 'link_type') !== 'tcx' || Number(fdField(text, 'ifindex')) !== ifindex) continue;
+    ids.push(Number(fdField(text, 'link_id')));
   }
   return ids.sort((x, y) => x - y);
+}
+
+/** The BPF link and program ids the process `pid` holds, read from its fdinfo. */
+export function bpfHandlesOf(pid: number): { links: number[]; programs: number[] } {
+  const links: number[] = [];
+  const programs: number[] = [];
+  for (const text of fdinfos(pid)) {
+    const link = fdField(text, 'link_id');
+    const prog = fdField(text, 'prog_id');
+    if (link !== undefined) links.push(Number(link));
+    else if (prog !== undefined) programs.push(Number(prog));
+  }
+  return { links: links.sort((x, y) => x - y), programs: programs.sort((x, y) => x - y) };
 }

@@ -160,7 +160,7 @@ describe('AdvancedFlowMetrics, local context', () => {
     ]);
   });
 
-  it('counts retransmissions (verdict 15) and DNS requests and responses (verdict 16) once per flow', async () => {
+  it('counts retransmissions (verdict 15) and DNS requests and responses (verdict 16) from their flows', async () => {
     const metrics = createMetricsModule();
     const { enricher } = cluster();
     const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
@@ -206,6 +206,39 @@ describe('AdvancedFlowMetrics, local context', () => {
       'networkobservability_adv_dns_request_count{query_type="A,AAAA",query="bing.com.",namespace="web",podname="web-2"} 1',
       // An ingress response counts for the destination pod.
       'networkobservability_adv_dns_response_count{query_type="A,AAAA",query="bing.com.",return_code="NXDOMAIN",response="1.2.3.4,5.6.7.8",num_response="2",namespace="web",podname="web-2"} 1',
+    ]);
+  });
+
+  it('counts every segment a folded retransmission flow stands for, in remote and local context', async () => {
+    const { enricher } = cluster();
+    const retrans = { verdict: Verdict.RETRANSMISSION };
+    const flows = [
+      // One connection's retransmissions folded into one flow (extensions.packets = segments), then a single one.
+      enricher.enrich(tcp('10.0.0.1', '10.0.1.1', { ACK: true }, { ...retrans, extensions: { packets: 5 } })),
+      enricher.enrich(tcp('10.0.0.1', '10.0.1.1', { ACK: true, PSH: true }, retrans)),
+    ];
+    const remote = createMetricsModule();
+    const r = new AdvancedFlowMetrics({ metrics: remote, config: { remoteContext: true } });
+    r.update({
+      contextOptions: [
+        { metricName: 'tcp_retransmission_count', sourceLabels: ['podname'], destinationLabels: ['podname'] },
+      ],
+      namespaces: { include: ['web'] },
+    });
+    r.process(flows);
+    expect(await advLines(remote)).toEqual([
+      'networkobservability_adv_tcpretrans_count{source_podname="web-1",destination_podname="db-0"} 6',
+    ]);
+    const local = createMetricsModule();
+    const l = new AdvancedFlowMetrics({ metrics: local, config: { remoteContext: false } });
+    l.update({
+      contextOptions: [{ metricName: 'tcp_retransmission_count', sourceLabels: ['podname'] }],
+      namespaces: { include: ['web', 'db'] },
+    });
+    l.process(flows);
+    expect(await advLines(local)).toEqual([
+      'networkobservability_adv_tcpretrans_count{podname="web-1"} 6',
+      'networkobservability_adv_tcpretrans_count{podname="db-0"} 6',
     ]);
   });
 

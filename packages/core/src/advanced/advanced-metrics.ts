@@ -302,7 +302,9 @@ export class AdvancedFlowMetrics {
       }
       case Verdict.RETRANSMISSION: {
         const rt = fams.tcp_retransmission_count;
-        if (rt) this.#count(rt, flow, 1, now, FixedKind.NONE);
+        // A retransmission flow may stand for several segments of one connection (`packets`), as the node-level
+        // count and the kernel's RetransSegs count them.
+        if (rt) this.#count(rt, flow, flow.extensions?.packets ?? 1, now, FixedKind.NONE);
         break;
       }
       case Verdict.DNS:
