@@ -104,7 +104,7 @@ describeKernel('packetparser programs (BPF_PROG_TEST_RUN)', () => {
       trafficDirection: TrafficDirection.EGRESS,
       flags: 0x02,
       isReply: false,
-      conntrack: { bytesTx: BigInt(frame.length), bytesRx: 0n, packetsTx: 1n, packetsRx: 0n },
+      conntrack: { bytesTx: frame.length, bytesRx: 0, packetsTx: 1, packetsRx: 0 },
     });
     expect(eventToFlow(ev, { nodeName: 'n', epochOffsetNs: 0n }).extensions?.tcpId).toBe(0xdeadbeef);
   });
