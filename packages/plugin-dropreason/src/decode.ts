@@ -11,8 +11,11 @@ import {
   Verdict,
 } from '@retina-ts/core';
 import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
-import { compareStrings, type Flow, type Layer4 } from '@retina-ts/core';
+import type { Flow, Layer4 } from '@retina-ts/core';
 import { dropReasonDesc, type DropReasonCatalog } from './reasons.js';
+
+/** Code-unit order: the same on every host, and no ICU collation data loaded (unlike localeCompare). */
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Direction values written by the kernel program. */
 export const DIR_INGRESS = 0;

@@ -4,7 +4,6 @@
  * pure parsers, so it runs the same against Windows and against recorded responses.
  */
 import pMap from 'p-map';
-import { compareStrings } from '@retina-ts/core';
 import { HnsCallError, HnsRequestError } from './errors.js';
 import {
   decodeEndpoint,
@@ -17,6 +16,9 @@ import { endpointQuery, endpointStatsPath } from './hns/query.js';
 import type { WindowsNetworkHost } from './host.js';
 import { parseVfpPortCounters, portCounterArgs, type VfpPortCounters } from './vfp/counters.js';
 import { LIST_PORTS_ARGS, parseVmSwitchPorts, portsByMac } from './vfp/ports.js';
+
+/** Code-unit order: the same on every host, and no ICU collation data loaded (unlike localeCompare). */
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** What one endpoint contributed to a poll. */
 export interface EndpointSample {
