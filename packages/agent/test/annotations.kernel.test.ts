@@ -12,9 +12,7 @@
  *   configuration has no ttl).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
+import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   describeKernel,
   listBpfLinks,
@@ -23,7 +21,7 @@ import {
   type Netns,
   type VethPair,
 } from '@retina-ts/testkit';
-import { eventually, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
+import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { PodBridge } from './pod-network.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
@@ -139,7 +137,6 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
 
   beforeAll(async () => {
     api = await startApiServerDouble();
-    await writeKubeconfig(join(cwd, 'kubeconfig'), { server: api.url });
     api.create('namespaces', { metadata: { name: 'watched', annotations: { ...OBSERVE } } });
     // Another annotation key on `plain` must not count as the opt-in.
     api.create('namespaces', { metadata: { name: 'plain', annotations: { 'retina.sh/owner': 'team-a' } } });
@@ -158,9 +155,11 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
 
     bridge = new PodBridge();
 
-    writeFileSync(
-      join(cwd, 'config.yaml'),
-      [
+    agent = await spawnClusterAgent({
+      cwd,
+      nodeName: NODE,
+      server: api.url,
+      config: [
         'apiServer: { host: 127.0.0.1, port: 0 }',
         'enabledPlugin: [packetparser]',
         'enablePodLevel: true',
@@ -171,11 +170,7 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
         'plugins:',
         '  packetparser:',
         '    hostInterface: false',
-      ].join('\n'),
-    );
-    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], {
-      cwd,
-      env: { NODE_NAME: NODE, KUBECONFIG: join(cwd, 'kubeconfig') },
+      ],
     });
 
     for (const spec of PODS) {
@@ -203,10 +198,7 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
   }, 60_000);
 
   afterAll(async () => {
-    if (agent && agent.child.exitCode === null && agent.child.signalCode === null) {
-      agent.child.kill('SIGTERM');
-      await agent.exited;
-    }
+    await stopAgent(agent);
     bridge?.destroy();
     await api?.close();
     console.info(`annotations.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);

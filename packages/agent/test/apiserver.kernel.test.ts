@@ -11,10 +11,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
+import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   createNetns,
   createVethPair,
@@ -25,7 +25,7 @@ import {
   type Netns,
   type VethPair,
 } from '@retina-ts/testkit';
-import { eventually, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
+import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
 // Addresses live only inside the two namespaces this file creates.
@@ -231,21 +231,18 @@ describeKernel('retina-agent measuring its API server connection', () => {
 
     local = await startLocalForwarder(apiSocket, api.port);
     children.push(await startForwarderIn(apiserverNs, `${APISERVER_IP}:${APISERVER_PORT}`, apiSocket));
-    await writeKubeconfig(join(cwd, 'kubeconfig'), { server: `http://${APISERVER_IP}:${APISERVER_PORT}` });
 
-    writeFileSync(
-      join(cwd, 'config.yaml'),
-      [
+    agent = await spawnClusterAgent({
+      cwd,
+      nodeName: NODE,
+      server: `http://${APISERVER_IP}:${APISERVER_PORT}`,
+      netns: node.name,
+      config: [
         'apiServer: { host: 127.0.0.1, port: 0 }',
         'enabledPlugin: [packetparser]',
         'enablePodLevel: true',
         'enableRetinaEndpoint: false',
-      ].join('\n'),
-    );
-    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], {
-      cwd,
-      netns: node.name,
-      env: { NODE_NAME: NODE, KUBECONFIG: join(cwd, 'kubeconfig') },
+      ],
     });
     children.push(await startForwarderIn(node, metricsSocket, `127.0.0.1:${agent.port}`));
 
@@ -273,10 +270,7 @@ describeKernel('retina-agent measuring its API server connection', () => {
   }, 60_000);
 
   afterAll(async () => {
-    if (agent && agent.child.exitCode === null && agent.child.signalCode === null) {
-      agent.child.kill('SIGTERM');
-      await agent.exited;
-    }
+    await stopAgent(agent);
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await Promise.all(
       children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)),

@@ -7,10 +7,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
+import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   describeKernel,
   listBpfLinks,
@@ -20,7 +18,7 @@ import {
   type Netns,
   type VethPair,
 } from '@retina-ts/testkit';
-import { eventually, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
+import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { deploymentContext, PodBridge, registerDeploymentPod, type DeploymentPodSpec } from './pod-network.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
@@ -100,7 +98,6 @@ describeKernel('retina-agent on pods in network namespaces', () => {
 
   beforeAll(async () => {
     api = await startApiServerDouble();
-    await writeKubeconfig(join(cwd, 'kubeconfig'), { server: api.url });
     for (const ns of ['shop', 'data']) api.create('namespaces', { metadata: { name: ns } });
     api.create('metricsconfigurations.retina.sh', {
       apiVersion: 'retina.sh/v1alpha1',
@@ -120,9 +117,11 @@ describeKernel('retina-agent on pods in network namespaces', () => {
 
     bridge = new PodBridge();
 
-    writeFileSync(
-      join(cwd, 'config.yaml'),
-      [
+    agent = await spawnClusterAgent({
+      cwd,
+      nodeName: NODE,
+      server: api.url,
+      config: [
         'apiServer: { host: 127.0.0.1, port: 0 }',
         'enabledPlugin: [packetparser]',
         'enablePodLevel: true',
@@ -132,11 +131,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
         'plugins:',
         '  packetparser:',
         '    hostInterface: false',
-      ].join('\n'),
-    );
-    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], {
-      cwd,
-      env: { NODE_NAME: NODE, KUBECONFIG: join(cwd, 'kubeconfig') },
+      ],
     });
 
     // Pods appear while the agent runs, so the watcher's netlink path attaches them.
@@ -156,10 +151,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
 
   afterAll(async () => {
     server?.kill('SIGTERM');
-    if (agent && agent.child.exitCode === null) {
-      agent.child.kill('SIGTERM');
-      await agent.exited;
-    }
+    await stopAgent(agent);
     bridge?.destroy();
     await api?.close();
     console.info(`cluster.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { writeKubeconfig } from '@retina-ts/k8s-apiserver-double';
 
 export const AGENT_CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 
@@ -117,6 +118,34 @@ export async function spawnAgent(
     void exited.then(({ code }) => reject(new Error(`agent exited (${code}) before listening: ${stderr}`)));
   });
   return { child, port, logs, exited, url: (path) => `http://127.0.0.1:${port}${path}` };
+}
+
+/**
+ * Starts `retina-agent` on node `nodeName` in a cluster: writes `kubeconfig` (pointing at `server`) and
+ * `config.yaml` (the given lines) into `cwd`, then spawns the agent with them (inside `netns` when given).
+ */
+export async function spawnClusterAgent(opts: {
+  cwd: string;
+  nodeName: string;
+  server: string;
+  config: string[];
+  netns?: string;
+}): Promise<AgentProcess> {
+  const { cwd } = opts;
+  await writeKubeconfig(join(cwd, 'kubeconfig'), { server: opts.server });
+  writeFileSync(join(cwd, 'config.yaml'), opts.config.join('\n'));
+  return spawnAgent(['--config', join(cwd, 'config.yaml')], {
+    cwd,
+    ...(opts.netns ? { netns: opts.netns } : {}),
+    env: { NODE_NAME: opts.nodeName, KUBECONFIG: join(cwd, 'kubeconfig') },
+  });
+}
+
+/** Sends SIGTERM to an agent that still runs and waits for its exit. */
+export async function stopAgent(agent: AgentProcess | undefined): Promise<void> {
+  if (!agent || agent.child.exitCode !== null || agent.child.signalCode !== null) return;
+  agent.child.kill('SIGTERM');
+  await agent.exited;
 }
 
 /** Polls `fn` until it returns a truthy value or the attempts run out. */

@@ -14,11 +14,10 @@
  * - on SIGTERM the agent exits 0 and leaves no BPF link or program behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
+import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   commandExists,
   describeKernel,
@@ -30,7 +29,7 @@ import {
   type Netns,
   type VethPair,
 } from '@retina-ts/testkit';
-import { eventually, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
+import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
 import { deploymentContext, PodBridge, registerDeploymentPod, type DeploymentPodSpec } from './pod-network.js';
 import { bpfHandlesOf, parseSeries, select, tcxLinksOf, type Series } from './series.js';
@@ -208,7 +207,6 @@ describeKernel(
 
     beforeAll(async () => {
       api = await startApiServerDouble();
-      await writeKubeconfig(join(cwd, 'kubeconfig'), { server: api.url });
       for (const ns of ['shop', 'infra']) api.create('namespaces', { metadata: { name: ns } });
       api.create('metricsconfigurations.retina.sh', {
         apiVersion: 'retina.sh/v1alpha1',
@@ -232,9 +230,11 @@ describeKernel(
       });
 
       bridge = new PodBridge();
-      writeFileSync(
-        join(cwd, 'config.yaml'),
-        [
+      agent = await spawnClusterAgent({
+        cwd,
+        nodeName: NODE,
+        server: api.url,
+        config: [
           'apiServer: { host: 127.0.0.1, port: 0 }',
           'enabledPlugin: [dropreason, dns, tcpretrans, packetparser]',
           'enablePodLevel: true',
@@ -245,11 +245,7 @@ describeKernel(
           '  packetparser: { hostInterface: false }',
           // Every drop becomes its own flow (none folded into a later one), so drop counts are exact.
           '  dropreason: { eventIntervalMs: 0 }',
-        ].join('\n'),
-      );
-      agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], {
-        cwd,
-        env: { NODE_NAME: NODE, KUBECONFIG: join(cwd, 'kubeconfig') },
+        ],
       });
 
       for (const spec of PODS) {
@@ -287,10 +283,7 @@ describeKernel(
         dnsmasq.kill('SIGTERM');
         await exited;
       }
-      if (agent && agent.child.exitCode === null && agent.child.signalCode === null) {
-        agent.child.kill('SIGTERM');
-        await agent.exited;
-      }
+      await stopAgent(agent);
       bridge?.destroy(); // the namespaces take their iptables rules with them
       await api?.close();
       console.info(`pod-metrics.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
