@@ -66,6 +66,8 @@ const sortIps = (ips: Iterable<string>) => [...new Set(ips)].sort();
 export class ApiServerWatcher {
   readonly #opts: ApiServerWatcherOptions;
   readonly #log: Logger;
+  /** The server URL's host (an address or a name), parsed once. */
+  readonly #host: string | undefined;
   readonly #last = new Map<string, string[]>();
   #sources: ApiServerWatcherStatus['sources'] = {};
   #ips: string[] = [];
@@ -80,7 +82,8 @@ export class ApiServerWatcher {
     this.#log = options.logger.child({ watcher: 'apiserver' });
     // A server URL with a literal address is known before any request: the IPs-of-interest filter and the latency
     // metrics can have it from the start, ahead of the first refresh.
-    const host = options.serverUrl ? serverHost(options.serverUrl) : undefined;
+    this.#host = options.serverUrl ? serverHost(options.serverUrl) : undefined;
+    const host = this.#host;
     if (host !== undefined && isIP(host) !== 0) {
       this.#last.set('kubeconfig', [host]);
       this.#ips = [host];
@@ -125,7 +128,7 @@ export class ApiServerWatcher {
 
   async #refresh(): Promise<void> {
     const o = this.#opts;
-    const host = o.serverUrl ? serverHost(o.serverUrl) : undefined;
+    const host = this.#host;
     const sources: [string, (() => Promise<string[]>) | undefined][] = [
       [
         'kubeconfig',

@@ -3,6 +3,7 @@
  * validated with a message that names the bad value and what is allowed; the loader (load.ts) adds the key path.
  */
 import { z } from 'zod';
+import { DEFAULT_FLOW_BUS_CAPACITY } from '../flow/bus.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { parseDuration } from './duration.js';
 
@@ -263,8 +264,7 @@ export const DEFAULTS = {
   conntrackReportIntervalMs: 30_000,
   packetParserRingBufferSize: 8_388_608,
   filterMapMaxEntries: 255,
-  // Twice the most a ring-buffer reader hands over in one turn (16 batches of 4096), so one pause does not drop.
-  flowBusCapacity: 131_072,
+  flowBusCapacity: DEFAULT_FLOW_BUS_CAPACITY,
 } as const;
 
 /** The apiServer block. */

@@ -13,7 +13,7 @@ export type FlowSubscriber = (flows: readonly Flow[]) => void;
 
 /** Options of `new FlowBus`. */
 export interface FlowBusOptions {
-  /** Flows held at most (default 131072: twice what a ring-buffer reader hands over in one turn). */
+  /** Flows held at most (default DEFAULT_FLOW_BUS_CAPACITY). */
   capacity?: number;
   /** Where dropped flows are counted. */
   metrics?: MetricsModule;
@@ -22,6 +22,9 @@ export interface FlowBusOptions {
   /** Flows handed to subscribers per batch (default 4096, the ring-buffer readers' batch size); each turn delivers everything queued before it. */
   maxBatch?: number;
 }
+
+/** Default capacity: twice what a ring-buffer reader hands over in one turn (16 batches of 4096). */
+export const DEFAULT_FLOW_BUS_CAPACITY = 131_072;
 
 /** Bounded flow queue with asynchronous batch delivery. */
 export class FlowBus {
@@ -39,7 +42,7 @@ export class FlowBus {
   readonly #logger: Logger | undefined;
 
   constructor(options: FlowBusOptions = {}) {
-    const capacity = options.capacity ?? 131_072;
+    const capacity = options.capacity ?? DEFAULT_FLOW_BUS_CAPACITY;
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`FlowBus: capacity ${String(capacity)} must be a positive integer`);
     }
