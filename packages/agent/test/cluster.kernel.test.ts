@@ -104,7 +104,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
       kind: 'MetricsConfiguration',
       metadata: { name: 'pods' },
       spec: {
-        contextOptions: ['forward_count', 'tcp_flag_gauges'].map((metricName) => ({
+        contextOptions: ['forward_count', 'forward_bytes', 'tcp_flag_gauges'].map((metricName) => ({
           metricName,
           sourceLabels: ['ip', 'namespace', 'podname', 'workload'],
           destinationLabels: ['ip', 'namespace', 'podname', 'workload'],
@@ -185,6 +185,11 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     });
     expect(select(parseSeries(metricsText), 'networkobservability_adv_forward_count', labels)).toEqual({
       sum: 2 * UDP_DATAGRAMS,
+      count: 1,
+    });
+    // Bytes as the TC hooks see each frame: Ethernet, IPv4 and UDP headers plus sendUdp's default payload.
+    expect(select(parseSeries(metricsText), 'networkobservability_adv_forward_bytes', labels)).toEqual({
+      sum: 2 * UDP_DATAGRAMS * (14 + 20 + 8 + 'retina-test'.length),
       count: 1,
     });
   });
