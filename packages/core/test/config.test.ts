@@ -172,7 +172,7 @@ describe('parseConfig validation messages', () => {
     ['plugin name', { enabledPlugin: ['dns', 'Drop Reason'] }, 'config: enabledPlugin: "Drop Reason" is not a valid plugin name (lower case letters, digits and dashes, or an npm package name)'],
     ['plugins map', { plugins: ['linuxutil'] }, 'config: plugins: ["linuxutil"] is not a mapping of plugin name to options'],
     ['plugin options', { plugins: { linuxutil: 5 } }, 'config: plugins: linuxutil: 5 is not a mapping of options'],
-    ['telemetry minimum', { telemetryInterval: '1m' }, 'config: telemetryInterval: 1m0s is smaller than the minimum 2m0s'],
+    ['telemetry minimum', { telemetryInterval: '1m' }, 'config: telemetryInterval: "1m" is out of range (allowed: 2m0s to 24h0m0s, or 0 for the default)'],
     ['host type', { apiServer: { host: true } }, 'config: apiServer.host: true is not a string'],
   ];
   for (const [what, input, message] of cases) {

@@ -2,8 +2,9 @@
  * Loads the agent configuration: Retina's config.yaml (unchanged), then environment overrides, then cross-field
  * rules. Bad values throw ConfigError naming the key, the value and what is allowed; unknown keys are warnings.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Platform } from '../plugin/contract.js';
 import { formatDuration } from './duration.js';
@@ -52,7 +53,17 @@ export interface ParseConfigOptions {
 export interface LoadConfigOptions extends ParseConfigOptions {
   /** Path of config.yaml; without it only defaults and the environment apply. */
   file?: string;
+  /**
+   * A mounted ConfigMap folder, one file per key (Retina's Hubble chart, `--config-dir`): `config.yaml` in it is
+   * read as the file, every other file is one key whose value is the file's text. Not together with `file`.
+   */
+  dir?: string;
 }
+
+/** Largest config.yaml or per-key file read (a ConfigMap holds at most 1 MiB). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** Most per-key files read from a config folder. */
+export const MAX_CONFIG_DIR_ENTRIES = 1000;
 
 /** The loaded configuration and the warnings to log. */
 export interface LoadedConfig {
@@ -213,7 +224,8 @@ export function parseConfig(object: unknown, options: ParseConfigOptions = {}): 
     if (KNOWN_KEYS.includes(key)) continue;
     if (CILIUM_OPTION_RE.test(key)) {
       const v = fileObj[key];
-      ciliumOptions[key] = typeof v === 'string' ? v : showValue(v);
+      // An empty value (`key:` with nothing after it) is the empty string, as Cilium reads it.
+      ciliumOptions[key] = typeof v === 'string' ? v : v === null || v === undefined ? '' : showValue(v);
       continue;
     }
     warnings.push(`config: ${where}unknown key "${key}" ignored`);
@@ -249,20 +261,8 @@ export function parseConfig(object: unknown, options: ParseConfigOptions = {}): 
     }
   }
 
-  let telemetryIntervalMs: number = DEFAULTS.telemetryIntervalMs;
-  if (raw.telemetryInterval !== undefined && raw.telemetryInterval > 0) {
-    if (raw.telemetryInterval < DEFAULTS.minTelemetryIntervalMs) {
-      const envName = fromEnv.get('telemetryInterval');
-      throwIssues([
-        {
-          path: 'telemetryInterval',
-          message: `${formatDuration(raw.telemetryInterval)} is smaller than the minimum ${formatDuration(DEFAULTS.minTelemetryIntervalMs)}`,
-          ...(envName ? { env: envName } : {}),
-        },
-      ]);
-    }
-    telemetryIntervalMs = raw.telemetryInterval;
-  }
+  // The schema keeps it within RANGES.telemetryIntervalMs; 0 means the default.
+  const telemetryIntervalMs: number = raw.telemetryInterval || DEFAULTS.telemetryIntervalMs;
 
   let conntrackReportIntervalMs: number = DEFAULTS.conntrackReportIntervalMs;
   if (raw.conntrackReportInterval !== undefined) {
@@ -336,23 +336,90 @@ export function parseConfigYaml(text: string, file = 'config.yaml'): unknown {
   return doc.toJS() as unknown;
 }
 
-/** Reads config.yaml (when given), applies env overrides (default process.env) and validates everything. */
-export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
-  let object: unknown = {};
-  if (options.file) {
-    let text: string;
-    try {
-      text = readFileSync(options.file, 'utf8');
-    } catch (err) {
-      throw new ConfigError(
-        `config: cannot read ${options.file}: ${(err as Error).message} (check the --config path and the ConfigMap mount)`,
-      );
+function readBounded(file: string, what: string): string {
+  let text: string;
+  try {
+    const size = statSync(file).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(`config: ${file} is ${size} bytes, more than the ${MAX_CONFIG_BYTES} a ConfigMap can hold`);
     }
-    object = parseConfigYaml(text, options.file);
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`config: cannot read ${file}: ${(err as Error).message} (check ${what} and the ConfigMap mount)`);
   }
-  return parseConfig(object, {
+  return text;
+}
+
+/**
+ * Reads a ConfigMap folder: `config.yaml` as the config file, each other regular file as one key (Kubernetes'
+ * `..data` links and other dot files are skipped). An empty file is an empty value, so the key's default applies.
+ * A key set both ways keeps the config.yaml value, with a warning.
+ */
+function readConfigDir(dir: string): { object: Record<string, unknown>; warnings: string[] } {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
+    throw new ConfigError(
+      `config: cannot read the folder ${dir}: ${(err as Error).message} (check --config-dir and the ConfigMap mount)`,
+    );
+  }
+  const keyFiles = names.filter((n) => !n.startsWith('.') && n !== 'config.yaml');
+  if (keyFiles.length > MAX_CONFIG_DIR_ENTRIES) {
+    throw new ConfigError(`config: ${dir} holds ${keyFiles.length} files, more than ${MAX_CONFIG_DIR_ENTRIES}`);
+  }
+  const object: Record<string, unknown> = {};
+  const warnings: string[] = [];
+  if (names.includes('config.yaml')) {
+    const file = join(dir, 'config.yaml');
+    const parsed = parseConfigYaml(readBounded(file, '--config-dir'), file);
+    if (parsed !== null && parsed !== undefined && !isPlainObject(parsed)) {
+      throw new ConfigError(`config: ${file}: the top level must be a mapping of keys, got ${showValue(parsed)}`);
+    }
+    Object.assign(object, parsed ?? {});
+  }
+  for (const name of keyFiles) {
+    const file = join(dir, name);
+    let isFile: boolean;
+    try {
+      isFile = statSync(file).isFile();
+    } catch {
+      isFile = false; // a dangling link of a ConfigMap update in progress
+    }
+    if (!isFile) continue;
+    if (Object.hasOwn(object, name)) {
+      warnings.push(`config: ${dir}: "${name}" is set in config.yaml and as a file; using config.yaml`);
+      continue;
+    }
+    const text = readBounded(file, '--config-dir').replace(/\r?\n$/, '');
+    // Structured keys are YAML in their file; every other value is the file's text, as Cilium reads it.
+    object[name] = STRUCTURED_KEYS.has(name) ? parseConfigYaml(text, file) : text.trim() === '' ? null : text;
+  }
+  return { object, warnings };
+}
+
+const STRUCTURED_KEYS = new Set(['apiServer', 'plugins', 'enabledPlugin', 'enabledPlugin_linux', 'enabledPlugin_win']);
+
+/**
+ * Reads config.yaml (`file`) or a ConfigMap folder (`dir`) when given, applies env overrides (default process.env)
+ * and validates everything.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  if (options.file && options.dir) throw new ConfigError('config: give either a config file or a config folder, not both');
+  let object: unknown = {};
+  const warnings: string[] = [];
+  if (options.file) object = parseConfigYaml(readBounded(options.file, 'the --config path'), options.file);
+  else if (options.dir) {
+    const read = readConfigDir(options.dir);
+    object = read.object;
+    warnings.push(...read.warnings);
+  }
+  const source = options.file ?? options.dir;
+  const loaded = parseConfig(object, {
     env: options.env ?? process.env,
     platform: options.platform ?? process.platform,
-    ...(options.file ? { source: options.file } : {}),
+    ...(source ? { source } : {}),
   });
+  return { config: loaded.config, warnings: [...warnings, ...loaded.warnings] };
 }

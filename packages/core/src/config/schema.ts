@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { DEFAULT_FLOW_BUS_CAPACITY } from '../flow/bus.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 
 export type { LogLevel } from '../log/logger.js';
 
@@ -140,15 +140,32 @@ export const fields = {
     return ok(ms);
   },
 
+  /**
+   * A duration within `range` (ms). Zero means "use the default", as in Retina; anything else outside the range is
+   * refused, so no timer ever gets a value Node cannot schedule (below 1 ms it spins, above 2^31-1 ms it fires at once).
+   */
+  durationIn(range: Range) {
+    return (v: unknown): FieldResult<number> => {
+      const r = fields.duration(v);
+      if (!r.ok || r.value === 0) return r;
+      return inRange(r.value, range, showValue(v));
+    };
+  },
+
   /** Legacy `metricsInterval`: a number of seconds, or a duration string as the Helm chart renders it. */
-  secondsOrDuration(v: unknown): FieldResult<number> {
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return ok(v * 1000);
-    if (typeof v === 'string') {
-      if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return ok(Number(v) * 1000);
-      const ms = parseDuration(v);
-      if (ms !== undefined && ms >= 0) return ok(ms);
-    }
-    return bad(`${showValue(v)} is not a number of seconds or a duration (examples: 10, 10s)`);
+  secondsOrDuration(range: Range) {
+    return (v: unknown): FieldResult<number> => {
+      let ms: number | undefined;
+      if (typeof v === 'number' && v >= 0) ms = v * 1000;
+      else if (typeof v === 'string') {
+        ms = /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) * 1000 : parseDuration(v);
+      }
+      if (ms === undefined || Number.isNaN(ms) || ms < 0) {
+        return bad(`${showValue(v)} is not a number of seconds or a duration (examples: 10, 10s)`);
+      }
+      if (ms === 0) return ok(0);
+      return inRange(ms, range, showValue(v));
+    };
   },
 
   /** A plugin list: YAML list, comma-separated string, or a JSON array string (as Helm values write it). */
@@ -219,6 +236,26 @@ export const fields = {
   },
 };
 
+/** An allowed range of a duration in ms (zero, meaning the default, is allowed besides). */
+export interface Range {
+  min: number;
+  max: number;
+}
+
+/** Ranges of the durations: wide enough for any real cluster, narrow enough that every timer works. */
+export const RANGES = {
+  metricsIntervalMs: { min: 1000, max: 24 * 3_600_000 },
+  telemetryIntervalMs: { min: 2 * 60_000, max: 24 * 3_600_000 },
+  // Below 1 s the loader warns and uses the default (Retina does the same).
+  conntrackReportIntervalMs: { min: 0, max: 24 * 3_600_000 },
+} as const satisfies Record<string, Range>;
+
+function inRange(ms: number, range: Range, shown: string): FieldResult<number> {
+  if (ms >= range.min && ms <= range.max) return ok(ms);
+  const allowed = range.min > 0 ? `${formatDuration(range.min)} to ${formatDuration(range.max)}` : `up to ${formatDuration(range.max)}`;
+  return bad(`${shown} is out of range (allowed: ${allowed}, or 0 for the default)`);
+}
+
 /** A plugin short name (`dns`, `acme-http`) or an npm package name (`@acme/retina-http`). */
 export const PLUGIN_REF_RE = /^(?:@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/;
 
@@ -227,10 +264,16 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Wraps a field parser as a zod schema; absent values take the default. */
-function field<T>(parse: (v: unknown) => FieldResult<T>, fallback: T) {
-  return z.unknown().transform((v, ctx): T => {
-    if (v === undefined) return fallback;
+/** Absent, YAML null (`key:` with nothing after it) or a blank string: the key's default applies. */
+export function isEmptyValue(v: unknown): v is undefined | null | '' {
+  return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
+}
+
+/** A plugin list: absent stays undefined (the OS default applies); empty is the empty list, as in Retina. */
+function listField(parse: (v: unknown) => FieldResult<string[]>) {
+  return z.unknown().optional().transform((v, ctx): string[] | undefined => {
+    if (v === undefined) return undefined;
+    if (isEmptyValue(v)) return [];
     const r = parse(v);
     if (!r.ok) {
       ctx.addIssue({ code: 'custom', message: r.message });
@@ -240,10 +283,27 @@ function field<T>(parse: (v: unknown) => FieldResult<T>, fallback: T) {
   });
 }
 
-/** Like `field`, but absent stays undefined. */
+/**
+ * Wraps a field parser as a zod schema. An absent key and an empty one (`key:` with nothing after it, as Retina's
+ * charts render unset values; YAML null) take the default, as in Retina's loader. `.optional()` keeps a missing key
+ * valid on every zod 4 release: since 4.4 a bare `z.unknown().transform()` makes the key required.
+ */
+function field<T>(parse: (v: unknown) => FieldResult<T>, fallback: T) {
+  return z.unknown().optional().transform((v, ctx): T => {
+    if (isEmptyValue(v)) return fallback;
+    const r = parse(v);
+    if (!r.ok) {
+      ctx.addIssue({ code: 'custom', message: r.message });
+      return z.NEVER;
+    }
+    return r.value;
+  });
+}
+
+/** Like `field`, but absent or empty stays undefined. */
 function optionalField<T>(parse: (v: unknown) => FieldResult<T>) {
-  return z.unknown().transform((v, ctx): T | undefined => {
-    if (v === undefined || v === null) return undefined;
+  return z.unknown().optional().transform((v, ctx): T | undefined => {
+    if (isEmptyValue(v)) return undefined;
     const r = parse(v);
     if (!r.ok) {
       ctx.addIssue({ code: 'custom', message: r.message });
@@ -267,6 +327,9 @@ export const DEFAULTS = {
   flowBusCapacity: DEFAULT_FLOW_BUS_CAPACITY,
 } as const;
 
+/** Upper bound of `filterMapMaxEntries`. */
+export const MAX_FILTER_MAP_ENTRIES = 1 << 20;
+
 /** The apiServer block. */
 export const apiServerSchema = z.object({
   host: field(fields.string, DEFAULTS.apiServerHost),
@@ -281,6 +344,7 @@ export const apiServerSchema = z.object({
 export const rawConfigSchema = z.object({
   apiServer: z
     .unknown()
+    .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === null) return {};
       if (!isPlainObject(v)) {
@@ -291,27 +355,29 @@ export const rawConfigSchema = z.object({
     })
     .pipe(apiServerSchema),
   logLevel: field(fields.oneOf(LOG_LEVELS), DEFAULTS.logLevel),
-  enabledPlugin: optionalField(fields.pluginList),
-  enabledPlugin_linux: optionalField(fields.pluginList),
-  enabledPlugin_win: optionalField(fields.pluginList),
-  metricsInterval: optionalField(fields.secondsOrDuration),
-  metricsIntervalDuration: optionalField(fields.duration),
+  enabledPlugin: listField(fields.pluginList),
+  enabledPlugin_linux: listField(fields.pluginList),
+  enabledPlugin_win: listField(fields.pluginList),
+  metricsInterval: optionalField(fields.secondsOrDuration(RANGES.metricsIntervalMs)),
+  metricsIntervalDuration: optionalField(fields.durationIn(RANGES.metricsIntervalMs)),
   enableTelemetry: field(fields.bool, false),
-  telemetryInterval: optionalField(fields.duration),
+  telemetryInterval: optionalField(fields.durationIn(RANGES.telemetryIntervalMs)),
   enableRetinaEndpoint: field(fields.bool, true),
   enablePodLevel: field(fields.bool, false),
   enableConntrackMetrics: field(fields.bool, false),
-  conntrackReportInterval: optionalField(fields.duration),
+  conntrackReportInterval: optionalField(fields.durationIn(RANGES.conntrackReportIntervalMs)),
   remoteContext: field(fields.bool, false),
   enableAnnotations: field(fields.bool, false),
   bypassLookupIPOfInterest: field(fields.bool, false),
   dataAggregationLevel: field(fields.oneOf(['low', 'high'] as const), 'low'),
+  // The kernel side keeps the rate in a u32.
   dataSamplingRate: field(fields.int(1, 0xffff_ffff), 1),
   monitorSockPath: field(fields.string, ''),
   packetParserRingBuffer: field(fields.ringBufferMode, 'disabled'),
   packetParserRingBufferSize: field(fields.ringBufferSize, DEFAULTS.packetParserRingBufferSize),
   enableTCX: field(fields.oneOf(['auto', 'off'] as const), 'auto'),
-  filterMapMaxEntries: field(fields.int(0, 0xffff_ffff), DEFAULTS.filterMapMaxEntries),
+  // 0 means the default; 2^20 IPs of interest is far beyond any node, and the kernel map stays allocatable.
+  filterMapMaxEntries: field(fields.int(0, MAX_FILTER_MAP_ENTRIES), DEFAULTS.filterMapMaxEntries),
   controlPlane: field(fields.oneOf(['standard', 'hubble'] as const), 'standard'),
   clusterName: optionalField(fields.string),
   nodeName: optionalField(fields.string),
