@@ -16,6 +16,7 @@
 import type protobuf from 'protobufjs';
 import type { FlowFilterInput, FlowPredicate } from './filter/flow-filter.js';
 import { compileFilterLists } from './filter/flow-filter.js';
+import type { FilterErrorKind } from './filter/errors.js';
 import { FilterError } from './filter/errors.js';
 import type { FlowRing, RingEntry } from './ring.js';
 import type { PbFlow, PbLostEvent, PbTimestamp } from './wire.js';
@@ -46,11 +47,14 @@ export interface FlowQuery {
   fieldMask?: string[];
 }
 
-/** A request the server refuses (`invalid` → INVALID_ARGUMENT, `unimplemented` → UNIMPLEMENTED). */
+/**
+ * A request the server refuses (`invalid` → INVALID_ARGUMENT, `unimplemented` → UNIMPLEMENTED, `exhausted` →
+ * RESOURCE_EXHAUSTED).
+ */
 export class RequestError extends Error {
-  readonly kind: 'invalid' | 'unimplemented';
+  readonly kind: FilterErrorKind;
 
-  constructor(message: string, kind: 'invalid' | 'unimplemented' = 'invalid') {
+  constructor(message: string, kind: FilterErrorKind = 'invalid') {
     super(message);
     this.name = 'RequestError';
     this.kind = kind;
@@ -95,20 +99,50 @@ export function parseGetFlowsRequest(req: GetFlowsRequestInput): FlowQuery {
 
 /** Sequence number of the first ring entry a request reads. */
 export function startSequence(ring: FlowRing, query: FlowQuery): number {
-  if (query.first) return ring.start;
-  if (query.follow && query.number === 0n && query.sinceNs === undefined) return ring.end;
-  let matched = 0n;
-  for (let seq = ring.end - 1; seq >= ring.start; seq--) {
-    const entry = ring.get(seq) as RingEntry;
-    if (query.sinceNs !== undefined && entry.timeNs < query.sinceNs) return seq + 1;
-    const flow = entry.flow;
-    if (!flow) continue;
-    if (query.untilNs !== undefined && entry.timeNs > query.untilNs) continue;
-    if (!query.predicate(flow)) continue;
-    matched++;
-    if (query.number > 0n && matched === query.number) return seq;
+  const scan = new StartScan(ring, query);
+  while (scan.step(Number.MAX_SAFE_INTEGER) === undefined);
+  return scan.step(0) as number;
+}
+
+/**
+ * The backward walk that finds where a request starts, done a bounded number of entries at a time so a large ring
+ * and costly filters never hold the event loop for the whole walk.
+ */
+export class StartScan {
+  readonly #ring: FlowRing;
+  readonly #query: FlowQuery;
+  #seq: number;
+  #matched = 0n;
+  #result: number | undefined;
+
+  constructor(ring: FlowRing, query: FlowQuery) {
+    this.#ring = ring;
+    this.#query = query;
+    this.#seq = ring.end - 1;
+    if (query.first) this.#result = ring.start;
+    else if (query.follow && query.number === 0n && query.sinceNs === undefined) this.#result = ring.end;
   }
-  return ring.start;
+
+  /** Examines up to `budget` entries; returns the start sequence once known, else undefined. */
+  step(budget: number): number | undefined {
+    if (this.#result !== undefined) return this.#result;
+    const ring = this.#ring;
+    const query = this.#query;
+    for (; budget > 0; budget--, this.#seq--) {
+      // Entries overwritten while the walk yielded are gone: start at the oldest kept one.
+      if (this.#seq < ring.start) return (this.#result = ring.start);
+      const seq = this.#seq;
+      const entry = ring.get(seq) as RingEntry;
+      if (query.sinceNs !== undefined && entry.timeNs < query.sinceNs) return (this.#result = seq + 1);
+      const flow = entry.flow;
+      if (!flow) continue;
+      if (query.untilNs !== undefined && entry.timeNs > query.untilNs) continue;
+      if (!query.predicate(flow)) continue;
+      this.#matched++;
+      if (query.number > 0n && this.#matched === query.number) return (this.#result = seq);
+    }
+    return undefined;
+  }
 }
 
 interface MaskNode {
@@ -210,8 +244,9 @@ export interface StreamerOptions {
 /** Streams one GetFlows request from the ring to a client. */
 export class FlowStreamer {
   readonly #o: Required<Omit<StreamerOptions, 'onLost'>> & Pick<StreamerOptions, 'onLost'>;
-  readonly #endSeq: number;
-  #cursor: number;
+  #endSeq = 0;
+  #cursor = 0;
+  #scan: StartScan | undefined;
   #sent = 0n;
   #live = false;
   #state: 'idle' | 'scheduled' | 'draining' | 'done' = 'idle';
@@ -228,7 +263,8 @@ export class FlowStreamer {
       ...options,
     };
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
-    this.#cursor = startSequence(options.ring, options.query);
+    this.#scan = new StartScan(options.ring, options.query);
+    // A non-following request ends at the newest entry when it arrived.
     this.#endSeq = options.ring.end;
     if (options.query.follow) this.#unsubscribe = options.ring.onPush(() => this.#wake());
   }
@@ -282,6 +318,12 @@ export class FlowStreamer {
 
   #pump(): void {
     const { ring, query, encoder, sink } = this.#o;
+    if (this.#scan) {
+      const start = this.#scan.step(this.#o.entriesPerTurn);
+      if (start === undefined) return this.#schedule();
+      this.#scan = undefined;
+      this.#cursor = start;
+    }
     const limit = query.number > 0n && !query.follow ? query.number : 0n;
     let budget = this.#o.entriesPerTurn;
     let writable = true;

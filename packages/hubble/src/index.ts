@@ -1,4 +1,10 @@
-export { startHubble, HubbleServer, OBSERVER_HEALTH_SERVICE, HUBBLE_PACKAGE_VERSION } from './server.js';
+export {
+  startHubble,
+  HubbleServer,
+  OBSERVER_HEALTH_SERVICE,
+  HUBBLE_PACKAGE_VERSION,
+  MAX_REQUEST_BYTES,
+} from './server.js';
 export type { StartHubbleArgs } from './server.js';
 export { hubbleOptionsFromConfig, parseListenAddress, HUBBLE_DEFAULTS } from './options.js';
 export type { HubbleOptions, HubbleMetricsSettings, OptionsFromConfig, HostPort } from './options.js';
@@ -11,11 +17,13 @@ export { PeerRegistry, ChangeType, hubbleServerName } from './peers.js';
 export type { PeerNode, ChangeNotification } from './peers.js';
 export { toPbFlow, hubbleLabel, absoluteNodeName, extensionFields, STRUCT_TYPE_URL } from './convert.js';
 export type { ConvertOptions } from './convert.js';
-export { compileFlowFilter, compileFilterLists } from './filter/flow-filter.js';
-export type { FlowFilterInput, FlowPredicate } from './filter/flow-filter.js';
+export { compileFlowFilter, compileFilterLists, checkFilterLimits, FILTER_LIMITS } from './filter/flow-filter.js';
+export type { FlowFilterInput, FlowPredicate, Re2Pattern } from './filter/flow-filter.js';
 export { FilterError } from './filter/errors.js';
+export type { FilterErrorKind } from './filter/errors.js';
+export { IpPrefixSet } from './filter/ip-set.js';
 export { parseSelector, selectorMatches, parseLabel } from './filter/selector.js';
-export { parseGetFlowsRequest, startSequence, maskFlow, RequestError } from './getflows.js';
+export { parseGetFlowsRequest, startSequence, StartScan, maskFlow, RequestError } from './getflows.js';
 export type { GetFlowsRequestInput, FlowQuery } from './getflows.js';
 export { HubbleMetrics, HUBBLE_METRIC_NAMES } from './metrics/hubble-metrics.js';
 export type { LostEventLabel, HubbleMetricsOptions } from './metrics/hubble-metrics.js';

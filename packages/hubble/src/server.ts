@@ -41,6 +41,9 @@ export interface StartHubbleArgs {
   options?: HubbleOptions;
 }
 
+/** Largest request message accepted (RESOURCE_EXHAUSTED beyond). */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
 const HealthStatus = { SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
 
 type UnaryCallback = grpc.sendUnaryData<unknown>;
@@ -69,7 +72,8 @@ export class HubbleServer {
 
   readonly #options: HubbleOptions;
   readonly #logger: Logger | undefined;
-  readonly #grpc = new grpc.Server();
+  // Requests are small (the CLI's filters are a few hundred bytes); a megabyte bounds what one message can cost.
+  readonly #grpc = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   readonly #encoder: ResponseEncoder;
   readonly #streamers = new Set<FlowStreamer>();
   readonly #longCalls = new Set<grpc.ServerWritableStream<unknown, unknown>>();
@@ -335,7 +339,12 @@ export class HubbleServer {
       query = parseGetFlowsRequest(call.request);
     } catch (err) {
       if (err instanceof RequestError) {
-        const code = err.kind === 'unimplemented' ? grpc.status.UNIMPLEMENTED : grpc.status.INVALID_ARGUMENT;
+        const code =
+          err.kind === 'unimplemented'
+            ? grpc.status.UNIMPLEMENTED
+            : err.kind === 'exhausted'
+              ? grpc.status.RESOURCE_EXHAUSTED
+              : grpc.status.INVALID_ARGUMENT;
         call.emit('error', grpcError(code, err.message));
         return;
       }

@@ -6,11 +6,16 @@
  *
  * Flows here carry no HTTP, trace-context or translated-address data, so filters on those fields are validated and
  * then match nothing, exactly as they would against such flows in Hubble.
+ *
+ * Requests are bounded (`FILTER_LIMITS`) before anything is compiled, regular expressions use RE2 semantics with a
+ * linear-time engine (as Hubble's Go server does), and IP filters are hashed by prefix, so no request can make
+ * filter compilation or evaluation take time that grows faster than its (bounded) size.
  */
-import { BlockList, isIP } from 'node:net';
+import { RE2JS } from 're2js';
 import type { PbEndpoint, PbFlow, PbTcpFlags, PbWorkload } from '../wire.js';
 import { Wire } from '../wire.js';
 import { FilterError } from './errors.js';
+import { IpPrefixSet } from './ip-set.js';
 import { compileFqdnPatterns, compileNodeNamePatterns } from './patterns.js';
 import type { ParsedLabel, Selector } from './selector.js';
 import { parseLabel, parseSelector, selectorMatches } from './selector.js';
@@ -60,6 +65,23 @@ export interface FlowFilterInput {
   experimental?: { cel_expression?: string[] } | null;
 }
 
+/**
+ * Bounds of one GetFlows request's filters. The Hubble CLI sends a handful of values; these leave room for generated
+ * filters while keeping compilation and per-flow evaluation small.
+ */
+export const FILTER_LIMITS = {
+  /** Filters in the whitelist, and in the blacklist (INVALID_ARGUMENT beyond). */
+  filtersPerList: 64,
+  /** Values of one repeated field of one filter (INVALID_ARGUMENT beyond). */
+  valuesPerField: 4096,
+  /** Regular expressions of one field (`dns_query`, `http_path`, `http_url`; INVALID_ARGUMENT beyond). */
+  patternsPerField: 64,
+  /** Characters of one string value (INVALID_ARGUMENT beyond). */
+  valueLength: 1024,
+  /** Values of every field of every filter of both lists together (RESOURCE_EXHAUSTED beyond). */
+  valuesPerRequest: 16384,
+} as const;
+
 /** A compiled filter or filter list. */
 export type FlowPredicate = (flow: PbFlow) => boolean;
 
@@ -83,34 +105,8 @@ function nonEmpty<T>(values: readonly T[] | undefined | null): values is readonl
 }
 
 function ipMatcher(values: readonly string[], field: string): (ip: string | undefined) => boolean {
-  const list = new BlockList();
-  for (const raw of values) {
-    const value = raw.trim();
-    const slash = value.indexOf('/');
-    const address = slash < 0 ? value : value.slice(0, slash);
-    const family = isIP(address);
-    if (family === 0) {
-      throw new FilterError(
-        `${field}: ${JSON.stringify(raw)} is not an IP address or CIDR (examples: 10.0.0.1, 10.0.0.0/8, fd00::/64)`,
-      );
-    }
-    const type = family === 4 ? 'ipv4' : 'ipv6';
-    if (slash < 0) {
-      list.addAddress(address, type);
-      continue;
-    }
-    const prefixText = value.slice(slash + 1);
-    const prefix = Number(prefixText);
-    if (!/^\d+$/.test(prefixText) || prefix > (family === 4 ? 32 : 128)) {
-      throw new FilterError(`${field}: ${JSON.stringify(raw)} has an invalid prefix length`);
-    }
-    list.addSubnet(address, prefix, type);
-  }
-  return (ip) => {
-    if (!ip) return false;
-    const family = isIP(ip);
-    return family !== 0 && list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
-  };
+  const set = new IpPrefixSet(values, field);
+  return (ip) => set.has(ip);
 }
 
 function namespacedNameMatcher(
@@ -145,13 +141,24 @@ function selectorsOf(values: readonly string[], field: string): Selector[] {
   });
 }
 
-function regexpsOf(values: readonly string[], field: string): RegExp[] {
+/** A compiled RE2 pattern; `test` finds a match anywhere in the input, as Go's MatchString does. */
+export interface Re2Pattern {
+  test(input: string): boolean;
+}
+
+/** Compiles client patterns with RE2 (linear-time matching); what RE2 rejects is an invalid argument. */
+function regexpsOf(values: readonly string[], field: string): Re2Pattern[] {
+  if (values.length > FILTER_LIMITS.patternsPerField) {
+    throw new FilterError(
+      `${field}: ${values.length} regular expressions, more than the limit of ${FILTER_LIMITS.patternsPerField} per field`,
+    );
+  }
   return values.map((value) => {
     try {
-      return new RegExp(value);
+      return RE2JS.compile(value);
     } catch (err) {
       throw new FilterError(
-        `${field}: ${JSON.stringify(value)} is not a valid regular expression: ${(err as Error).message}`,
+        `${field}: ${JSON.stringify(value)} is not a valid RE2 regular expression: ${(err as Error).message}`,
       );
     }
   });
@@ -466,6 +473,7 @@ export function compileFilterLists(
   whitelist: readonly FlowFilterInput[] | undefined | null,
   blacklist: readonly FlowFilterInput[] | undefined | null,
 ): FlowPredicate {
+  checkFilterLimits(whitelist, blacklist);
   const allow = (whitelist ?? []).map((f, i) => withIndex(() => compileFlowFilter(f), 'whitelist', i));
   const deny = (blacklist ?? []).map((f, i) => withIndex(() => compileFlowFilter(f), 'blacklist', i));
   if (allow.length === 0 && deny.length === 0) return () => true;
@@ -481,5 +489,67 @@ function withIndex(build: () => FlowPredicate, list: string, index: number): Flo
   } catch (err) {
     if (err instanceof FilterError) throw new FilterError(`${list}[${index}].${err.message}`, err.kind);
     throw err;
+  }
+}
+
+/** Values of one field as counted against the limits: arrays count their elements, a set message counts one. */
+function valuesOf(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'object') {
+    // experimental: { cel_expression: [...] }
+    return Object.values(value as Record<string, unknown>).flatMap((v) => (Array.isArray(v) ? v : [v]));
+  }
+  return [value];
+}
+
+function checkString(value: unknown, where: string): void {
+  if (typeof value === 'string' && value.length > FILTER_LIMITS.valueLength) {
+    throw new FilterError(
+      `${where}: a value of ${value.length} characters is longer than the limit of ${FILTER_LIMITS.valueLength}`,
+    );
+  } else if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value as Record<string, unknown>)) checkString(v, where);
+  }
+}
+
+/**
+ * Refuses requests beyond FILTER_LIMITS before any value is parsed, naming the list, index, field and limit; throws
+ * FilterError (`invalid`, or `exhausted` for the whole-request total).
+ */
+export function checkFilterLimits(
+  whitelist: readonly FlowFilterInput[] | undefined | null,
+  blacklist: readonly FlowFilterInput[] | undefined | null,
+): void {
+  let total = 0;
+  for (const [name, list] of [
+    ['whitelist', whitelist],
+    ['blacklist', blacklist],
+  ] as const) {
+    if (!list) continue;
+    if (list.length > FILTER_LIMITS.filtersPerList) {
+      throw new FilterError(
+        `${name}: ${list.length} filters, more than the limit of ${FILTER_LIMITS.filtersPerList}`,
+      );
+    }
+    list.forEach((filter, index) => {
+      for (const [field, raw] of Object.entries(filter ?? {})) {
+        const values = valuesOf(raw);
+        const where = `${name}[${index}].${field}`;
+        if (values.length > FILTER_LIMITS.valuesPerField) {
+          throw new FilterError(
+            `${where}: ${values.length} values, more than the limit of ${FILTER_LIMITS.valuesPerField} per field`,
+          );
+        }
+        for (const v of values) checkString(v, where);
+        total += values.length;
+      }
+    });
+  }
+  if (total > FILTER_LIMITS.valuesPerRequest) {
+    throw new FilterError(
+      `whitelist and blacklist: ${total} filter values in total, more than the limit of ${FILTER_LIMITS.valuesPerRequest} per request`,
+      'exhausted',
+    );
   }
 }

@@ -3,6 +3,7 @@
  * `[-.0-9a-z]`; one trailing dot and letter case are ignored. A node-name pattern is `[cluster/]node`, each part an
  * FQDN pattern, an empty part matching anything.
  */
+import { RE2JS } from 're2js';
 import { FilterError } from './errors.js';
 
 const NAME_RE = '(?:[-0-9_a-z]+(?:\\.[-0-9_a-z]+)*)';
@@ -34,7 +35,8 @@ function fqdnPatternSource(pattern: string): string {
 
 /** A matcher for any of the FQDN patterns, applied to canonicalised names. */
 export function compileFqdnPatterns(patterns: readonly string[]): (name: string) => boolean {
-  const re = new RegExp(`^(?:${patterns.map(fqdnPatternSource).join('|')})$`);
+  // RE2: many `*` in one pattern would make a backtracking engine take polynomial time on a non-matching name.
+  const re = RE2JS.compile(`^(?:${patterns.map(fqdnPatternSource).join('|')})$`);
   return (name) => re.test(canonicalName(name));
 }
 
@@ -49,7 +51,7 @@ export function compileNodeNamePatterns(patterns: readonly string[]): (nodeName:
     const part = (p: string) => (p === '' ? NAME_RE : fqdnPatternSource(p));
     return `${part(cluster)}/${part(node)}`;
   });
-  const re = new RegExp(`^(?:${sources.join('|')})$`);
+  const re = RE2JS.compile(`^(?:${sources.join('|')})$`);
   return (nodeName) => {
     if (nodeName === '') return false;
     return re.test(nodeName.includes('/') ? nodeName : `default/${nodeName}`);
