@@ -342,6 +342,39 @@ Napi::Value TcDetachFilter(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// Interfaces of the calling thread's network namespace as [{ index, name }] (if_nameindex answers per thread).
+Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  struct if_nameindex* list = if_nameindex();
+  if (list == nullptr) ThrowBpfError(env, {errno, "list interfaces", "", "", ""});
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (struct if_nameindex* it = list; it->if_index != 0 && it->if_name != nullptr; it++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", Napi::Number::New(env, it->if_index));
+    o.Set("name", Napi::String::New(env, it->if_name));
+    out.Set(n++, o);
+  }
+  if_freenameindex(list);
+  return out;
+}
+
+// Removes the clsact qdisc of an interface (both hooks with every filter on them); false when there was none.
+Napi::Value TcDestroyClsact(const Napi::CallbackInfo& info) {
+  int ifindex = static_cast<int>(ArgInt(info, 0, "ifindex"));
+  bpf_tc_hook hook{};
+  hook.sz = sizeof(hook);
+  hook.ifindex = ifindex;
+  hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+  LibbpfLogCapture capture;
+  int r = bpf_tc_hook_destroy(&hook);
+  if (r == -ENOENT || r == -EINVAL) return Napi::Boolean::New(info.Env(), false);
+  if (r < 0) {
+    ThrowBpfError(info.Env(), {-r, "remove clsact qdisc", "ifindex " + std::to_string(ifindex), "", capture.Text()});
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 Napi::Value ClsactReleaseAll(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), GetAddonData(info.Env())->clsact->ReleaseAll());
 }
@@ -386,6 +419,8 @@ void InitSystem(Napi::Env env, Napi::Object exports, AddonData* /*data*/) {
   exports.Set("interfaceIndex", Napi::Function::New(env, InterfaceIndex));
   exports.Set("tcListFilters", Napi::Function::New(env, TcListFilters));
   exports.Set("tcDetachFilter", Napi::Function::New(env, TcDetachFilter));
+  exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
+  exports.Set("tcDestroyClsact", Napi::Function::New(env, TcDestroyClsact));
   exports.Set("clsactReleaseAll", Napi::Function::New(env, ClsactReleaseAll));
   exports.Set("clsactCount", Napi::Function::New(env, ClsactCount));
   exports.Set("libbpfVersion", Napi::Function::New(env, LibbpfVersion));

@@ -31,13 +31,18 @@ export {
 export type { BatchReaderOptions, BatchReaderStats } from './reader.js';
 export { RawSocket, type RawSocketOptions } from './socket.js';
 export {
+  cleanupTcAttachments,
   clearStaleTcFilters,
   decodeClsactHandle,
   encodeClsactHandle,
   isStaleClsactFilter,
   listTcFilters,
+  programIdsHeldBy,
   releaseAllClsactFilters,
+  type StaleContext,
   type TcAttachOptions,
+  type TcCleanupFilter,
+  type TcCleanupReport,
   type TcHook,
 } from './tc.js';
 export { currentNetnsInode, interfaceIndex, netnsPath, runInNetns } from './netns.js';

@@ -190,6 +190,8 @@ export interface NativeAddon {
   interfaceIndex(name: string): number;
   tcListFilters(ifindex: number, egress: boolean): NativeTcFilter[];
   tcDetachFilter(ifindex: number, egress: boolean, handle: number, priority: number): boolean;
+  listInterfaces(): Array<{ index: number; name: string }>;
+  tcDestroyClsact(ifindex: number): boolean;
   clsactReleaseAll(): number;
   clsactCount(): number;
   libbpfVersion(): string;

@@ -1,6 +1,8 @@
 // TC attachment policy: tcx when the kernel has it, clsact otherwise. clsact filters are netlink objects that outlive
 // the process, so ours carry a recognisable handle (tag + owner pid), are removed at exit, and filters left by a
 // process that died without cleaning up are removed before the next attachment to the same hook.
+import { readdirSync, readFileSync } from 'node:fs';
+
 import { BpfError, BpfNotSupportedError } from './errors.js';
 import { native, type NativeLinkHandle, type NativeProgramHandle, type NativeTcFilter } from './native.js';
 import { interfaceIndex } from './netns.js';
@@ -49,11 +51,17 @@ export interface StaleContext {
   isLive(handle: number): boolean;
   /** True when a process with this pid exists. */
   pidAlive(pid: number): boolean;
+  /**
+   * Whether process `pid` holds a file descriptor to BPF program `progId`; undefined when that cannot be read.
+   * A live owner always holds its program (the filter's object keeps it open), so a pid that exists but does not
+   * hold it is another process that reused the pid, or one in another pid namespace.
+   */
+  holdsProgram?(pid: number, progId: number): boolean | undefined;
 }
 
-/** Whether `filter` is one of ours left behind: our tag, and its owner is dead (or is us but no longer tracked). */
+/** Whether `filter` is one of ours left behind: our tag, and its owner is gone (or is us but no longer tracked). */
 export function isStaleClsactFilter(
-  filter: Pick<NativeTcFilter, 'kind' | 'handle'>,
+  filter: Pick<NativeTcFilter, 'kind' | 'handle'> & { progId?: number },
   ctx: StaleContext,
 ): boolean {
   if (filter.kind !== 'bpf' || filter.handle === 0) return false;
@@ -61,7 +69,9 @@ export function isStaleClsactFilter(
   if (!owner) return false;
   // A restarted container often reuses its pid (1): a filter with our pid that we do not track is a leftover.
   if (owner.pid === ctx.ownPid) return !ctx.isLive(filter.handle);
-  return !ctx.pidAlive(owner.pid);
+  if (!ctx.pidAlive(owner.pid)) return true;
+  if (filter.progId === undefined || filter.progId === 0 || !ctx.holdsProgram) return false;
+  return ctx.holdsProgram(owner.pid, filter.progId) === false;
 }
 
 function pidAlive(pid: number): boolean {
@@ -71,6 +81,42 @@ function pidAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Ids of the BPF programs process `pid` holds descriptors to (program fds, and link fds through their program),
+ * read from /proc/<pid>/fdinfo; undefined when /proc does not show that process.
+ */
+export function programIdsHeldBy(pid: number): Set<number> | undefined {
+  const dir = `/proc/${pid}/fdinfo`;
+  let fds: string[];
+  try {
+    fds = readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const ids = new Set<number>();
+  for (const fd of fds) {
+    let text: string;
+    try {
+      text = readFileSync(`${dir}/${fd}`, 'latin1');
+    } catch {
+      continue; // closed while we read
+    }
+    const m = /^prog_id:\s*(\d+)$/m.exec(text);
+    if (m) ids.add(Number(m[1]));
+  }
+  return ids;
+}
+
+/** holdsProgram() over /proc, reading each process's descriptors once per decision round. */
+function procHoldsProgram(): (pid: number, progId: number) => boolean | undefined {
+  const cache = new Map<number, Set<number> | undefined>();
+  return (pid, progId) => {
+    if (!cache.has(pid)) cache.set(pid, programIdsHeldBy(pid));
+    const held = cache.get(pid);
+    return held === undefined ? undefined : held.has(progId);
+  };
 }
 
 const liveHandles = new Set<string>();
@@ -121,6 +167,7 @@ export function clearStaleTcFilters(hook: TcHook): number {
     ownPid: process.pid,
     isLive: (handle) => liveHandles.has(liveKey(ifindex, egress, handle)),
     pidAlive,
+    holdsProgram: procHoldsProgram(),
   };
   let removed = 0;
   for (const f of api.tcListFilters(ifindex, egress)) {
@@ -223,4 +270,110 @@ export function attachTc(
 /** Removes every clsact filter this process attached (normally done automatically at exit). */
 export function releaseAllClsactFilters(): number {
   return native().clsactReleaseAll();
+}
+
+/** One of our clsact filters found by cleanupTcAttachments(). */
+export interface TcCleanupFilter {
+  ifname: string;
+  ifindex: number;
+  direction: 'ingress' | 'egress';
+  handle: number;
+  priority: number;
+  /** Kernel id of the filter's program (0 when the kernel did not say). */
+  progId: number;
+  /** The filter's name as the loader set it (`<program>:[<id>]`). */
+  name: string;
+  /** Pid of the process that attached it (in that process's pid namespace). */
+  ownerPid: number;
+}
+
+/** What cleanupTcAttachments() found and did in one network namespace. */
+export interface TcCleanupReport {
+  /** Inode of the network namespace that was cleaned. */
+  netnsInode: number;
+  /** Our filters whose owner is gone: removed (or, with dryRun, to be removed). */
+  removed: TcCleanupFilter[];
+  /** Our filters whose owner still runs and holds them: left alone. */
+  kept: TcCleanupFilter[];
+  /** Interfaces whose clsact qdisc held only our leftovers and was removed with them (or would be, with dryRun). */
+  qdiscsRemoved: Array<{ ifname: string; ifindex: number }>;
+}
+
+/**
+ * Removes, on every interface of the calling thread's network namespace, the clsact filters of ours whose owner is
+ * gone (a process killed by SIGKILL, the OOM killer or a native crash cannot remove its own), and the clsact qdisc
+ * of an interface left with no filter at all once they are gone. Ours means our handle tag (see
+ * encodeClsactHandle()); other tools' filters and qdiscs with filters of anyone else are never touched. tcx, XDP,
+ * tracepoint, socket-filter and cgroup attachments are BPF links or file descriptors the kernel releases with the
+ * process, so there is nothing of them to clean. `dryRun` reports without removing.
+ */
+export function cleanupTcAttachments(options: { dryRun?: boolean } = {}): TcCleanupReport {
+  const api = native();
+  const report: TcCleanupReport = {
+    netnsInode: api.currentNetnsInode(),
+    removed: [],
+    kept: [],
+    qdiscsRemoved: [],
+  };
+  const holdsProgram = procHoldsProgram();
+  for (const { index: ifindex, name: ifname } of api.listInterfaces()) {
+    let others = 0;
+    let removedHere = 0;
+    for (const direction of ['ingress', 'egress'] as const) {
+      const egress = direction === 'egress';
+      let filters: NativeTcFilter[];
+      try {
+        filters = api.tcListFilters(ifindex, egress);
+      } catch (err) {
+        // An interface removed while we walk the list has nothing left to clean.
+        if (err instanceof BpfError && (err.code === 'ENODEV' || err.code === 'ENOENT')) break;
+        throw err;
+      }
+      const ctx: StaleContext = {
+        ownPid: process.pid,
+        isLive: (handle) => liveHandles.has(liveKey(ifindex, egress, handle)),
+        pidAlive,
+        holdsProgram,
+      };
+      for (const f of filters) {
+        const owner = f.kind === 'bpf' ? decodeClsactHandle(f.handle) : undefined;
+        if (!owner) {
+          // The kernel lists a header entry per priority with handle 0; only real filters count.
+          if (f.handle !== 0) others++;
+          continue;
+        }
+        const entry: TcCleanupFilter = {
+          ifname,
+          ifindex,
+          direction,
+          handle: f.handle,
+          priority: f.priority,
+          progId: f.progId,
+          name: f.name,
+          ownerPid: owner.pid,
+        };
+        if (!isStaleClsactFilter(f, ctx)) {
+          report.kept.push(entry);
+          others++;
+          continue;
+        }
+        if (options.dryRun || api.tcDetachFilter(ifindex, egress, f.handle, f.priority)) {
+          report.removed.push(entry);
+          removedHere++;
+        }
+      }
+    }
+    if (removedHere === 0 || others > 0) continue;
+    // Only our leftovers were on it: the qdisc was most likely made by the process that left them. Check again right
+    // before removing it, so a filter attached meanwhile keeps its qdisc.
+    if (options.dryRun) {
+      report.qdiscsRemoved.push({ ifname, ifindex });
+      continue;
+    }
+    const left = [false, true].some((egress) =>
+      api.tcListFilters(ifindex, egress).some((f) => f.handle !== 0),
+    );
+    if (!left && api.tcDestroyClsact(ifindex)) report.qdiscsRemoved.push({ ifname, ifindex });
+  }
+  return report;
 }

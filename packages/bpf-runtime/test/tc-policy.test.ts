@@ -40,4 +40,16 @@ describe('stale filter detection', () => {
     expect(isStaleClsactFilter({ kind: 'u32', handle: encodeClsactHandle(200, 1) }, ctx([], []))).toBe(false);
     expect(isStaleClsactFilter({ kind: 'bpf', handle: 0 }, ctx([], []))).toBe(false);
   });
+
+  it('flags a filter whose pid now belongs to a process that does not hold its program (pid reused)', () => {
+    const f = { kind: 'bpf', handle: encodeClsactHandle(200, 1), progId: 42 };
+    const holding = (held: number[]) => ({
+      ...ctx([], [200]),
+      holdsProgram: (_pid: number, id: number) => held.includes(id),
+    });
+    expect(isStaleClsactFilter(f, holding([]))).toBe(true);
+    expect(isStaleClsactFilter(f, holding([42]))).toBe(false);
+    // Unreadable /proc (another pid namespace without access): a live pid keeps its filter.
+    expect(isStaleClsactFilter(f, { ...ctx([], [200]), holdsProgram: () => undefined })).toBe(false);
+  });
 });
