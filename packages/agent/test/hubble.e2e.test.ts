@@ -4,16 +4,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+// The official Hubble API as recorded beside the Hubble package: clients speak its wire format, not ours.
+import { recordPackageDefinition } from '../../hubble/api-record/record.mjs';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import { eventually, parseExposition, spawnAgent, tempDir, writePackage, type AgentProcess } from './helpers.js';
-
-const OFFICIAL_PROTOS = resolve(
-  process.env['HUBBLE_API_PROTOS'] ?? fileURLToPath(new URL('../../../../shared/reference/hubble-api', import.meta.url)),
-);
 
 /** Emits one UDP flow every 20 ms, numbered by source port. */
 const FLOW_PLUGIN_JS = `
@@ -57,10 +53,9 @@ type Observer = grpc.Client & {
   GetFlows(req: object): grpc.ClientReadableStream<Message>;
 };
 
-/** An Observer client for a unix socket, from the official protos. */
+/** An Observer client for a unix socket, from the recorded official Hubble API. */
 function observerClient(socket: string): Observer {
-  const def = protoLoader.loadSync(['observer/observer.proto'], {
-    includeDirs: [OFFICIAL_PROTOS],
+  const def = recordPackageDefinition({
     keepCase: true,
     longs: String,
     enums: String,

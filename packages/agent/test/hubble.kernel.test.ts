@@ -7,11 +7,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+// The official Hubble API as recorded beside the Hubble package: clients speak its wire format, not ours.
+import { recordPackageDefinition } from '../../hubble/api-record/record.mjs';
 import {
   commandExists,
   createNetnsPair,
@@ -23,11 +23,6 @@ import {
 } from '@retina-ts/testkit';
 import { eventually, parseExposition, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
-
-const OFFICIAL_PROTOS = resolve(
-  process.env['HUBBLE_API_PROTOS'] ??
-    fileURLToPath(new URL('../../../../shared/reference/hubble-api', import.meta.url)),
-);
 
 // Addresses live only inside the namespaces this file creates.
 const CLI_IP = '10.243.7.1';
@@ -47,10 +42,9 @@ type Observer = grpc.Client & {
   GetFlows(req: object): grpc.ClientReadableStream<Message>;
 };
 
-/** An Observer client for `address` (`unix://...` or `host:port`), from the official protos. */
+/** An Observer client for `address` (`unix://...` or `host:port`), from the recorded official Hubble API. */
 function observerClient(address: string): Observer {
-  const def = protoLoader.loadSync(['observer/observer.proto'], {
-    includeDirs: [OFFICIAL_PROTOS],
+  const def = recordPackageDefinition({
     keepCase: true,
     longs: String,
     enums: String,

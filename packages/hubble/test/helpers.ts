@@ -1,33 +1,21 @@
 /**
- * Test helpers: a gRPC client built at test time from the OFFICIAL Hubble protos (the wire contract, kept outside
- * the package), throwaway certificates made with openssl, and flow fixtures.
+ * Test helpers: a gRPC client built at test time from the recorded official Hubble API (api-record/, the wire
+ * contract, independent of the package's own .proto files), throwaway certificates made with openssl, and flow
+ * fixtures.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Flow } from '@retina-ts/core';
 import { FlowType, TrafficDirection, TraceObservationPoint, Verdict, IpVersion } from '@retina-ts/core';
+import { recordPackageDefinition } from '../api-record/record.mjs';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-
-/** Folder of the official Hubble protos (override with HUBBLE_API_PROTOS). */
-export const OFFICIAL_PROTOS = resolve(
-  process.env.HUBBLE_API_PROTOS ?? join(here, '../../../../shared/reference/hubble-api'),
-);
-
-/** Loads the official protos with proto-loader; fails loudly when the reference folder is missing. */
+/** Service definitions of the recorded official Hubble API, as proto-loader gives them to @grpc/grpc-js. */
 export function officialPackageDefinition(options: protoLoader.Options = {}): protoLoader.PackageDefinition {
-  if (!existsSync(join(OFFICIAL_PROTOS, 'observer', 'observer.proto'))) {
-    throw new Error(
-      `official Hubble protos not found at ${OFFICIAL_PROTOS}; set HUBBLE_API_PROTOS to the folder holding observer/observer.proto`,
-    );
-  }
-  return protoLoader.loadSync(['observer/observer.proto', 'peer/peer.proto'], {
-    includeDirs: [OFFICIAL_PROTOS],
+  return recordPackageDefinition({
     keepCase: true,
     longs: String,
     enums: String,
@@ -51,7 +39,7 @@ service Health {
 }
 `;
 
-/** Clients of every service, generated from the official protos. */
+/** Clients of every service, generated from the recorded official API. */
 export interface HubbleClients {
   observer: grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   peer: grpc.Client & Record<string, (...args: unknown[]) => unknown>;

@@ -1,12 +1,13 @@
 /**
- * The package's own .proto files must be a wire-compatible subset of the official Hubble API: every message, field,
- * enum value and RPC they declare exists in the official files with the same name, number and type.
+ * The package's own .proto files must be a wire-compatible subset of the official Hubble API (as recorded in
+ * api-record/hubble-api.json): every message, field, enum value and RPC they declare exists in the official files
+ * with the same name, number and type.
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { PROTO_FILES, protoDir } from '../src/index.js';
-import { OFFICIAL_PROTOS } from './helpers.js';
+import { recordRoot } from '../api-record/record.mjs';
 
 function load(dir: string, files: readonly string[]): protobuf.Root {
   const root = new protobuf.Root();
@@ -21,7 +22,7 @@ const ours = load(
   protoDir(),
   PROTO_FILES.filter((f) => !f.startsWith('grpc/')),
 );
-const official = load(OFFICIAL_PROTOS, ['observer/observer.proto', 'peer/peer.proto']);
+const official = recordRoot();
 
 function walk(ns: protobuf.NamespaceBase, visit: (obj: protobuf.ReflectionObject) => void): void {
   for (const obj of ns.nestedArray) {
