@@ -25,7 +25,9 @@ export { IpPrefixSet } from './filter/ip-set.js';
 export { parseSelector, selectorMatches, parseLabel } from './filter/selector.js';
 export { parseGetFlowsRequest, startSequence, StartScan, maskFlow, RequestError } from './getflows.js';
 export type { GetFlowsRequestInput, FlowQuery } from './getflows.js';
-export { HubbleMetrics, HUBBLE_METRIC_NAMES } from './metrics/hubble-metrics.js';
+export { HubbleMetrics, HUBBLE_METRIC_NAMES, HUBBLE_METRIC_LIMITS } from './metrics/hubble-metrics.js';
+export { CappedCounter, OTHER_LABEL_VALUE } from './metrics/capped-counter.js';
+export type { CapHooks } from './metrics/capped-counter.js';
 export type { LostEventLabel, HubbleMetricsOptions } from './metrics/hubble-metrics.js';
 export {
   parseMetricsConfig,

@@ -15,6 +15,10 @@ export interface HubbleMetricsSettings {
   listenAddress?: string | false;
   /** OpenMetrics exposition instead of Prometheus text. */
   openMetrics?: boolean;
+  /** Series per family before new label combinations are counted under `other` (default 10000). */
+  maxSeriesPerMetric?: number;
+  /** Idle series are removed after this many milliseconds (default 600000; 0 keeps them). */
+  seriesTtlMs?: number;
 }
 
 /** Options of `startHubble`. Every field has a default. */

@@ -100,6 +100,10 @@ export class HubbleServer {
             handlers: parsed.handlers,
             enums: { verdict: types.verdict, dropReason: types.dropReason, ipVersion: types.ipVersion },
             openMetrics: options.metrics?.openMetrics ?? false,
+            ...(options.metrics?.maxSeriesPerMetric !== undefined
+              ? { maxSeriesPerMetric: options.metrics.maxSeriesPerMetric }
+              : {}),
+            ...(options.metrics?.seriesTtlMs !== undefined ? { seriesTtlMs: options.metrics.seriesTtlMs } : {}),
           })
         : undefined;
     this.observer = new HubbleObserver({
@@ -420,6 +424,7 @@ export class HubbleServer {
     this.#serving = false;
     for (const watcher of [...this.#healthWatchers]) watcher();
     this.observer.detach();
+    this.metrics?.close();
     this.#credentials?.stopReloading();
     for (const streamer of [...this.#streamers]) streamer.close();
     for (const call of [...this.#longCalls]) call.end();

@@ -8,7 +8,8 @@ import { enumName } from '../protos.js';
 import { dnsRcodeName, flowProtocol, icmpv4TypeName, icmpv6TypeName, TRACE_POINT_NAMES } from '../names.js';
 import type { PbFlow } from '../wire.js';
 import { Wire } from '../wire.js';
-import { contextLabelNames, contextLabelValues } from './context.js';
+import { CappedCounter } from './capped-counter.js';
+import { CONTEXT_LABELS, contextLabelNames, contextLabelValues } from './context.js';
 import type { MetricHandlerConfig } from './options.js';
 
 /** Names of every family this module can register (without the `hubble_` namespace they are Hubble's names). */
@@ -22,6 +23,27 @@ export const HUBBLE_METRIC_NAMES = {
   portDistribution: 'hubble_port_distribution_total',
   icmp: 'hubble_icmp_total',
   lostEvents: 'hubble_lost_events_total',
+  folded: 'hubble_metrics_cardinality_folded_total',
+  expired: 'hubble_metrics_series_expired_total',
+} as const;
+
+/** Labels whose values come from traffic, folded to `other` beyond a family's series cap. */
+const OPEN_LABELS: readonly string[] = [
+  ...CONTEXT_LABELS.filter((l) => l !== 'traffic_direction'),
+  'source',
+  'destination',
+  'query',
+  'qtypes',
+  'ips_returned',
+  'port',
+];
+
+/** Default bounds of every hubble_* flow family. */
+export const HUBBLE_METRIC_LIMITS = {
+  /** Series one family may hold before new label combinations are counted under `other`. */
+  maxSeriesPerMetric: 10_000,
+  /** A series not updated for this long is removed (0: never). */
+  seriesTtlMs: 10 * 60 * 1000,
 } as const;
 
 /** `source` label values of hubble_lost_events_total. */
@@ -37,15 +59,8 @@ export interface MetricEnums {
 type Labels = Record<string, string>;
 type FlowHandler = (flow: PbFlow, context: Labels) => void;
 
-function counter(
-  registry: Registry<RegistryContentType>,
-  name: string,
-  help: string,
-  labelNames: string[],
-): Counter<string> {
-  // Prometheus client names counters without `_total`; prom-client appends nothing, so the full name is given.
-  return new Counter({ name, help, labelNames, registers: [registry] });
-}
+/** Creates a capped counter family; `inc` takes only the labels (the clock is the metrics object's). */
+type CounterFactory = (name: string, help: string, labelNames: string[]) => { inc(labels: Labels): void };
 
 function flowTypeLabels(flow: PbFlow): { type: string; subtype: string } {
   const type = flow.event_type?.type ?? 0;
@@ -65,17 +80,13 @@ function flowTypeLabels(flow: PbFlow): { type: string; subtype: string } {
   }
 }
 
-function buildHandler(
-  registry: Registry<RegistryContentType>,
-  config: MetricHandlerConfig,
-  enums: MetricEnums,
-): FlowHandler {
+function buildHandler(counter: CounterFactory, config: MetricHandlerConfig, enums: MetricEnums): FlowHandler {
   const ctx = contextLabelNames(config.context);
   const forwardedOrRedirected = (f: PbFlow) =>
     f.verdict === Wire.verdict.FORWARDED || f.verdict === Wire.verdict.REDIRECTED;
   switch (config.name) {
     case 'flow': {
-      const c = counter(registry, HUBBLE_METRIC_NAMES.flowsProcessed, 'Total number of flows processed', [
+      const c = counter(HUBBLE_METRIC_NAMES.flowsProcessed, 'Total number of flows processed', [
         'protocol',
         'type',
         'subtype',
@@ -94,11 +105,7 @@ function buildHandler(
       };
     }
     case 'drop': {
-      const c = counter(registry, HUBBLE_METRIC_NAMES.drop, 'Number of drops', [
-        ...ctx,
-        'reason',
-        'protocol',
-      ]);
+      const c = counter(HUBBLE_METRIC_NAMES.drop, 'Number of drops', [...ctx, 'reason', 'protocol']);
       return (flow, context) => {
         if (flow.verdict !== Wire.verdict.DROPPED) return;
         c.inc({
@@ -109,11 +116,7 @@ function buildHandler(
       };
     }
     case 'tcp': {
-      const c = counter(registry, HUBBLE_METRIC_NAMES.tcpFlags, 'TCP flag occurrences', [
-        'flag',
-        'family',
-        ...ctx,
-      ]);
+      const c = counter(HUBBLE_METRIC_NAMES.tcpFlags, 'TCP flag occurrences', ['flag', 'family', ...ctx]);
       return (flow, context) => {
         const flags = flow.l4?.TCP?.flags;
         if (!forwardedOrRedirected(flow) || !flow.IP || !flags) return;
@@ -126,24 +129,14 @@ function buildHandler(
     case 'dns': {
       const extra = config.query ? ['query'] : [];
       const common = [...ctx, 'rcode', 'qtypes', 'ips_returned', ...extra];
-      const queries = counter(
-        registry,
-        HUBBLE_METRIC_NAMES.dnsQueries,
-        'Number of DNS queries observed',
-        common,
-      );
-      const responses = counter(
-        registry,
-        HUBBLE_METRIC_NAMES.dnsResponses,
-        'Number of DNS queries observed',
-        common,
-      );
-      const types = counter(
-        registry,
-        HUBBLE_METRIC_NAMES.dnsResponseTypes,
-        'Number of DNS queries observed',
-        [...ctx, 'type', 'qtypes', ...extra],
-      );
+      const queries = counter(HUBBLE_METRIC_NAMES.dnsQueries, 'Number of DNS queries observed', common);
+      const responses = counter(HUBBLE_METRIC_NAMES.dnsResponses, 'Number of DNS queries observed', common);
+      const types = counter(HUBBLE_METRIC_NAMES.dnsResponseTypes, 'Number of DNS queries observed', [
+        ...ctx,
+        'type',
+        'qtypes',
+        ...extra,
+      ]);
       return (flow, context) => {
         const dns = flow.l7?.dns;
         if (!dns) return;
@@ -169,7 +162,6 @@ function buildHandler(
     }
     case 'port-distribution': {
       const c = counter(
-        registry,
         HUBBLE_METRIC_NAMES.portDistribution,
         'Numbers of packets distributed by destination port',
         ['protocol', 'port', ...ctx],
@@ -189,11 +181,7 @@ function buildHandler(
       };
     }
     case 'icmp': {
-      const c = counter(registry, HUBBLE_METRIC_NAMES.icmp, 'Number of ICMP messages', [
-        'family',
-        'type',
-        ...ctx,
-      ]);
+      const c = counter(HUBBLE_METRIC_NAMES.icmp, 'Number of ICMP messages', ['family', 'type', ...ctx]);
       return (flow, context) => {
         const l4 = flow.l4;
         if (l4?.ICMPv4)
@@ -212,19 +200,58 @@ export interface HubbleMetricsOptions {
   enums: MetricEnums;
   /** Expose OpenMetrics instead of Prometheus text (Hubble's `enable-hubble-open-metrics`). */
   openMetrics?: boolean;
+  /** Series per family before new label combinations fold into `other` (default 10000). */
+  maxSeriesPerMetric?: number;
+  /** Idle series are removed after this many milliseconds (default 10 minutes; 0 keeps them). */
+  seriesTtlMs?: number;
+  /** Clock in milliseconds (tests pass their own). */
+  now?: () => number;
 }
 
-/** The hubble_* families of the enabled handlers, plus hubble_lost_events_total. */
+/** The hubble_* families of the enabled handlers, plus hubble_lost_events_total and the cap counters. */
 export class HubbleMetrics {
   readonly registry = new Registry<RegistryContentType>();
   readonly #handlers: { context: MetricHandlerConfig['context']; fn: FlowHandler }[];
   readonly #lost: Counter<'source'>;
+  readonly #families: CappedCounter[] = [];
+  readonly #now: () => number;
+  readonly #ttlMs: number;
+  #clock = 0;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(options: HubbleMetricsOptions) {
     if (options.openMetrics) this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    this.#now = options.now ?? Date.now;
+    this.#ttlMs = options.seriesTtlMs ?? HUBBLE_METRIC_LIMITS.seriesTtlMs;
+    const maxSeries = options.maxSeriesPerMetric ?? HUBBLE_METRIC_LIMITS.maxSeriesPerMetric;
+    if (!Number.isInteger(maxSeries) || maxSeries < 1)
+      throw new RangeError(`maxSeriesPerMetric must be a whole number >= 1, got ${maxSeries}`);
+    const folded = new Counter({
+      name: HUBBLE_METRIC_NAMES.folded,
+      help: 'New label combinations counted under "other" because their metric reached its series cap',
+      labelNames: ['metric'],
+      registers: [this.registry],
+    });
+    const expired = new Counter({
+      name: HUBBLE_METRIC_NAMES.expired,
+      help: 'hubble_* series removed after being idle for the series TTL',
+      labelNames: ['metric'],
+      registers: [this.registry],
+    });
+    const factory: CounterFactory = (name, help, labelNames) => {
+      // Prometheus client names counters without `_total`; prom-client appends nothing, so the full name is given.
+      const counter = new Counter({ name, help, labelNames, registers: [this.registry] });
+      const foldedOf = folded.labels(name);
+      const capped = new CappedCounter(counter, labelNames, OPEN_LABELS, maxSeries, {
+        onFolded: () => foldedOf.inc(),
+        onExpired: (n) => expired.inc({ metric: name }, n),
+      });
+      this.#families.push(capped);
+      return { inc: (labels) => capped.inc(labels, this.#clock) };
+    };
     this.#handlers = options.handlers.map((h) => ({
       context: h.context,
-      fn: buildHandler(this.registry, h, options.enums),
+      fn: buildHandler(factory, h, options.enums),
     }));
     this.#lost = new Counter({
       name: HUBBLE_METRIC_NAMES.lostEvents,
@@ -232,6 +259,30 @@ export class HubbleMetrics {
       labelNames: ['source'],
       registers: [this.registry],
     });
+    if (this.#ttlMs > 0 && this.#families.length > 0) {
+      // Checked a few times per TTL, so a series lives at most about 1.25 TTL after its last update.
+      this.#timer = setInterval(() => this.expire(), Math.max(1000, this.#ttlMs / 4));
+      this.#timer.unref();
+    }
+  }
+
+  /** Series held by each flow family, in handler order. */
+  get seriesCounts(): number[] {
+    return this.#families.map((f) => f.size);
+  }
+
+  /** Removes series idle for at least the TTL (runs on a timer; callable directly). */
+  expire(now = this.#now()): number {
+    if (this.#ttlMs <= 0) return 0;
+    let removed = 0;
+    for (const f of this.#families) removed += f.expire(now, this.#ttlMs);
+    return removed;
+  }
+
+  /** Stops the expiry timer. Idempotent. */
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** Whether any flow handler is enabled. */
@@ -241,6 +292,7 @@ export class HubbleMetrics {
 
   /** Counts one served flow in every enabled handler. */
   process(flow: PbFlow): void {
+    this.#clock = this.#now();
     for (const h of this.#handlers) h.fn(flow, contextLabelValues(h.context, flow));
   }
 

@@ -1,0 +1,101 @@
+/** The series cap and TTL of hubble_* families: a flood of distinct names cannot grow the registry without bound. */
+import { describe, expect, it } from 'vitest';
+import { FlowType, L7FlowType, TrafficDirection, Verdict } from '@retina-ts/core';
+import {
+  HUBBLE_METRIC_NAMES,
+  HubbleMetrics,
+  hubbleTypes,
+  parseMetricsConfig,
+  toPbFlow,
+} from '../src/index.js';
+import { tcpFlow } from './helpers.js';
+
+const types = hubbleTypes();
+const enums = { verdict: types.verdict, dropReason: types.dropReason, ipVersion: types.ipVersion };
+
+const dnsQuery = (name: string) =>
+  toPbFlow(
+    tcpFlow(0, {
+      verdict: Verdict.DNS,
+      type: FlowType.L7,
+      eventType: { type: 129, subType: 0 },
+      l4: { udp: { sourcePort: 33000, destinationPort: 53 } },
+      trafficDirection: TrafficDirection.EGRESS,
+      isReply: false,
+      l7: {
+        type: L7FlowType.REQUEST,
+        dns: { query: name, ips: [], ttl: 0, rcode: 0, qtypes: ['A'], rrtypes: [] },
+      },
+    }),
+    { nodeName: 'n', structType: types.struct },
+  );
+
+async function lines(m: HubbleMetrics, prefix: string): Promise<string[]> {
+  const { body } = await m.expose();
+  return body.split('\n').filter((l) => l.startsWith(prefix));
+}
+
+describe('hubble_* series cap', () => {
+  it('folds names beyond the cap into query="other" and counts the folds', async () => {
+    const now = 0;
+    const m = new HubbleMetrics({
+      handlers: parseMetricsConfig(['dns:query;sourceContext=pod']).handlers,
+      enums,
+      maxSeriesPerMetric: 50,
+      seriesTtlMs: 60_000,
+      now: () => now,
+    });
+    for (let i = 0; i < 5000; i++) m.process(dnsQuery(`n${i}.example.com.`));
+    const queries = await lines(m, `${HUBBLE_METRIC_NAMES.dnsQueries}{`);
+    expect(queries).toHaveLength(51); // 50 kept names and one folded series
+    const other = queries.find((l) => l.includes('query="other"'));
+    expect(other).toContain('source="other"');
+    expect(other).toContain('rcode=""'); // fixed labels keep their values
+    expect(other?.endsWith(' 4950')).toBe(true);
+    expect(
+      await lines(m, `${HUBBLE_METRIC_NAMES.folded}{metric="${HUBBLE_METRIC_NAMES.dnsQueries}"}`),
+    ).toEqual([`${HUBBLE_METRIC_NAMES.folded}{metric="${HUBBLE_METRIC_NAMES.dnsQueries}"} 4950`]);
+    // A kept name is still counted under its own series.
+    m.process(dnsQuery('n3.example.com.'));
+    expect(
+      (await lines(m, HUBBLE_METRIC_NAMES.dnsQueries)).find((l) => l.includes('query="n3.example.com."')),
+    ).toMatch(/ 2$/);
+    m.close();
+  });
+
+  it('removes idle series after the TTL, making room for new names', async () => {
+    let now = 0;
+    const m = new HubbleMetrics({
+      handlers: parseMetricsConfig(['dns:query']).handlers,
+      enums,
+      maxSeriesPerMetric: 10,
+      seriesTtlMs: 1000,
+      now: () => now,
+    });
+    for (let i = 0; i < 10; i++) m.process(dnsQuery(`old${i}.`));
+    now = 500;
+    m.process(dnsQuery('old0.'));
+    now = 1200;
+    expect(m.expire()).toBe(9);
+    for (let i = 0; i < 5; i++) m.process(dnsQuery(`new${i}.`));
+    const queries = await lines(m, `${HUBBLE_METRIC_NAMES.dnsQueries}{`);
+    expect(queries.some((l) => l.includes('query="old1."'))).toBe(false);
+    expect(queries.some((l) => l.includes('query="old0."'))).toBe(true);
+    expect(queries.filter((l) => l.includes('query="new'))).toHaveLength(5);
+    expect(queries.some((l) => l.includes('"other"'))).toBe(false);
+    expect(await lines(m, `${HUBBLE_METRIC_NAMES.expired}{`)).toEqual([
+      `${HUBBLE_METRIC_NAMES.expired}{metric="${HUBBLE_METRIC_NAMES.dnsQueries}"} 9`,
+    ]);
+    m.close();
+  });
+
+  it('caps every family by default, so twice the cap in names holds at most the cap', () => {
+    const m = new HubbleMetrics({
+      handlers: parseMetricsConfig(['dns:query', 'flow:sourceContext=dns']).handlers,
+      enums,
+    });
+    for (let i = 0; i < 20_000; i++) m.process(dnsQuery(`q${i}.example.`));
+    for (const n of m.seriesCounts) expect(n).toBeLessThanOrEqual(10_000 + 1);
+    m.close();
+  });
+});
