@@ -42,7 +42,7 @@ describe('retina-agent binary', () => {
         '  port: 0',
         'logLevel: info',
         'enabledPlugin: [linuxutil, acme-counter, no-such-plugin]',
-        'metricsIntervalDuration: 200ms',
+        'metricsIntervalDuration: 1s',
         'clusterName: e2e',
       ].join('\n'),
     );

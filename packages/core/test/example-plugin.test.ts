@@ -40,7 +40,7 @@ const definition = definePlugin<Options>({
 describe('a PluginBase plugin under the manager', () => {
   const metrics = createMetricsModule();
   const manager = new PluginManager({
-    config: parseConfig({ metricsIntervalDuration: '50ms', plugins: { snmp: { value: 42 } } }).config,
+    config: parseConfig({ metricsIntervalDuration: '1s', plugins: { snmp: { value: 42 } } }).config,
     metrics,
     logger: captureLogger().logger,
     flowBus: new FlowBus({ metrics }),
