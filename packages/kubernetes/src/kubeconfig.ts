@@ -3,6 +3,7 @@
  * service account, else none (standalone: the agent runs without Kubernetes context).
  */
 import { existsSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { KubeConfig } from './client-node.js';
 
 /** Where the configuration came from. */
@@ -16,6 +17,11 @@ export interface ResolvedKubeconfig {
   server: string;
   /** File the configuration was read from, when it was a file. */
   file?: string;
+  /**
+   * Set when the server is plain `http://` (e.g. `kubectl proxy`): why it was accepted, for a warning. Requests and
+   * the bearer token, if any, then travel unencrypted.
+   */
+  plainHttp?: string;
 }
 
 /** Options of resolveKubeconfig. */
@@ -45,6 +51,57 @@ function serverOf(kc: KubeConfig, where: string): string {
   return cluster.server;
 }
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** True for `localhost` and loopback addresses (URL hostnames: IPv6 in brackets). */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * Checks the server URL and lets the client use a plain `http://` server where that is safe enough.
+ * @kubernetes/client-node refuses http unless the cluster sets `insecure-skip-tls-verify`, so a kubeconfig of
+ * `kubectl proxy` (http on loopback) would fail every request. A loopback http server is accepted as is (the flag
+ * only unlocks the client's plain http agent; there is no TLS to skip); a non-loopback one only when the kubeconfig
+ * itself sets `insecure-skip-tls-verify: true`, since the token would cross the network in clear.
+ */
+function checkServer(kc: KubeConfig, server: string, where: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new KubeconfigError(`${where}: cluster server ${JSON.stringify(server)} is not a URL`);
+  }
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol !== 'http:') {
+    throw new KubeconfigError(`${where}: cluster server ${server} has protocol ${url.protocol}; expected https: or http:`);
+  }
+  const cluster = kc.getCurrentCluster()!;
+  if (isLoopbackHost(url.hostname)) {
+    if (!cluster.skipTLSVerify) {
+      kc.clusters = kc.clusters.map((c) => (c === cluster ? { ...c, skipTLSVerify: true } : c));
+    }
+    return 'plain http (no TLS) to a loopback address, as kubectl proxy serves';
+  }
+  if (cluster.skipTLSVerify) return 'plain http (no TLS) to a non-loopback address, allowed by insecure-skip-tls-verify';
+  throw new KubeconfigError(
+    `${where}: cluster server ${server} is plain http on a non-loopback host; use https, or set ` +
+      `insecure-skip-tls-verify: true on cluster "${cluster.name}" to accept unencrypted traffic`,
+  );
+}
+
+/** The resolved configuration with its server checked (and plain http allowed where it may be). */
+function checked(r: ResolvedKubeconfig, where: string): ResolvedKubeconfig {
+  const plainHttp = checkServer(r.kubeConfig, r.server, where);
+  return plainHttp ? { ...r, plainHttp } : r;
+}
+
 /**
  * The configuration to use, or undefined when there is none (no explicit path, no KUBECONFIG, not in a cluster).
  * Throws KubeconfigError when a named configuration is unreadable or incomplete.
@@ -54,7 +111,7 @@ export function resolveKubeconfig(options: ResolveKubeconfigOptions = {}): Resol
   const { kubeconfig } = options;
   // Structural, not instanceof: a caller's KubeConfig comes from its own copy of the client.
   if (kubeconfig !== undefined && typeof kubeconfig !== 'string') {
-    return { kubeConfig: kubeconfig, source: 'explicit', server: serverOf(kubeconfig, 'kubeconfig') };
+    return checked({ kubeConfig: kubeconfig, source: 'explicit', server: serverOf(kubeconfig, 'kubeconfig') }, 'kubeconfig');
   }
   if (typeof kubeconfig === 'string' && kubeconfig !== '') {
     return fromFile(kubeconfig, 'explicit');
@@ -82,7 +139,8 @@ export function resolveKubeconfig(options: ResolveKubeconfigOptions = {}): Resol
     } catch (err) {
       throw new KubeconfigError(`KUBECONFIG=${env.KUBECONFIG}: ${(err as Error).message}`);
     }
-    return { kubeConfig: kc, source: 'env', server: serverOf(kc, `KUBECONFIG=${env.KUBECONFIG}`), file: fromEnv };
+    const where = `KUBECONFIG=${env.KUBECONFIG}`;
+    return checked({ kubeConfig: kc, source: 'env', server: serverOf(kc, where), file: fromEnv }, where);
   }
   const prefix = options.inClusterPathPrefix ?? '';
   if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && existsSync(prefix + SA_TOKEN)) {
@@ -97,7 +155,8 @@ export function resolveKubeconfig(options: ResolveKubeconfigOptions = {}): Resol
       restoreEnv('KUBERNETES_SERVICE_HOST', saved.host);
       restoreEnv('KUBERNETES_SERVICE_PORT', saved.port);
     }
-    return { kubeConfig: kc, source: 'in-cluster', server: serverOf(kc, 'in-cluster service account') };
+    const where = 'in-cluster service account';
+    return checked({ kubeConfig: kc, source: 'in-cluster', server: serverOf(kc, where) }, where);
   }
   return undefined;
 }
@@ -115,5 +174,6 @@ function fromFile(file: string, source: KubeconfigSource): ResolvedKubeconfig {
   } catch (err) {
     throw new KubeconfigError(`kubeconfig ${file}: ${(err as Error).message}`);
   }
-  return { kubeConfig: kc, source, server: serverOf(kc, `kubeconfig ${file}`), file };
+  const where = `kubeconfig ${file}`;
+  return checked({ kubeConfig: kc, source, server: serverOf(kc, where), file }, where);
 }

@@ -210,6 +210,7 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
       return this;
     }
     this.#log.info({ server: resolved.server, source: resolved.source }, 'starting Kubernetes watchers');
+    if (resolved.plainHttp) this.#log.warn({ server: resolved.server }, `Kubernetes API server ${resolved.server}: ${resolved.plainHttp}`);
     const kc = resolved.kubeConfig;
     const config = this.#opts.config;
     const plan = plannedWatchers(config, this.#opts.watchers);

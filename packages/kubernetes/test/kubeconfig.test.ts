@@ -106,3 +106,89 @@ describe('in-cluster configuration against a TLS API server requiring a token', 
     }
   });
 });
+
+describe('plain http API server (kubectl proxy)', () => {
+  let api: ApiServerDouble;
+
+  beforeAll(async () => {
+    api = await startApiServerDouble();
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  /** A kubeconfig of a plain http server as kubectl proxy users write it: no insecure-skip-tls-verify. */
+  async function proxyKubeconfig(name: string, server: string, skip = false): Promise<string> {
+    const file = await writeKubeconfig(join(dir, name), { server, insecureSkipTlsVerify: skip });
+    expect(await readFile(file, 'utf8')).toContain(skip ? 'insecure-skip-tls-verify: true' : `server: "${server}"`);
+    if (!skip) expect(await readFile(file, 'utf8')).not.toContain('insecure-skip-tls-verify');
+    return file;
+  }
+
+  it('accepts loopback http servers and says why', async () => {
+    for (const server of ['http://127.0.0.1:8001', 'http://127.3.0.9', 'http://[::1]:8001', 'http://localhost:8001']) {
+      const r = resolveKubeconfig({ kubeconfig: await proxyKubeconfig('loop', server) })!;
+      expect(r.server).toBe(server);
+      expect(r.plainHttp).toMatch(/^plain http \(no TLS\) to a loopback address/);
+    }
+    const tls = resolveKubeconfig({ kubeconfig: await proxyKubeconfig('https-loop', 'https://127.0.0.1:6443') })!;
+    expect(tls.plainHttp).toBeUndefined();
+  });
+
+  it('refuses non-loopback http unless the kubeconfig sets insecure-skip-tls-verify, naming the server', async () => {
+    const file = await proxyKubeconfig('remote', 'http://10.220.0.9:8001');
+    expect(() => resolveKubeconfig({ kubeconfig: file })).toThrow(KubeconfigError);
+    expect(() => resolveKubeconfig({ kubeconfig: file })).toThrow(
+      `kubeconfig ${file}: cluster server http://10.220.0.9:8001 is plain http on a non-loopback host; use https, or set insecure-skip-tls-verify: true on cluster "double"`,
+    );
+    const allowed = resolveKubeconfig({ kubeconfig: await proxyKubeconfig('remote-skip', 'http://10.220.0.9:8001', true) })!;
+    expect(allowed.plainHttp).toMatch(/non-loopback address, allowed by insecure-skip-tls-verify/);
+  });
+
+  it('names a server that is not an http(s) URL', async () => {
+    const notUrl = await proxyKubeconfig('not-url', 'localhost:8001x');
+    expect(() => resolveKubeconfig({ kubeconfig: notUrl })).toThrow(/cluster server localhost:8001x has protocol localhost:/);
+    const bare = await proxyKubeconfig('bare', '127.0.0.1:8001');
+    expect(() => resolveKubeconfig({ kubeconfig: bare })).toThrow(`cluster server "127.0.0.1:8001" is not a URL`);
+  });
+
+  it('watches pods through the real client over plain http and warns once naming the server', async () => {
+    const file = await proxyKubeconfig('proxy', api.url);
+    expect(api.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // What the agent got before: the client itself refuses this kubeconfig.
+    const { CoreV1Api, KubeConfig } = await import('@kubernetes/client-node');
+    const raw = new KubeConfig();
+    raw.loadFromFile(file);
+    await expect(raw.makeApiClient(CoreV1Api).listNamespace()).rejects.toThrow(
+      'HTTP protocol is not allowed when skipTLSVerify is not set or false',
+    );
+
+    api.create('pods', pod({ name: 'proxied-pod', ip: '10.220.2.1' }));
+    const cache = new InMemoryIpCache();
+    const { logger, lines } = captureLogger();
+    const h = startKubernetes({
+      config: agentConfig(),
+      ipCache: cache,
+      logger,
+      env: { KUBECONFIG: file },
+      backoff: FAST_BACKOFF,
+      podInterfaces: false,
+    });
+    try {
+      await h.ready;
+      expect(h.status()).toMatchObject({ state: 'synced' });
+      await eventually(() => expect(cache.lookup('10.220.2.1')?.name).toBe('proxied-pod'));
+      const warnings = lines.filter((l) => String(l['msg']).includes('plain http'));
+      expect(warnings).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          server: api.url,
+          msg: `Kubernetes API server ${api.url}: plain http (no TLS) to a loopback address, as kubectl proxy serves`,
+        }),
+      ]);
+      expect(lines.some((l) => String(l['msg']).includes('HTTP protocol is not allowed'))).toBe(false);
+    } finally {
+      await h.stop();
+    }
+  });
+});
