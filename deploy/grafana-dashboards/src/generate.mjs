@@ -24,7 +24,9 @@ for (const [file, dashboard] of Object.entries(DASHBOARDS)) {
     // missing counts as stale
   }
   if (current !== text) {
-    console.error(`${file} is not what src/dashboards.mjs generates: run node deploy/grafana-dashboards/src/generate.mjs`);
+    console.error(
+      `${file} is not what src/dashboards.mjs generates: run node deploy/grafana-dashboards/src/generate.mjs`,
+    );
     stale++;
   }
 }

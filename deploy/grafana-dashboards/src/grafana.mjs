@@ -79,7 +79,13 @@ const UNITS = {
  * A panel: `kind` is timeseries, stat, table or bargauge; `queries` are [expr, legend] pairs. Instant queries for
  * stat, table and bargauge panels (they show the current value).
  */
-export function panel(kind, title, description, queries, { unit = 'short', width = 12, height = 8, stack = false } = {}) {
+export function panel(
+  kind,
+  title,
+  description,
+  queries,
+  { unit = 'short', width = 12, height = 8, stack = false } = {},
+) {
   if (!UNITS[unit]) throw new Error(`panel "${title}": unknown unit ${unit}`);
   const instant = kind !== 'timeseries';
   const p = {
@@ -102,7 +108,14 @@ export function panel(kind, title, description, queries, { unit = 'short', width
       defaults: {
         unit,
         ...(kind === 'timeseries'
-          ? { custom: { drawStyle: 'line', lineWidth: 1, fillOpacity: stack ? 30 : 10, stacking: { mode: stack ? 'normal' : 'none' } } }
+          ? {
+              custom: {
+                drawStyle: 'line',
+                lineWidth: 1,
+                fillOpacity: stack ? 30 : 10,
+                stacking: { mode: stack ? 'normal' : 'none' },
+              },
+            }
           : {}),
       },
       overrides: [],
@@ -111,22 +124,37 @@ export function panel(kind, title, description, queries, { unit = 'short', width
   };
   if (kind === 'timeseries') {
     p.options = {
-      legend: { displayMode: 'table', placement: 'right', showLegend: true, calcs: ['mean', 'max', 'lastNotNull'] },
+      legend: {
+        displayMode: 'table',
+        placement: 'right',
+        showLegend: true,
+        calcs: ['mean', 'max', 'lastNotNull'],
+      },
       tooltip: { mode: 'multi', sort: 'desc' },
     };
   } else if (kind === 'stat' || kind === 'bargauge') {
-    p.options = { reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false }, orientation: 'horizontal' };
+    p.options = {
+      reduceOptions: { calcs: ['lastNotNull'], fields: '', values: false },
+      orientation: 'horizontal',
+    };
   } else if (kind === 'table') {
     p.options = { showHeader: true };
-    p.transformations = [{ id: 'merge', options: {} }, { id: 'organize', options: { excludeByName: { Time: true } } }];
+    p.transformations = [
+      { id: 'merge', options: {} },
+      { id: 'organize', options: { excludeByName: { Time: true } } },
+    ];
   }
   return p;
 }
 
-export const timeseries = (title, description, queries, opts) => panel('timeseries', title, description, queries, opts);
-export const stat = (title, description, queries, opts) => panel('stat', title, description, queries, { width: 6, height: 4, ...opts });
-export const table = (title, description, queries, opts) => panel('table', title, description, queries, { width: 24, ...opts });
-export const bargauge = (title, description, queries, opts) => panel('bargauge', title, description, queries, opts);
+export const timeseries = (title, description, queries, opts) =>
+  panel('timeseries', title, description, queries, opts);
+export const stat = (title, description, queries, opts) =>
+  panel('stat', title, description, queries, { width: 6, height: 4, ...opts });
+export const table = (title, description, queries, opts) =>
+  panel('table', title, description, queries, { width: 24, ...opts });
+export const bargauge = (title, description, queries, opts) =>
+  panel('bargauge', title, description, queries, opts);
 
 /** A row and the panels under it. */
 export function row(title, panels) {
@@ -139,7 +167,14 @@ function layout(rows) {
   let id = 1;
   let y = 0;
   for (const r of rows) {
-    out.push({ type: 'row', id: id++, title: r.title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
+    out.push({
+      type: 'row',
+      id: id++,
+      title: r.title,
+      collapsed: false,
+      gridPos: { h: 1, w: 24, x: 0, y },
+      panels: [],
+    });
     y += 1;
     let x = 0;
     let lineHeight = 0;

@@ -84,7 +84,13 @@ s.on('close', (hadError) => process.exit(hadError ? 1 : 0));
 s.on('error', () => {});`;
 
 /** Runs the TCP client in `ns` (undefined: the node namespace) and returns its exit code. */
-function tcpClient(ns: Netns | undefined, host: string, port: number, bytes: number, giveUpMs = 5000): number {
+function tcpClient(
+  ns: Netns | undefined,
+  host: string,
+  port: number,
+  bytes: number,
+  giveUpMs = 5000,
+): number {
   const r = run(process.execPath, ['-e', CLIENT_JS, host, String(port), String(bytes), String(giveUpMs)], {
     ...(ns ? { netns: ns.name } : {}),
     allowFailure: true,
@@ -131,7 +137,8 @@ describeKernel(
     const query = async (expr: string): Promise<QueryResult[]> => {
       const res = await fetch(`${promUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`);
       const body = (await res.json()) as { status: string; error?: string; data?: { result: QueryResult[] } };
-      if (body.status !== 'success') throw new Error(`Prometheus refused ${expr}: ${body.error ?? res.status}`);
+      if (body.status !== 'success')
+        throw new Error(`Prometheus refused ${expr}: ${body.error ?? res.status}`);
       return body.data!.result;
     };
 
@@ -194,9 +201,13 @@ describeKernel(
       const b = pod('b');
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(DROP_PORT), '-j', 'DROP']);
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(RETRANS_PORT), '-j', 'DROP']);
-      server = spawn('ip', ['netns', 'exec', b.netns.name, process.execPath, '-e', SERVER_JS, b.ip, String(TCP_PORT)], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      server = spawn(
+        'ip',
+        ['netns', 'exec', b.netns.name, process.execPath, '-e', SERVER_JS, b.ip, String(TCP_PORT)],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      );
       await new Promise<void>((resolve, reject) => {
         server!.stdout!.once('data', () => resolve());
         server!.once('exit', (code) => reject(new Error(`the TCP server in pod b exited with ${code}`)));
@@ -260,7 +271,11 @@ describeKernel(
           rule_files: [RULES_FILE],
           scrape_configs: [
             // The agent labels its series with cluster and instance (the node) itself.
-            { job_name: 'retina-ts', honor_labels: true, static_configs: [{ targets: [`127.0.0.1:${agent.port}`] }] },
+            {
+              job_name: 'retina-ts',
+              honor_labels: true,
+              static_configs: [{ targets: [`127.0.0.1:${agent.port}`] }],
+            },
             // Hubble's metrics carry no node labels: the scrape adds them, as a PodMonitor's relabelling would.
             {
               job_name: 'hubble',
@@ -290,7 +305,9 @@ describeKernel(
       // Two rounds: Prometheus' rate() sees only increases after a series' first sample, and most series are
       // created by the first round's packets.
       traffic();
-      await eventually(async () => (await query(`count(networkobservability_adv_dns_response_count)`)).length > 0);
+      await eventually(
+        async () => (await query(`count(networkobservability_adv_dns_response_count)`)).length > 0,
+      );
       traffic();
     }, 90_000);
 
@@ -360,12 +377,12 @@ describeKernel(
       expect(labels(await of('retina-ts-pods', 'Outgoing packets by pod'), 'pod')).toEqual(
         expect.arrayContaining([podA, podB]),
       );
-      expect(labels(await of('retina-ts-pods', 'Packets from outside the pods, by source IP'), 'source_ip')).toContain(
-        OUTSIDE_IP,
-      );
-      expect(labels(await of('retina-ts-pods', 'Dropped packets by destination pod and reason'), 'reason')).toContain(
-        'IPTABLE_RULE_DROP',
-      );
+      expect(
+        labels(await of('retina-ts-pods', 'Packets from outside the pods, by source IP'), 'source_ip'),
+      ).toContain(OUTSIDE_IP);
+      expect(
+        labels(await of('retina-ts-pods', 'Dropped packets by destination pod and reason'), 'reason'),
+      ).toContain('IPTABLE_RULE_DROP');
       expect(labels(await of('retina-ts-clusters', 'Dropped packets by reason'), 'reason')).toContain(
         'IPTABLE_RULE_DROP',
       );
@@ -383,12 +400,27 @@ describeKernel(
     it('loads the alert rules into Prometheus and evaluates them without errors', async () => {
       const rules = await eventually(async () => {
         const body = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as {
-          data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+          data: {
+            groups: {
+              rules: {
+                name: string;
+                health: string;
+                lastError?: string;
+                labels?: Record<string, string>;
+                annotations?: Record<string, string>;
+              }[];
+            }[];
+          };
         };
         const all = body.data.groups.flatMap((g) => g.rules);
         return all.length > 0 && all.every((r) => r.health !== 'unknown') ? all : undefined;
       });
       expect(rules.filter((r) => r.health !== 'ok')).toEqual([]);
+      for (const r of rules) {
+        expect(['critical', 'warning', 'info'], r.name).toContain(r.labels?.['severity']);
+        expect(r.annotations?.['summary'], r.name).toBeTruthy();
+        expect(r.annotations?.['description'], r.name).toBeTruthy();
+      }
       expect(rules.map((r) => r.name)).toEqual(
         expect.arrayContaining([
           'RetinaAgentDown',

@@ -47,7 +47,9 @@ export interface PanelQuery {
 /** Every `*.json` dashboard in deploy/grafana-dashboards, by file name. */
 export function loadDashboards(): Map<string, Dashboard> {
   const out = new Map<string, Dashboard>();
-  for (const file of readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(DASHBOARD_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     out.set(file, JSON.parse(readFileSync(join(DASHBOARD_DIR, file), 'utf8')) as Dashboard);
   }
   return out;
@@ -101,8 +103,10 @@ export const NOT_FED: Readonly<Record<string, string>> = {
     'needs packets between the node and a real API server address on the node interface',
   'retina-ts-pods / API server packets without a response':
     'needs an API server address that stops answering',
-  'retina-ts-clusters / Lost events': 'needs a ring buffer or queue overflow (the series appear with the first loss)',
-  'retina-ts-hubble / Lost events': 'needs a Hubble ring or queue overflow (the series appear with the first loss)',
+  'retina-ts-clusters / Lost events':
+    'needs a ring buffer or queue overflow (the series appear with the first loss)',
+  'retina-ts-hubble / Lost events':
+    'needs a Hubble ring or queue overflow (the series appear with the first loss)',
   'retina-ts-hubble / Drops by source pod':
     "with Retina's context options only egress drops carry a source pod; the test drops packets on ingress",
 };
@@ -112,7 +116,8 @@ export const NOT_FED: Readonly<Record<string, string>> = {
  * must show a value above 0.
  */
 export const MAY_BE_ZERO: Readonly<Record<string, string>> = {
-  'retina-ts-clusters / TCP timeouts': "counts the node namespace's retransmission timeouts; test traffic runs in pod namespaces",
+  'retina-ts-clusters / TCP timeouts':
+    "counts the node namespace's retransmission timeouts; test traffic runs in pod namespaces",
   'retina-ts-clusters / TCP reordering': 'needs reordered segments in the node namespace',
   'retina-ts-clusters / Interface packets (driver counters)':
     'veth drivers count only XDP packets; other drivers move only with real node traffic',
