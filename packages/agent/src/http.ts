@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MetricsModule } from '@retina-ts/core';
+import { hostsOf, redactStatus, redactText } from './redact.js';
 
 /** What the HTTP listener needs to know about the running agent. */
 export interface HttpSources {
@@ -39,9 +40,15 @@ async function route(src: HttpSources, req: IncomingMessage, res: ServerResponse
     case '/healthz':
       return send(res, 200, 'text/plain', 'ok\n');
     case '/readyz':
-      return src.ready() ? send(res, 200, 'text/plain', 'ready\n') : send(res, 503, 'text/plain', 'starting\n');
-    case '/plugins':
-      return json(res, 200, { plugins: src.plugins(), kubernetes: src.kubernetes?.() });
+      return src.ready()
+        ? send(res, 200, 'text/plain', 'ready\n')
+        : send(res, 503, 'text/plain', 'starting\n');
+    case '/plugins': {
+      // Served on every interface: no URLs, credentials or API server address in what it shows.
+      const kubernetes = src.kubernetes?.();
+      const hosts = hostsOf((kubernetes as { server?: string } | undefined)?.server);
+      return json(res, 200, redactStatus({ plugins: src.plugins(), kubernetes }, hosts));
+    }
     default:
       return send(res, 404, 'text/plain', 'not found: try /metrics, /healthz, /readyz or /plugins\n');
   }
@@ -51,7 +58,8 @@ async function route(src: HttpSources, req: IncomingMessage, res: ServerResponse
 export async function startHttpServer(src: HttpSources, host: string, port: number): Promise<Server> {
   const server = createServer((req, res) => {
     route(src, req, res).catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, 'text/plain', `internal error: ${(err as Error).message}\n`);
+      if (!res.headersSent)
+        send(res, 500, 'text/plain', `internal error: ${redactText((err as Error).message)}\n`);
       else res.destroy();
     });
   });

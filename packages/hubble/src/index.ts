@@ -6,7 +6,7 @@ export {
   MAX_REQUEST_BYTES,
 } from './server.js';
 export type { StartHubbleArgs } from './server.js';
-export { hubbleOptionsFromConfig, parseListenAddress, HUBBLE_DEFAULTS } from './options.js';
+export { hubbleOptionsFromConfig, parseListenAddress, HUBBLE_DEFAULTS, HUBBLE_TLS_DEFAULT_FILES } from './options.js';
 export type { HubbleOptions, HubbleMetricsSettings, OptionsFromConfig, HostPort } from './options.js';
 export type { TlsOptions } from './tls.js';
 export { HubbleObserver, RateMeter } from './observer.js';

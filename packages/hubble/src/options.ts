@@ -43,12 +43,23 @@ export interface HubbleOptions {
   version?: string;
 }
 
-/** Defaults of the options. */
+/**
+ * Defaults of the options. The TCP listener binds every address only with TLS (as Retina's chart runs it, with
+ * mutual TLS); without TLS it binds loopback unless an address is named.
+ */
 export const HUBBLE_DEFAULTS = {
   ringCapacity: 4095,
   unixSocket: '/var/run/cilium/hubble.sock',
   listenAddress: ':4244',
+  plaintextListenAddress: '127.0.0.1:4244',
   metricsListenAddress: ':9965',
+} as const;
+
+/** Where Retina's chart mounts the Hubble server certificate, key and client CA (used when TLS is switched on). */
+export const HUBBLE_TLS_DEFAULT_FILES = {
+  certFile: '/var/lib/cilium/tls/hubble/server.crt',
+  keyFile: '/var/lib/cilium/tls/hubble/server.key',
+  clientCaFile: '/var/lib/cilium/tls/hubble/client-ca.crt',
 } as const;
 
 /** A host and port parsed from `host:port`, `:port` or `[v6]:port`. */
@@ -109,12 +120,32 @@ export function hubbleOptionsFromConfig(config: AgentConfig): OptionsFromConfig 
   const certFile = o['hubble-tls-cert-file']?.trim();
   const keyFile = o['hubble-tls-key-file']?.trim();
   const caFiles = (o['hubble-tls-client-ca-files'] ?? '').split(/[\s,]+/).filter((f) => f !== '');
-  if (!truthy(o['hubble-disable-tls']) && options.listenAddress !== false) {
+  const disableTls = o['hubble-disable-tls'];
+  if (disableTls !== undefined && disableTls.trim() !== '' && !truthy(disableTls)) {
+    // The one switch a chart sets (`hubble-disable-tls: "false"`): mutual TLS with the files where the chart mounts
+    // them, unless other paths are named. Missing files fail the start; the listener never falls back to plaintext.
+    if (options.listenAddress !== false) {
+      options.tls = {
+        certFile: certFile || HUBBLE_TLS_DEFAULT_FILES.certFile,
+        keyFile: keyFile || HUBBLE_TLS_DEFAULT_FILES.keyFile,
+        clientCaFiles: caFiles.length > 0 ? caFiles : [HUBBLE_TLS_DEFAULT_FILES.clientCaFile],
+      };
+    }
+  } else if (!truthy(disableTls) && options.listenAddress !== false) {
     if (certFile && keyFile) {
       options.tls = { certFile, keyFile, ...(caFiles.length > 0 ? { clientCaFiles: caFiles } : {}) };
     } else if (certFile || keyFile || caFiles.length > 0) {
       warnings.push(
         'hubble TLS needs both hubble-tls-cert-file and hubble-tls-key-file; the TCP listener serves plaintext',
+      );
+    }
+  }
+  if (!options.tls && typeof options.listenAddress === 'string') {
+    const { host } = parseListenAddress(options.listenAddress, 'hubble-listen-address');
+    if (host === '' || host === '0.0.0.0' || host === '::') {
+      warnings.push(
+        `hubble-listen-address ${JSON.stringify(options.listenAddress)} serves plaintext gRPC on every interface; ` +
+          'set hubble-disable-tls: "false" (with certificates) or bind 127.0.0.1',
       );
     }
   }

@@ -198,7 +198,9 @@ export class HubbleServer {
       }
       this.unixSocket = socket;
     }
-    const listen = this.#options.listenAddress ?? HUBBLE_DEFAULTS.listenAddress;
+    const listen =
+      this.#options.listenAddress ??
+      (this.#credentials ? HUBBLE_DEFAULTS.listenAddress : HUBBLE_DEFAULTS.plaintextListenAddress);
     if (listen !== false) {
       const { host, port } = parseListenAddress(listen, 'hubble listen address');
       const creds = this.#credentials ?? grpc.ServerCredentials.createInsecure();
