@@ -29,6 +29,7 @@ import { existsSync } from 'node:fs';
 import type { KubernetesHandle } from '@retina-ts/kubernetes';
 import { boundAddress, startHttpServer, stopHttpServer } from './http.js';
 import { startNativeHeapTrim } from './native-heap.js';
+import { clearStaleTcAttachments } from './stale-tc.js';
 import { EnrichedFlows } from './flows.js';
 import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
 
@@ -187,6 +188,7 @@ export class Agent {
       this.logger.info('no cluster configuration (KUBECONFIG or in-cluster service account): running standalone');
     }
     if (this.config.controlPlane === 'hubble') await this.startHubble();
+    await clearStaleTcAttachments(this.logger);
     await this.manager.start();
     this.stopHeapTrim = startNativeHeapTrim({ logger: this.logger });
   }
