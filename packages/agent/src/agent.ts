@@ -37,6 +37,8 @@ import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './disco
 export interface AgentOptions {
   /** Path of a Retina `config.yaml`; omitted means defaults (standalone). */
   configFile?: string;
+  /** A mounted ConfigMap folder, one file per key, `config.yaml` among them (Retina's Hubble chart). */
+  configDir?: string;
   /** A config object (same keys as config.yaml); wins over `configFile`. */
   config?: Record<string, unknown>;
   /** Plugin definitions to run instead of discovering `enabledPlugin` names. */
@@ -92,9 +94,9 @@ export class Agent {
     const env = opts.env ?? process.env;
     const { config, warnings } = opts.config
       ? parseConfig(opts.config, { env, platform: process.platform })
-      : loadConfig({ file: opts.configFile, env, platform: process.platform });
+      : loadConfig({ file: opts.configFile, dir: opts.configDir, env, platform: process.platform });
     const logger = opts.logger ?? createLogger({ level: config.logLevel, name: 'retina-agent' });
-    for (const w of warnings) logger.warn({ config: opts.configFile }, w);
+    for (const w of warnings) logger.warn({ config: opts.configFile ?? opts.configDir }, w);
 
     const nodeName = config.nodeName || env['NODE_NAME'] || hostname();
     const metrics = createMetricsModule({
