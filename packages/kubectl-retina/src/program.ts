@@ -23,7 +23,7 @@ export interface ProgramIO {
 }
 
 /** The agent image of this version, which carries `retina-capture` and tcpdump. */
-export const DEFAULT_AGENT_IMAGE = `ghcr.io/retina-ts/retina-agent:v${VERSION}`;
+export const DEFAULT_AGENT_IMAGE = `ghcr.io/retina-ts/retina-ts-agent:${VERSION}`;
 
 /** The image the capture Jobs run: --image, else with --debug $RETINA_AGENT_IMAGE, else the agent image of this version. */
 export function captureImage(flag: string | undefined, debug: boolean, env: Record<string, string | undefined>): string {

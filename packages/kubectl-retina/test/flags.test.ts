@@ -107,7 +107,7 @@ describe('capture create flags', () => {
     expect(captureImage('img:1', true, { RETINA_AGENT_IMAGE: 'dbg:2' })).toBe('img:1');
     expect(captureImage(undefined, true, { RETINA_AGENT_IMAGE: 'dbg:2' })).toBe('dbg:2');
     expect(captureImage(undefined, false, { RETINA_AGENT_IMAGE: 'dbg:2' })).toBe(DEFAULT_AGENT_IMAGE);
-    expect(DEFAULT_AGENT_IMAGE).toMatch(/^ghcr\.io\/retina-ts\/retina-agent:v\d+\.\d+\.\d+/);
+    expect(DEFAULT_AGENT_IMAGE).toMatch(/^ghcr\.io\/retina-ts\/retina-ts-agent:\d+\.\d+\.\d+/);
   });
 
   it('formats tables and ages like kubectl', () => {

@@ -34,7 +34,7 @@ program.action(async (o: Record<string, string | boolean | undefined>) => {
   const image =
     (o.image as string | undefined) ||
     (config.captureDebug ? process.env.RETINA_AGENT_IMAGE : undefined) ||
-    `ghcr.io/retina-ts/retina-agent:v${VERSION}`;
+    `ghcr.io/retina-ts/retina-ts-agent:${VERSION}`;
   const controller = new CaptureController(kc, new CaptureReconciler(kc, { config, logger, image }), { logger });
   let ready = false;
 
