@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   commandExists,
   createNetnsPair as createLinkedNetns,
-  listBpfPrograms,
+  programsHeldBy,
   ping,
   type Netns,
 } from '@retina-ts/testkit';
@@ -119,9 +119,10 @@ export async function waitUntil(
   }
 }
 
-/** Ids of loaded BPF programs whose names start with `prefix` (read with bpftool, not through the library). */
+/**
+ * Ids of the loaded BPF programs named `prefix...` that this process holds (bpftool and /proc, not the library):
+ * programs of the same name loaded by other processes on the machine are theirs, not a leak of this test.
+ */
 export function programIds(prefix: string): number[] {
-  return listBpfPrograms()
-    .filter((p) => p.name.startsWith(prefix))
-    .map((p) => p.id);
+  return programsHeldBy(prefix).map((p) => p.id);
 }

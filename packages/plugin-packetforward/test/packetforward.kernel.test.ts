@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { BpfObject, probes } from '@retina-ts/bpf-runtime';
-import { describeKernel, listBpfLinks, listBpfPrograms, programsStillLoaded, sendUdp, tcFilters, waitFor } from '@retina-ts/testkit';
+import { describeKernel, listBpfLinks, programsHeldBy, programsStillLoaded, sendUdp, tcFilters, waitFor } from '@retina-ts/testkit';
 import { bpfObjectPath } from '../src/plugin.js';
 import { directionKey, sumPerCpuCounters, type Direction, type ForwardTotals } from '../src/decode.js';
 import {
@@ -248,10 +248,11 @@ describeKernel('packetforward plugin on a veth pair', () => {
   });
 
   it('leaves nothing attached or loaded after stop', async () => {
-    const before = new Set(listBpfPrograms().map((p) => p.id));
+    // Programs this process holds, not every rts_pf_ program: other processes on the machine may load their own.
+    const before = new Set(programsHeldBy('rts_pf_').map((p) => p.id));
     for (const enableTCX of ['auto', 'off'] as const) {
       const h = await start({ interfaces: [link.hostIf] }, { enableTCX });
-      const ours = listBpfPrograms().filter((p) => !before.has(p.id) && p.name.startsWith('rts_pf_'));
+      const ours = programsHeldBy('rts_pf_').filter((p) => !before.has(p.id));
       expect(ours.map((p) => p.name).sort()).toEqual(['rts_pf_egress', 'rts_pf_ingress']);
       const ids = ours.map((p) => p.id);
       if (enableTCX === 'off') expect(tcFilters(link.hostIf).length).toBe(2);
@@ -266,11 +267,11 @@ describeKernel('packetforward plugin on a veth pair', () => {
   });
 
   it('fails init with the reason when an interface does not exist, leaving nothing behind', async () => {
-    const before = listBpfPrograms().filter((p) => p.name.startsWith('rts_pf_')).length;
+    const before = programsHeldBy('rts_pf_').length;
     await expect(startPlugin({ interfaces: [link.hostIf, 'rtsnosuchif0'] })).rejects.toThrow(
       /interface "rtsnosuchif0" does not exist in this network namespace/,
     );
-    expect(listBpfPrograms().filter((p) => p.name.startsWith('rts_pf_')).length).toBe(before);
+    expect(programsHeldBy('rts_pf_').length).toBe(before);
     expect(tcFilters(link.hostIf)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { IpVersion, LostEventType, TraceObservationPoint, TrafficDirection, Verdict, type Flow } from '@retina-ts/core';
-import { describeKernel, listBpfLinks, listBpfPrograms, programsStillLoaded, waitFor } from '@retina-ts/testkit';
+import { describeKernel, listBpfLinks, programsHeldBy, programsStillLoaded, waitFor } from '@retina-ts/testkit';
 import {
   SERVER_PORT,
   connectClient,
@@ -160,9 +160,10 @@ describeKernel(
     });
 
     it('leaves nothing attached or loaded after stop', async () => {
-      const before = new Set(listBpfPrograms().map((p) => p.id));
+      // Programs this process holds, not every rts_tr_retrans: other processes on the machine may load their own.
+      const before = new Set(programsHeldBy('rts_tr_retrans').map((p) => p.id));
       const h = await startPlugin({ netnsInode: pair.clientInode });
-      const ours = listBpfPrograms().filter((p) => !before.has(p.id) && p.name === 'rts_tr_retrans');
+      const ours = programsHeldBy('rts_tr_retrans').filter((p) => !before.has(p.id));
       expect(ours).toHaveLength(1);
       const ids = ours.map((p) => p.id);
       expect(listBpfLinks().filter((l) => ids.includes(l.progId))).toHaveLength(1);
@@ -174,9 +175,9 @@ describeKernel(
     });
 
     it('fails init with the reason for bad options, loading nothing', async () => {
-      const before = listBpfPrograms().filter((p) => p.name === 'rts_tr_retrans').length;
+      const before = programsHeldBy('rts_tr_retrans').length;
       await expect(startPlugin({ ringBufferBytes: 5000 })).rejects.toThrow(/plugins\.tcpretrans\.ringBufferBytes: .*power of two/);
-      expect(listBpfPrograms().filter((p) => p.name === 'rts_tr_retrans').length).toBe(before);
+      expect(programsHeldBy('rts_tr_retrans').length).toBe(before);
     });
   },
   { requires: suiteRequirements },

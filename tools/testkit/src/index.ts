@@ -24,20 +24,26 @@ export {
 export { ping, sendUdp, type PingOptions, type UdpOptions } from './traffic.js';
 export { Cgroup, cgroup2Root, createCgroup, parseCgroup2Mounts } from './cgroup.js';
 export {
+  bpfHeldBy,
   listBpfLinks,
   listBpfPrograms,
   parseBpftoolLinks,
+  parseBpfFdinfo,
   parseBpftoolPrograms,
   parseQdiscs,
   parseTcFilters,
   parseXdpProgramId,
+  programHolders,
+  programsHeldBy,
   programsStillLoaded,
   tcFilters,
   tcQdiscs,
   xdpProgramId,
+  type BpfHeld,
   type BpfLinkInfo,
   type BpfProgramInfo,
   type QdiscInfo,
   type TcFilterInfo,
 } from './leaks.js';
 export { waitFor, type WaitOptions } from './wait.js';
+export { startForwarderIn, startLocalForwarder, type LocalForwarder } from './forward.js';

@@ -1,5 +1,7 @@
 // Leak checks: what BPF programs, links, TC filters and XDP programs the kernel still holds, read through the
 // standard tools (bpftool, tc, ip) so the check does not trust the library under test.
+import { readdirSync, readFileSync } from 'node:fs';
+
 import { run } from './exec.js';
 import type { Netns } from './netns.js';
 
@@ -156,4 +158,79 @@ export function xdpProgramId(ifname: string, options: { netns?: Netns } = {}): n
   const args = ['-j', 'link', 'show', 'dev', ifname];
   const out = options.netns ? options.netns.ip(args).stdout : run('ip', args).stdout;
   return parseXdpProgramId(out);
+}
+
+/** Ids of the BPF objects one process holds file descriptors to. */
+export interface BpfHeld {
+  programs: number[];
+  maps: number[];
+  links: number[];
+}
+
+/** Parses the text of one /proc/<pid>/fdinfo/<fd> into the BPF ids it names (`link_id` also names its program). */
+export function parseBpfFdinfo(text: string): { prog?: number; map?: number; link?: number } {
+  const field = (name: string): number | undefined => {
+    const m = new RegExp(`^${name}:\\s*(\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+  const out: { prog?: number; map?: number; link?: number } = {};
+  const prog = field('prog_id');
+  const map = field('map_id');
+  const link = field('link_id');
+  if (prog !== undefined) out.prog = prog;
+  if (map !== undefined) out.map = map;
+  if (link !== undefined) out.link = link;
+  return out;
+}
+
+/**
+ * The BPF programs, maps and links process `pid` (default: this one) holds descriptors to, from /proc/<pid>/fdinfo.
+ * A leak check that starts from these ids compares what this test loaded, not every program of a name, so BPF work
+ * of other processes on the machine cannot make it fail.
+ */
+export function bpfHeldBy(pid: number = process.pid): BpfHeld {
+  const held: BpfHeld = { programs: [], maps: [], links: [] };
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fdinfo`);
+  } catch {
+    return held; // the process is gone
+  }
+  for (const fd of fds) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const ids = parseBpfFdinfo(text);
+    if (ids.link !== undefined) held.links.push(ids.link);
+    if (ids.prog !== undefined) held.programs.push(ids.prog);
+    else if (ids.map !== undefined) held.maps.push(ids.map);
+  }
+  const uniq = (xs: number[]): number[] => [...new Set(xs)].sort((a, b) => a - b);
+  return { programs: uniq(held.programs), maps: uniq(held.maps), links: uniq(held.links) };
+}
+
+/** Loaded programs whose name starts with `prefix` that process `pid` (default: this one) holds. */
+export function programsHeldBy(prefix: string, pid: number = process.pid): BpfProgramInfo[] {
+  const held = new Set(bpfHeldBy(pid).programs);
+  return listBpfPrograms().filter((p) => held.has(p.id) && p.name.startsWith(prefix));
+}
+
+/**
+ * For each of `ids` still loaded: its name and the processes holding a descriptor to it. A program no process holds
+ * is kept by an attachment (a leaked TC filter, a pinned object); one held by a process is that process's business.
+ */
+export function programHolders(ids: readonly number[]): Array<{ id: number; name: string; pids: number[] }> {
+  const loaded = new Map(listBpfPrograms().map((p) => [p.id, p.name]));
+  const left = ids.filter((id) => loaded.has(id));
+  if (left.length === 0) return [];
+  const holders = new Map<number, number[]>(left.map((id) => [id, []]));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    for (const id of bpfHeldBy(pid).programs) holders.get(id)?.push(pid);
+  }
+  return left.map((id) => ({ id, name: loaded.get(id) ?? '', pids: holders.get(id) ?? [] }));
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  bpfHeldBy,
+  parseBpfFdinfo,
   parseBpftoolLinks,
   parseBpftoolPrograms,
   parseCgroup2Mounts,
@@ -117,5 +119,25 @@ describe('uniqueName', () => {
       expect(n.startsWith('rv')).toBe(true);
     }
     expect(() => uniqueName('much-too-long-prefix', 15)).toThrow(RangeError);
+  });
+});
+
+// Captured from /proc/<pid>/fdinfo on the development kernel (6.18).
+describe('BPF descriptors of a process', () => {
+  it('reads program, map and link ids from fdinfo', () => {
+    const map =
+      'pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1039\nmap_type:\t1\nkey_size:\t4\nmap_id:\t1233\nfrozen:\t0\n';
+    const prog =
+      'pos:\t0\nflags:\t02000002\nprog_type:\t3\nprog_jited:\t1\nprog_tag:\t0a1b2c3d4e5f6071\nmemlock:\t4096\nprog_id:\t88\n';
+    const link =
+      'pos:\t0\nflags:\t02000000\nlink_type:\ttcx\nlink_id:\t12\nprog_tag:\t0a1b2c3d4e5f6071\nprog_id:\t88\nifindex:\t3\n';
+    expect(parseBpfFdinfo(map)).toEqual({ map: 1233 });
+    expect(parseBpfFdinfo(prog)).toEqual({ prog: 88 });
+    expect(parseBpfFdinfo(link)).toEqual({ prog: 88, link: 12 });
+    expect(parseBpfFdinfo('pos:\t0\nflags:\t0100000\nmnt_id:\t23\n')).toEqual({});
+  });
+
+  it('finds nothing for a process that does not exist', () => {
+    expect(bpfHeldBy(2 ** 22 + 7)).toEqual({ programs: [], maps: [], links: [] });
   });
 });
