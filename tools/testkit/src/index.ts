@@ -46,4 +46,3 @@ export {
   type TcFilterInfo,
 } from './leaks.js';
 export { waitFor, type WaitOptions } from './wait.js';
-export { startForwarderIn, startLocalForwarder, type LocalForwarder } from './forward.js';
