@@ -8,12 +8,10 @@
  * the apiserver namespace provoke handshakes and unanswered packets.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   createNetns,
@@ -21,7 +19,10 @@ import {
   describeKernel,
   listBpfLinks,
   run,
+  startForwarderIn,
+  startLocalForwarder,
   uniqueName,
+  type LocalForwarder,
   type Netns,
   type VethPair,
 } from '@retina-ts/testkit';
@@ -40,87 +41,6 @@ const BASIC_HANDSHAKE = 'networkobservability_node_apiserver_handshake_latency_m
 const NO_RESPONSE = 'networkobservability_adv_node_apiserver_no_response';
 /** Upper bound of the last finite bucket of the API server histograms (linear 0.5 … 63.5 ms). */
 const LAST_FINITE_BUCKET = '63.5';
-
-/**
- * A byte forwarder as a script for `node -e`: accepts on `listen` and pipes each connection to `target` (each a
- * unix socket path or `host:port`). Either side closing closes the other, so a connection dropped further along
- * the chain is dropped at this end too. Prints `listening` once bound.
- */
-function forwarderScript(listen: string, target: string): string {
-  return `
-    const net = require('node:net');
-    const where = (s) => s.startsWith('/') ? { path: s } : { host: s.slice(0, s.lastIndexOf(':')), port: Number(s.slice(s.lastIndexOf(':') + 1)) };
-    const target = where(${JSON.stringify(target)});
-    const listen = where(${JSON.stringify(listen)});
-    net.createServer((a) => {
-      const b = net.connect(target);
-      a.pipe(b); b.pipe(a);
-      const drop = () => { a.destroy(); b.destroy(); };
-      for (const s of [a, b]) { s.on('error', drop); s.on('close', drop); }
-    }).listen(listen, () => console.log('listening'));
-    process.on('SIGTERM', () => process.exit(0));`;
-}
-
-/** Starts a forwarder inside `ns`; resolves once it listens. */
-function startForwarderIn(ns: Netns, listen: string, target: string): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', forwarderScript(listen, target)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l === 'listening' && resolve(child));
-    child.on('exit', (code) => reject(new Error(`forwarder ${listen} → ${target} in ${ns.name} exited with ${String(code)}`)));
-  });
-}
-
-/** A forwarder in this process from a unix socket to a loopback port; `dropAll` cuts every connection it carries. */
-interface LocalForwarder {
-  server: Server;
-  /** Connections accepted so far. */
-  accepted(): number;
-  /** Destroys every open connection (both halves); returns how many there were. */
-  dropAll(): number;
-  close(): Promise<void>;
-}
-
-function startLocalForwarder(path: string, port: number): Promise<LocalForwarder> {
-  const open = new Set<Socket>();
-  let accepted = 0;
-  const server = createServer((a) => {
-    accepted++;
-    const b = connect(port, '127.0.0.1');
-    a.pipe(b);
-    b.pipe(a);
-    open.add(a);
-    const drop = (): void => {
-      open.delete(a);
-      a.destroy();
-      b.destroy();
-    };
-    for (const s of [a, b]) {
-      s.on('error', drop);
-      s.on('close', drop);
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () =>
-      resolve({
-        server,
-        accepted: () => accepted,
-        dropAll: () => {
-          const n = open.size;
-          for (const s of [...open]) s.destroy();
-          return n;
-        },
-        close: () =>
-          new Promise<void>((done) => {
-            for (const s of [...open]) s.destroy();
-            server.close(() => done());
-          }),
-      }),
-    );
-  });
-}
 
 /** GET over a unix socket; resolves with the body of a 200 answer. */
 function getOverUnixSocket(socketPath: string, path: string): Promise<string> {

@@ -130,6 +130,7 @@ describe('a config folder, one file per key (--config-dir)', () => {
     const dir = folder('hubble', {
       'config.yaml': 'logLevel: debug\nenableConntrackMetrics: \nenabledPlugin: ["dns"]\n',
       'enable-hubble': 'true',
+      'enable-hubble-open-metrics': 'false',
       'hubble-listen-address': ':4244\n',
       'hubble-metrics': 'flow:sourceContext=pod\ndns:query\n',
       'cluster-name': 'default',
@@ -149,6 +150,7 @@ describe('a config folder, one file per key (--config-dir)', () => {
     expect(config.ciliumOptions).toEqual({
       'cluster-name': 'default',
       'enable-hubble': 'true',
+      'enable-hubble-open-metrics': 'false',
       'hubble-listen-address': ':4244',
       'hubble-metrics': 'flow:sourceContext=pod\ndns:query',
     });

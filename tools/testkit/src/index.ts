@@ -46,3 +46,4 @@ export {
   type TcFilterInfo,
 } from './leaks.js';
 export { waitFor, type WaitOptions } from './wait.js';
+export { startForwarderIn, startLocalForwarder, type LocalForwarder } from './forward.js';

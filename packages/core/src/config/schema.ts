@@ -390,4 +390,4 @@ export const rawConfigSchema = z.object({
 export const KNOWN_KEYS: readonly string[] = Object.keys(rawConfigSchema.shape);
 
 /** Cilium-style keys of Retina's Hubble ConfigMap, kept as strings in `ciliumOptions`. */
-export const CILIUM_OPTION_RE = /^(?:enable-hubble|cluster-name|cluster-id|leader-election|hubble-[a-z0-9-]+|monitor-[a-z0-9-]+)$/;
+export const CILIUM_OPTION_RE = /^(?:enable-hubble(?:-[a-z0-9-]+)?|cluster-name|cluster-id|leader-election|hubble-[a-z0-9-]+|monitor-[a-z0-9-]+)$/;
