@@ -97,7 +97,9 @@ describe('the config.yaml the chart renders', () => {
       enableTCX: 'auto',
       packetParserRingBufferSize: 8388608,
       controlPlane: 'standard',
+      enableRetinaEndpoint: false,
     });
+    expect(configOf(render({ values: { operator: { enabled: true, enableRetinaEndpoint: true } } }))['enableRetinaEndpoint']).toBe(true);
   });
 
   it('turns empty values into the defaults the agent applies', () => {
