@@ -224,6 +224,37 @@ export interface ResponseSink {
   end(): void;
 }
 
+/**
+ * Shares one budget of ring entries per event-loop turn among every streamer of a server, so the work of a turn
+ * stays bounded however many clients follow: with many followers each gets a smaller slice, falls behind sooner and
+ * skips ahead with a lost-events response, while scrapes, health checks and the flow intake keep their turns.
+ */
+export class TurnScheduler {
+  readonly entriesPerTurn: number;
+  #queue: ((budget: number) => void)[] = [];
+  #scheduled = false;
+
+  constructor(entriesPerTurn = 2048) {
+    this.entriesPerTurn = entriesPerTurn;
+  }
+
+  /** Runs `fn` with its share of the next turn's budget. */
+  enqueue(fn: (budget: number) => void): void {
+    this.#queue.push(fn);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#run());
+  }
+
+  #run(): void {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    const share = Math.max(16, Math.floor(this.entriesPerTurn / queue.length));
+    for (const fn of queue) fn(share);
+  }
+}
+
 /** Settings of one streamer. */
 export interface StreamerOptions {
   ring: FlowRing;
@@ -235,15 +266,18 @@ export interface StreamerOptions {
   maxLag?: number;
   /** Called with the number of flows a client missed. */
   onLost?: (count: number) => void;
-  /** Entries examined per turn of the event loop before yielding to other work. */
+  /** Entries examined per turn of the event loop before yielding to other work (without a scheduler). */
   entriesPerTurn?: number;
+  /** Shares a per-turn budget with the server's other streamers (then `entriesPerTurn` is unused). */
+  scheduler?: TurnScheduler;
   /** Clock in nanoseconds since the epoch, for lost-event times. */
   nowNs?: () => bigint;
 }
 
 /** Streams one GetFlows request from the ring to a client. */
 export class FlowStreamer {
-  readonly #o: Required<Omit<StreamerOptions, 'onLost'>> & Pick<StreamerOptions, 'onLost'>;
+  readonly #o: Required<Omit<StreamerOptions, 'onLost' | 'scheduler'>> &
+    Pick<StreamerOptions, 'onLost' | 'scheduler'>;
   #endSeq = 0;
   #cursor = 0;
   #scan: StartScan | undefined;
@@ -304,8 +338,15 @@ export class FlowStreamer {
 
   #schedule(): void {
     this.#state = 'scheduled';
+    const scheduler = this.#o.scheduler;
+    if (scheduler) {
+      scheduler.enqueue((budget) => {
+        if (this.#state === 'scheduled') this.#pump(budget);
+      });
+      return;
+    }
     setImmediate(() => {
-      if (this.#state === 'scheduled') this.#pump();
+      if (this.#state === 'scheduled') this.#pump(this.#o.entriesPerTurn);
     });
   }
 
@@ -316,16 +357,16 @@ export class FlowStreamer {
     return this.#o.sink.write(this.#o.encoder.lost(lost, timestampOfNs(now), this.#o.nodeName));
   }
 
-  #pump(): void {
+  #pump(turnBudget: number): void {
     const { ring, query, encoder, sink } = this.#o;
     if (this.#scan) {
-      const start = this.#scan.step(this.#o.entriesPerTurn);
+      const start = this.#scan.step(turnBudget);
       if (start === undefined) return this.#schedule();
       this.#scan = undefined;
       this.#cursor = start;
     }
     const limit = query.number > 0n && !query.follow ? query.number : 0n;
-    let budget = this.#o.entriesPerTurn;
+    let budget = turnBudget;
     let writable = true;
     while (writable && budget-- > 0) {
       const end = query.follow ? ring.end : this.#endSeq;

@@ -6,7 +6,12 @@ export {
   MAX_REQUEST_BYTES,
 } from './server.js';
 export type { StartHubbleArgs } from './server.js';
-export { hubbleOptionsFromConfig, parseListenAddress, HUBBLE_DEFAULTS, HUBBLE_TLS_DEFAULT_FILES } from './options.js';
+export {
+  hubbleOptionsFromConfig,
+  parseListenAddress,
+  HUBBLE_DEFAULTS,
+  HUBBLE_TLS_DEFAULT_FILES,
+} from './options.js';
 export type { HubbleOptions, HubbleMetricsSettings, OptionsFromConfig, HostPort } from './options.js';
 export type { TlsOptions } from './tls.js';
 export { HubbleObserver, RateMeter } from './observer.js';
@@ -17,13 +22,25 @@ export { PeerRegistry, ChangeType, hubbleServerName } from './peers.js';
 export type { PeerNode, ChangeNotification } from './peers.js';
 export { toPbFlow, hubbleLabel, absoluteNodeName, extensionFields, STRUCT_TYPE_URL } from './convert.js';
 export type { ConvertOptions } from './convert.js';
-export { compileFlowFilter, compileFilterLists, checkFilterLimits, FILTER_LIMITS } from './filter/flow-filter.js';
+export {
+  compileFlowFilter,
+  compileFilterLists,
+  checkFilterLimits,
+  FILTER_LIMITS,
+} from './filter/flow-filter.js';
 export type { FlowFilterInput, FlowPredicate, Re2Pattern } from './filter/flow-filter.js';
 export { FilterError } from './filter/errors.js';
 export type { FilterErrorKind } from './filter/errors.js';
 export { IpPrefixSet } from './filter/ip-set.js';
 export { parseSelector, selectorMatches, parseLabel } from './filter/selector.js';
-export { parseGetFlowsRequest, startSequence, StartScan, maskFlow, RequestError } from './getflows.js';
+export {
+  parseGetFlowsRequest,
+  startSequence,
+  StartScan,
+  TurnScheduler,
+  maskFlow,
+  RequestError,
+} from './getflows.js';
 export type { GetFlowsRequestInput, FlowQuery } from './getflows.js';
 export { HubbleMetrics, HUBBLE_METRIC_NAMES, HUBBLE_METRIC_LIMITS } from './metrics/hubble-metrics.js';
 export { CappedCounter, OTHER_LABEL_VALUE } from './metrics/capped-counter.js';

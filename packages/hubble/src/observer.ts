@@ -64,6 +64,9 @@ export interface ObserverOptions {
 
 const NAMESPACE_TTL_MS = 60 * 60 * 1000;
 
+/** Flows converted per event-loop turn; a larger batch from the source is finished in later turns. */
+const FLOWS_PER_TURN = 1024;
+
 /** Flow ring plus the bookkeeping ServerStatus and GetNamespaces report. */
 export class HubbleObserver {
   readonly ring: FlowRing;
@@ -77,6 +80,11 @@ export class HubbleObserver {
   #seen = 0;
   #sourceDropped: number | undefined;
   #unsubscribe: (() => void) | undefined;
+  /** Batches taken from the source and not yet converted (at most the ring's capacity of flows). */
+  #queue: Flow[][] = [];
+  #queued = 0;
+  #queueLost = 0;
+  #draining = false;
 
   constructor(options: ObserverOptions) {
     this.ring = new FlowRing(options.ringCapacity);
@@ -107,31 +115,82 @@ export class HubbleObserver {
   attach(source: FlowSource): void {
     if (this.#unsubscribe) throw new Error('HubbleObserver: already attached to a flow source');
     this.#sourceDropped = source.dropped;
-    this.#unsubscribe = source.subscribe((flows) => this.ingest(flows, source.dropped));
+    this.#unsubscribe = source.subscribe((flows) => this.#enqueue(flows, source.dropped));
+  }
+
+  /**
+   * Queues a batch and converts it over as many turns as it needs, so a flood never holds the event loop for a
+   * whole backlog. Beyond a ring's worth of waiting flows the oldest waiting are dropped and reported as lost
+   * (source OBSERVER_EVENTS_QUEUE), as Hubble's event queue does.
+   */
+  #enqueue(flows: readonly Flow[], sourceDropped: number | undefined): void {
+    if (sourceDropped !== undefined) {
+      const lost = sourceDropped - (this.#sourceDropped ?? 0);
+      this.#sourceDropped = sourceDropped;
+      if (lost > 0) this.#queueLost += lost;
+    }
+    this.#queue.push(flows as Flow[]);
+    this.#queued += flows.length;
+    while (this.#queued > this.ring.capacity && this.#queue.length > 1) {
+      const oldest = this.#queue.shift() as Flow[];
+      this.#queued -= oldest.length;
+      this.#queueLost += oldest.length;
+    }
+    if (!this.#draining) {
+      this.#draining = true;
+      setImmediate(() => this.#drain());
+    }
+  }
+
+  #drain(): void {
+    let budget = FLOWS_PER_TURN;
+    while (budget > 0 && this.#queue.length > 0) {
+      const batch = this.#queue[0] as Flow[];
+      const take = batch.length <= budget ? batch : batch.slice(0, budget);
+      if (take === batch) this.#queue.shift();
+      else this.#queue[0] = batch.slice(budget);
+      this.#queued -= take.length;
+      budget -= take.length;
+      this.#ingestLost(take);
+    }
+    if (this.#queue.length > 0 && this.#unsubscribe) setImmediate(() => this.#drain());
+    else this.#draining = false;
+  }
+
+  #ingestLost(flows: readonly Flow[]): void {
+    const lost = this.#queueLost;
+    this.#queueLost = 0;
+    this.ingest(flows, undefined, lost);
   }
 
   /** Stops taking batches. */
   detach(): void {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
+    this.#queue = [];
+    this.#queued = 0;
   }
 
-  /** Converts and stores a batch; `sourceDropped` is the source's running drop count, if it has one. */
-  ingest(flows: readonly Flow[], sourceDropped?: number): void {
+  /**
+   * Converts and stores a batch at once; `sourceDropped` is the source's running drop count, if it has one, and
+   * `alsoLost` flows lost before this batch for other reasons.
+   */
+  ingest(flows: readonly Flow[], sourceDropped?: number, alsoLost = 0): void {
     const nowMs = this.#now();
     const entries: RingEntry[] = [];
+    let lost = alsoLost;
     if (sourceDropped !== undefined) {
-      const lost = sourceDropped - (this.#sourceDropped ?? 0);
+      lost += sourceDropped - (this.#sourceDropped ?? 0);
       this.#sourceDropped = sourceDropped;
-      if (lost > 0) {
-        const timeNs = BigInt(nowMs) * 1_000_000n;
-        entries.push({
-          timeNs,
-          time: timestampOfNs(timeNs),
-          lost: { source: Wire.lostEventSource.OBSERVER_EVENTS_QUEUE, num_events_lost: lost },
-        });
-        this.#metrics?.lost('observer_events_queue', lost);
-      }
+    }
+    if (lost > 0) {
+      const timeNs = BigInt(nowMs) * 1_000_000n;
+      entries.push({
+        timeNs,
+        time: timestampOfNs(timeNs),
+        lost: { source: Wire.lostEventSource.OBSERVER_EVENTS_QUEUE, num_events_lost: lost },
+      });
+      this.#metrics?.lost('observer_events_queue', lost);
     }
     for (const flow of flows) {
       let pb: PbFlow;

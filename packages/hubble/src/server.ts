@@ -11,7 +11,13 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '@retina-ts/core';
 import { absoluteNodeName } from './convert.js';
 import type { GetFlowsRequestInput } from './getflows.js';
-import { FlowStreamer, RequestError, ResponseEncoder, parseGetFlowsRequest } from './getflows.js';
+import {
+  FlowStreamer,
+  RequestError,
+  ResponseEncoder,
+  TurnScheduler,
+  parseGetFlowsRequest,
+} from './getflows.js';
 import { HubbleMetrics } from './metrics/hubble-metrics.js';
 import { parseMetricsConfig } from './metrics/options.js';
 import type { FlowSource } from './observer.js';
@@ -76,6 +82,7 @@ export class HubbleServer {
   readonly #grpc = new grpc.Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
   readonly #encoder: ResponseEncoder;
   readonly #streamers = new Set<FlowStreamer>();
+  readonly #scheduler = new TurnScheduler();
   readonly #longCalls = new Set<grpc.ServerWritableStream<unknown, unknown>>();
   readonly #healthWatchers = new Set<() => void>();
   #credentials: ReloadingTlsCredentials | undefined;
@@ -103,7 +110,9 @@ export class HubbleServer {
             ...(options.metrics?.maxSeriesPerMetric !== undefined
               ? { maxSeriesPerMetric: options.metrics.maxSeriesPerMetric }
               : {}),
-            ...(options.metrics?.seriesTtlMs !== undefined ? { seriesTtlMs: options.metrics.seriesTtlMs } : {}),
+            ...(options.metrics?.seriesTtlMs !== undefined
+              ? { seriesTtlMs: options.metrics.seriesTtlMs }
+              : {}),
           })
         : undefined;
     this.observer = new HubbleObserver({
@@ -368,6 +377,7 @@ export class HubbleServer {
         end: () => call.end(),
       },
       onLost: (n) => this.metrics?.lost('hubble_ring_buffer', n),
+      scheduler: this.#scheduler,
     });
     this.#streamers.add(streamer);
     void streamer.done.then(() => this.#streamers.delete(streamer));
