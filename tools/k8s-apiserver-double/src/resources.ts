@@ -57,6 +57,8 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   grouped('retina.sh', 'v1alpha1', 'retinaendpoints', 'RetinaEndpoint', true, true),
   grouped('retina.sh', 'v1alpha1', 'metricsconfigurations', 'MetricsConfiguration', false, true),
   grouped('retina.sh', 'v1alpha1', 'captures', 'Capture', true, true),
+  grouped('retina.sh', 'v1alpha1', 'tracesconfigurations', 'TracesConfiguration', false, true),
+  grouped('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'CustomResourceDefinition', false),
 ];
 
 const byKey = new Map(RESOURCE_TYPES.map((t) => [resourceKey(t), t]));

@@ -524,9 +524,41 @@ export class ApiServerDouble {
     if (subresource === 'exec' && type.plural === 'pods') {
       throw new ApiError(400, 'BadRequest', 'Upgrade request required: pods/exec speaks WebSocket (channel.k8s.io protocols)');
     }
-    if (subresource !== undefined && subresource !== 'status') {
+    const ephemeral = subresource === 'ephemeralcontainers' && type.plural === 'pods';
+    if (subresource !== undefined && subresource !== 'status' && !ephemeral) {
       throw new ApiError(404, 'NotFound', `the double does not serve the ${subresource} subresource of ${type.plural}`);
     }
+    // Custom resources have a status subresource (as every CRD of retina.sh declares): writes to the object keep
+    // the stored status, writes to /status change only the status. metadata.generation counts spec changes.
+    const statusOnly = subresource === 'status' && type.custom;
+    const keepStatus = subresource === undefined && type.custom;
+    const writeView = (cur: KubeObject | undefined, next: KubeObject): KubeObject => {
+      if (ephemeral && cur) {
+        const spec = { ...(cur.spec as Record<string, unknown>) };
+        spec.ephemeralContainers = (next.spec as { ephemeralContainers?: unknown } | undefined)?.ephemeralContainers ?? [];
+        return { ...cur, metadata: { ...cur.metadata, resourceVersion: next.metadata.resourceVersion }, spec };
+      }
+      if (statusOnly && cur) {
+        return { ...cur, metadata: { ...cur.metadata, resourceVersion: next.metadata.resourceVersion }, status: next.status };
+      }
+      if (!type.custom) return next;
+      const out: KubeObject = { ...next };
+      if (keepStatus) {
+        if (cur?.status !== undefined) out.status = cur.status;
+        else delete out.status;
+      }
+      const prevGen = Number((cur?.metadata as { generation?: unknown } | undefined)?.generation ?? 0);
+      const specChanged = !cur || JSON.stringify(cur.spec ?? null) !== JSON.stringify(next.spec ?? null);
+      out.metadata = { ...out.metadata, generation: specChanged ? prevGen + 1 : prevGen };
+      return out;
+    };
+    const current = (n: string): KubeObject | undefined => {
+      try {
+        return this.store.get(type, namespace, n);
+      } catch {
+        return undefined;
+      }
+    };
 
     switch (record.verb) {
       case 'list':
@@ -537,7 +569,7 @@ export class ApiServerDouble {
         return this.#send(res, 200, this.store.get(type, namespace, name!));
       case 'create': {
         if (name !== undefined) throw new ApiError(405, 'MethodNotAllowed', `POST is not allowed on a single ${type.kind}`);
-        return this.#send(res, 201, this.store.create(type, (await readBody(req)) as KubeObject, namespace));
+        return this.#send(res, 201, this.store.create(type, writeView(undefined, (await readBody(req)) as KubeObject), namespace));
       }
       case 'update': {
         if (name === undefined) throw new ApiError(405, 'MethodNotAllowed', `PUT needs an object name`);
@@ -545,7 +577,9 @@ export class ApiServerDouble {
         if (body?.metadata?.name !== name) {
           throw new ApiError(400, 'BadRequest', `the name of the object (${body?.metadata?.name}) does not match the name on the URL (${name})`);
         }
-        return this.#send(res, 200, this.store.update(type, body, namespace));
+        const cur = current(name);
+        if (!cur) return this.#send(res, 200, this.store.update(type, body, namespace));
+        return this.#send(res, 200, this.store.update(type, writeView(cur, body), namespace));
       }
       case 'patch': {
         if (name === undefined) throw new ApiError(405, 'MethodNotAllowed', `PATCH needs an object name`);
@@ -557,7 +591,7 @@ export class ApiServerDouble {
         const cur = this.store.get(type, namespace, name);
         const next = mergePatch(cur, patch) as KubeObject;
         next.metadata = { ...next.metadata, name, resourceVersion: cur.metadata.resourceVersion };
-        return this.#send(res, 200, this.store.update(type, next, namespace));
+        return this.#send(res, 200, this.store.update(type, writeView(cur, next), namespace));
       }
       case 'delete':
         if (name === undefined) throw new ApiError(405, 'MethodNotAllowed', `deleting a collection is not supported by the double`);
