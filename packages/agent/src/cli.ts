@@ -4,7 +4,7 @@
  */
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
-import { parseDuration } from '@retina-ts/core';
+import { loadConfig, parseDuration } from '@retina-ts/core';
 import { Agent } from './agent.js';
 import { preflight } from './preflight.js';
 
@@ -46,14 +46,16 @@ const opts = { ...cli, stopTimeout: parseStopTimeout(cli.stopTimeout) };
 async function main(): Promise<void> {
   let agent: Agent;
   try {
+    // Validated before the agent is composed, so nothing runs (or logs) when the config cannot be used.
+    const { config } = loadConfig({ file: opts.config, dir: opts.configDir, env: process.env });
+    // Values the schema accepts but this node cannot use (a name that does not resolve, a port in use): same contract.
+    const unusable = await preflight(config);
+    if (unusable.length > 0) usageError(unusable.map((i) => `config: ${i.key}: ${i.message}`));
     agent = await Agent.create({ configFile: opts.config, configDir: opts.configDir });
   } catch (err) {
     // Config errors name the key and the value; print them plainly, not as a stack.
     usageError([(err as Error).message]);
   }
-  // Values the schema accepts but this node cannot use (a name that does not resolve, a port in use): same contract.
-  const unusable = await preflight(agent.config);
-  if (unusable.length > 0) usageError(unusable.map((i) => `config: ${i.key}: ${i.message}`));
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;

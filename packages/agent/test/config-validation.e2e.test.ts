@@ -55,7 +55,7 @@ describe('retina-agent exits 2 naming the key', () => {
     [
       'a host name that does not resolve',
       () => ['--config', config('host.yaml', ['apiServer:', '  host: no-such-host.invalid', '  port: 0'])],
-      /^retina-agent: config: apiServer\.host: "no-such-host\.invalid" (does not resolve \((ENOTFOUND|EAI_AGAIN|EAI_NONAME)\)|did not resolve within 5s \(is DNS reachable\?\))\n$/,
+      /^retina-agent: config: apiServer\.host: "no-such-host\.invalid" (does not resolve \([^)\n]+\)|did not resolve within 5s \(is DNS reachable\?\))\n$/,
     ],
     [
       'a port in use',
@@ -114,7 +114,7 @@ describe('retina-agent exits 2 naming the key', () => {
   for (const [what, args, stderr] of cases) {
     it(what, async () => {
       const r = await run(args());
-      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+      expect({ code: r.code, stdout: r.stdout }, r.stderr).toEqual({ code: 2, stdout: '' });
       if (typeof stderr === 'string') expect(r.stderr).toBe(stderr.replace('PORT', String(takenPort)));
       else expect(r.stderr).toMatch(stderr);
     });
