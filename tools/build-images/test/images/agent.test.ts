@@ -15,7 +15,6 @@ import {
   programsStillLoaded,
   run,
   tcFilters,
-  uniqueName,
   waitFor,
   type NetnsPair,
 } from '@retina-ts/testkit';
@@ -24,7 +23,7 @@ import { imageVersion } from '../../plan.mjs';
 import { RUN_LIMITS, imageSize, loadImage, podman, root } from './podman.js';
 
 /** The capabilities the agent needs; tools/build-images/README.md lists the same set. */
-export const AGENT_CAPABILITIES = ['BPF', 'PERFMON', 'NET_ADMIN', 'SYS_ADMIN', 'SYS_RESOURCE'];
+export const AGENT_CAPABILITIES = ['SYS_ADMIN', 'BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW', 'SYS_RESOURCE'];
 const SIZE_BUDGET = 250_000_000;
 const NODE_IP = '10.231.77.1';
 const PEER_IP = '10.231.77.2';
@@ -73,7 +72,7 @@ describe('retina-ts-agent image', () => {
 
   it('holds Node.js, the commands on PATH and the runtime libraries of the addon', () => {
     const out = podman(['run', '--rm', ...RUN_LIMITS, ref, 'sh', '-c',
-      'node --version && command -v retina-agent retina-capture tcpdump ip ss && ' +
+      'node --version && for c in retina-agent retina-capture tcpdump ip ss; do command -v $c; done && ' +
         'ldd /opt/retina-ts/node_modules/@retina-ts/bpf-runtime/build/Release/retina_bpf.node']).stdout;
     expect(out).toMatch(/^v2[02]\.\d+\.\d+$/m);
     expect(out).toContain('/usr/local/bin/retina-agent');
@@ -90,7 +89,7 @@ describe('retina-ts-agent image', () => {
       ['apiServer:', '  host: 0.0.0.0', '  port: 10093', 'logLevel: info',
         'enabledPlugin: [linuxutil, packetforward]', 'metricsIntervalDuration: 1s', ''].join('\n'),
     );
-    const name = uniqueName('retina-image-agent');
+    const name = `retina-image-agent-${process.pid}-${Date.now()}`;
     podman(['run', '--detach', '--name', name, ...RUN_LIMITS,
       `--network=ns:/run/netns/${node.ns.name}`,
       '--cap-drop=all', ...AGENT_CAPABILITIES.map((c) => `--cap-add=CAP_${c}`),
@@ -144,7 +143,7 @@ describe('retina-ts-agent image', () => {
     const out = join(scratch, 'captures');
     mkdirSync(out);
     const hostPath = '/var/log/retina/captures/image-test';
-    const name = uniqueName('retina-image-capture');
+    const name = `retina-image-capture-${process.pid}-${Date.now()}`;
     // The Job adds NET_ADMIN and SYS_ADMIN to a container runtime's defaults, which include NET_RAW.
     const child = spawn('podman', ['--runtime', 'runc', 'run', '--rm', '--name', name, ...RUN_LIMITS,
       `--network=ns:/run/netns/${node.ns.name}`,
