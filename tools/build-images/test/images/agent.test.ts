@@ -57,9 +57,11 @@ function getFromNode(path: string, port = 10093): string {
   return node.ns.exec(process.execPath, ['-e', script]).stdout;
 }
 
-/** The value of one sample (`name{labels}`) in a Prometheus text page, or undefined. */
-function sample(page: string, name: string, labels = ''): number | undefined {
-  const line = page.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name}{`)));
+/** The value of the first sample of `name` whose labels include `label` (e.g. `direction="egress"`), or undefined. */
+function sample(page: string, name: string, label = ''): number | undefined {
+  const line = page
+    .split('\n')
+    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.slice(0, l.lastIndexOf(' ')).includes(label));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -102,13 +104,13 @@ describe('retina-ts-agent image', () => {
         const state = podman(['inspect', '--format', '{{.State.Running}}', name]).stdout.trim();
         if (state !== 'true') throw new Error(`the agent exited: ${podman(['logs', name], { allowFailure: true }).stderr}`);
         page = tryGet('/metrics');
-        return sample(page, 'networkobservability_forward_count', '{direction="egress"}') !== undefined;
+        return sample(page, 'networkobservability_forward_count', 'direction="egress"') !== undefined;
       }, { timeoutMs: 60_000, description: 'packetforward metrics on /metrics' });
 
       expect(sample(page, 'networkobservability_tcp_connection_stats')).toBeDefined();
       expect(sample(page, 'networkobservability_ip_connection_stats')).toBeDefined();
-      const before = sample(page, 'networkobservability_forward_count', '{direction="egress"}')!;
-      const beforeIn = sample(page, 'networkobservability_forward_count', '{direction="ingress"}')!;
+      const before = sample(page, 'networkobservability_forward_count', 'direction="egress"')!;
+      const beforeIn = sample(page, 'networkobservability_forward_count', 'direction="ingress"')!;
       const held = bpfHeldBy(pid);
       expect(held.programs.length).toBeGreaterThan(0);
 
@@ -116,8 +118,8 @@ describe('retina-ts-agent image', () => {
       ping(node.ns, PEER_IP, { count: PINGS, interval: 0.05 });
       await waitFor(() => {
         page = tryGet('/metrics');
-        const egress = sample(page, 'networkobservability_forward_count', '{direction="egress"}') ?? 0;
-        const ingress = sample(page, 'networkobservability_forward_count', '{direction="ingress"}') ?? 0;
+        const egress = sample(page, 'networkobservability_forward_count', 'direction="egress"') ?? 0;
+        const ingress = sample(page, 'networkobservability_forward_count', 'direction="ingress"') ?? 0;
         return egress >= before + PINGS && ingress >= beforeIn + PINGS;
       }, { timeoutMs: 30_000, description: `forward_count up by ${PINGS} each way` });
 
