@@ -84,13 +84,18 @@ export interface AgentProcess {
 
 /**
  * Starts `retina-agent` as a user would and waits for its listener (port 0 in the config picks a free one). With
- * `netns` it runs inside that network namespace (`ip netns exec` execs in place: the child's pid is the agent's).
+ * `netns` it runs inside that network namespace (`ip netns exec` execs in place: the child's pid is the agent's);
+ * with `mountSetup` those shell lines run first in a private mount namespace.
  */
 export async function spawnAgent(
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; script?: string; netns?: string } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; script?: string; netns?: string; mountSetup?: string } = {},
 ): Promise<AgentProcess> {
   const command = [process.execPath, opts.script ?? AGENT_CLI, ...args];
+  // Shell lines run first in a private mount namespace (e.g. a tmpfs where a chart mounts files), then exec the agent.
+  if (opts.mountSetup) {
+    command.unshift('unshare', '--mount', '--propagation', 'private', 'sh', '-ec', `${opts.mountSetup}\nexec "$0" "$@"`);
+  }
   if (opts.netns) command.unshift('ip', 'netns', 'exec', opts.netns);
   const child = spawn(command[0]!, command.slice(1), {
     cwd: opts.cwd,

@@ -7,7 +7,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { connect as tlsConnect } from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
 import { parseConfigYaml } from '@retina-ts/core';
 import { createNetns, describeKernel, startForwarderIn, type Netns } from '@retina-ts/testkit';
@@ -48,7 +49,7 @@ afterEach(async () => {
 });
 
 /** Starts the agent with `args` in a fresh namespace and a forwarder to its chart port 10093. */
-async function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Running> {
+async function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}, mountSetup?: string): Promise<Running> {
   const ns = createNetns('rcf');
   try {
     // A node's network: an interface with the default route (packetforward watches that one). The names are the
@@ -57,7 +58,12 @@ async function start(name: string, args: string[], env: NodeJS.ProcessEnv = {}):
     for (const link of ['eth0', 'eth1']) ns.ip(['link', 'set', link, 'up']);
     ns.ip(['addr', 'add', '10.251.0.1/24', 'dev', 'eth0']);
     ns.ip(['route', 'add', 'default', 'via', '10.251.0.2', 'dev', 'eth0']);
-    const agent = await spawnAgent(args, { cwd, netns: ns.name, env: { NODE_NAME: `chart-${name}`, ...env } });
+    const agent = await spawnAgent(args, {
+      cwd,
+      netns: ns.name,
+      env: { NODE_NAME: `chart-${name}`, ...env },
+      ...(mountSetup ? { mountSetup } : {}),
+    });
     expect(agent.port).toBe(10093);
     const socket = join(cwd, `${name}.sock`);
     const forwarder = await startForwarderIn(ns, socket, '127.0.0.1:10093');
@@ -83,6 +89,20 @@ function configWarnings(r: Running): unknown[] {
 }
 
 const fixture = (name: string): string => join(FIXTURES, name);
+
+/** A test CA with a Hubble server certificate (`*.default.hubble-grpc.cilium.io`) and a client certificate, by openssl. */
+function testCertificates(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const ssl = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=retina-ts test CA']);
+  for (const [name, san] of [['server', 'DNS:*.default.hubble-grpc.cilium.io'], ['client', 'DNS:relay.hubble-relay.cilium.io']] as const) {
+    ssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
+    ssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
+  }
+  writeFileSync(join(dir, 'client-ca.crt'), readFileSync(join(dir, 'ca.crt')));
+  return dir;
+}
 
 describeKernel("retina-agent runs what Retina's charts render", () => {
   const standard: Array<[string, string]> = [
@@ -121,8 +141,32 @@ describeKernel("retina-agent runs what Retina's charts render", () => {
     const dir = join(cwd, 'hubble-config');
     mkdirSync(dir);
     for (const [key, value] of Object.entries(data)) writeFileSync(join(dir, key), value);
-    const r = await start('hubble', ['--config-dir', dir]);
+    // The chart turns on the Hubble control plane with mutual TLS: its DaemonSet mounts the server certificate,
+    // key and client CA under /var/lib/cilium/tls/hubble. Here a test CA's files sit there in a private mount
+    // namespace (a tmpfs over /var/lib and /run, so the host is untouched).
+    const certs = testCertificates(join(cwd, 'hubble-certs'));
+    const r = await start('hubble', ['--config-dir', dir], {}, [
+      'mount -t tmpfs retina-test /var/lib',
+      'mount -t tmpfs retina-test /run',
+      'mkdir -p /var/lib/cilium/tls/hubble /run/cilium',
+      `cp ${certs}/server.crt ${certs}/server.key ${certs}/client-ca.crt /var/lib/cilium/tls/hubble/`,
+    ].join('\n'));
     await scrapeFamily(r, 'networkobservability_tcp_connection_stats');
     expect(configWarnings(r)).toEqual([]);
+    const hubble = r.agent.logs.find((l) => String(l['msg']).toLowerCase().includes('hubble'));
+    expect(hubble, 'the agent runs the Hubble control plane').toBeDefined();
+    // The Hubble listener is up with TLS on the chart's :4244.
+    const grpc = join(cwd, 'hubble-grpc.sock');
+    const fwd = await startForwarderIn(r.ns, grpc, '127.0.0.1:4244');
+    try {
+      const alpn = await new Promise<string>((resolve, reject) => {
+        const s = tlsConnect({ path: grpc, servername: 'chart-hubble.default.hubble-grpc.cilium.io', ca: readFileSync(join(certs, 'ca.crt')), cert: readFileSync(join(certs, 'client.crt')), key: readFileSync(join(certs, 'client.key')), ALPNProtocols: ['h2'] });
+        s.on('secureConnect', () => { resolve(String(s.alpnProtocol)); s.destroy(); });
+        s.on('error', reject);
+      });
+      expect(alpn).toBe('h2');
+    } finally {
+      fwd.kill('SIGTERM');
+    }
   });
 });

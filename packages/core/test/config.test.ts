@@ -369,3 +369,16 @@ describe('durations', () => {
     expect(formatDuration(3_600_000)).toBe('1h0m0s');
   });
 });
+
+describe("the control plane of Retina's hubble ConfigMap", () => {
+  it('is hubble when enable-hubble is "true" and controlPlane is not given', () => {
+    expect(parseConfig({ 'enable-hubble': 'true' }).config.controlPlane).toBe('hubble');
+    expect(parseConfig({ 'enable-hubble': true }).config.controlPlane).toBe('hubble');
+    expect(parseConfig({ 'enable-hubble': 'true', controlPlane: null }).config.controlPlane).toBe('hubble');
+  });
+  it('follows controlPlane when given, and stays standard without enable-hubble', () => {
+    expect(parseConfig({ 'enable-hubble': 'true', controlPlane: 'standard' }).config.controlPlane).toBe('standard');
+    expect(parseConfig({ 'enable-hubble': 'false' }).config.controlPlane).toBe('standard');
+    expect(parseConfig({}).config.controlPlane).toBe('standard');
+  });
+});

@@ -311,7 +311,12 @@ export function parseConfig(object: unknown, options: ParseConfigOptions = {}): 
     packetParserRingBufferSize: raw.packetParserRingBufferSize,
     enableTCX: raw.enableTCX,
     filterMapMaxEntries,
-    controlPlane: raw.controlPlane,
+    // Retina picks its Hubble control plane by command; its hubble chart's ConfigMap says `enable-hubble: "true"`,
+    // so that key chooses Hubble here unless controlPlane is given.
+    controlPlane:
+      merged['controlPlane'] == null && ciliumOptions['enable-hubble']?.trim().toLowerCase() === 'true'
+        ? 'hubble'
+        : raw.controlPlane,
     clusterName: raw.clusterName ?? ciliumOptions['cluster-name'] ?? '',
     nodeName: raw.nodeName ?? hostname(),
     ...(raw.nodeIp ? { nodeIp: raw.nodeIp } : {}),
