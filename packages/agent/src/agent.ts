@@ -32,6 +32,8 @@ import { startNativeHeapTrim } from './native-heap.js';
 import { clearStaleTcAttachments } from './stale-tc.js';
 import { EnrichedFlows } from './flows.js';
 import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
+import { importOptional } from './optional.js';
+import type { AgentConfigInput } from './config-input.js';
 
 /** How to build an agent. Give `plugins` to run exactly those definitions without discovery. */
 export interface AgentOptions {
@@ -40,7 +42,7 @@ export interface AgentOptions {
   /** A mounted ConfigMap folder, one file per key, `config.yaml` among them (Retina's Hubble chart). */
   configDir?: string;
   /** A config object (same keys as config.yaml); wins over `configFile`. */
-  config?: Record<string, unknown>;
+  config?: AgentConfigInput;
   /** Plugin definitions to run instead of discovering `enabledPlugin` names. */
   plugins?: readonly PluginDefinition[];
   /** node_modules folders to search for plugins (default: from the working directory and the agent upward). */
@@ -176,7 +178,11 @@ export class Agent {
     // Watchers fill the IP cache. The Kubernetes client is loaded only when there is a cluster to reach (or pod
     // interfaces to follow): it is the largest part of a standalone agent's memory otherwise.
     if (this.clusterConfigured() || this.config.enablePodLevel) {
-      const { startKubernetes } = await import('@retina-ts/kubernetes');
+      const { startKubernetes } = await importOptional(
+        '@retina-ts/kubernetes',
+        'a cluster configuration or enablePodLevel',
+        () => import('@retina-ts/kubernetes'),
+      );
       this.kubernetes = startKubernetes({
         config: this.config,
         ipCache: this.ipCache,
@@ -289,7 +295,11 @@ export class Agent {
 
   /** Serves the FlowBus over the Hubble API; loaded on demand so the standard control plane never loads gRPC. */
   private async startHubble(): Promise<void> {
-    const { startHubble, hubbleOptionsFromConfig } = await import('@retina-ts/hubble');
+    const { startHubble, hubbleOptionsFromConfig } = await importOptional(
+      '@retina-ts/hubble',
+      'controlPlane: hubble',
+      () => import('@retina-ts/hubble'),
+    );
     const { options, warnings } = hubbleOptionsFromConfig(this.config);
     const logger = this.logger.child({ component: 'hubble' });
     for (const w of warnings) logger.warn(w);

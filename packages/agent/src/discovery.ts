@@ -4,10 +4,16 @@
  * Order, for a name N: the package `@retina-ts/plugin-N`; else any installed package whose package.json declares
  * `"retina": { "plugin": "N" }`; else N itself as a package name (so `@acme/retina-http` works). Nothing is
  * registered by import side effects and there is no hand-kept list of plugins.
+ *
+ * A plugin installed outside the agent's own tree (a `RETINA_PLUGIN_PATH` folder) may carry its own copy of
+ * `@retina-ts/core`; before importing such a plugin, a module resolve hook sends its `@retina-ts/core` imports to the
+ * agent's copy, so the process holds one core and `instanceof` checks and registries agree.
  */
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
-import { delimiter, dirname, join, resolve as resolvePath } from 'node:path';
+import { register } from 'node:module';
+import { basename, delimiter, dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { closest, distance } from 'fastest-levenshtein';
 import { exports as resolveExports } from 'resolve.exports';
 import { compareStrings, type PluginDefinition } from '@retina-ts/core';
 
@@ -27,19 +33,36 @@ export interface ResolvedPlugin {
   dir: string;
 }
 
-/** Raised when a name cannot be turned into a plugin; the message lists what is installed. */
+/** The installed name closest to a mistyped one, when it is close enough to be a typo (at most a third differs). */
+export function closestPluginName(name: string, installed: readonly string[]): string | undefined {
+  if (installed.length === 0) return undefined;
+  const best = closest(name, [...installed]);
+  return distance(name, best) <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/** Raised when a name cannot be turned into a plugin; the message lists what is installed and where it looked. */
 export class PluginNotFoundError extends Error {
   override readonly name = 'PluginNotFoundError';
+  /** The installed plugin name that is probably meant, if one is close. */
+  readonly suggestion: string | undefined;
   constructor(
     readonly plugin: string,
     readonly installed: readonly string[],
+    /** The node_modules folders searched. */
+    readonly searched: readonly string[] = [],
   ) {
+    const suggestion = closestPluginName(plugin, installed);
     super(
       `plugin "${plugin}" is not installed (looked for @retina-ts/plugin-${plugin}, a package declaring ` +
-        `"retina": { "plugin": "${plugin}" }, and a package named "${plugin}"); installed plugins: ` +
+        `"retina": { "plugin": "${plugin}" }, and a package named "${plugin}"` +
+        (searched.length ? ` in ${searched.join(', ')}` : '') +
+        `); installed plugins: ` +
         (installed.length ? installed.join(', ') : 'none') +
-        `. Install it with: npm install @retina-ts/plugin-${plugin}`,
+        (suggestion
+          ? `. Did you mean "${suggestion}"?`
+          : `. Install it next to the agent (npm install @retina-ts/plugin-${plugin}) or in a folder named by RETINA_PLUGIN_PATH`),
     );
+    this.suggestion = suggestion;
   }
 }
 
@@ -77,9 +100,23 @@ function nodeModulesChain(start: string): string[] {
   }
 }
 
+/**
+ * The `node_modules` folder a `RETINA_PLUGIN_PATH` entry stands for: a `node_modules` folder as given, an install
+ * folder (one holding `node_modules`, where `npm install --prefix <folder>` puts packages) by its `node_modules`.
+ */
+export function pluginPathEntry(entry: string): string {
+  const dir = resolvePath(entry);
+  if (basename(dir) === 'node_modules') return dir;
+  const nested = join(dir, 'node_modules');
+  return existsSync(nested) ? nested : dir;
+}
+
 /** The module folders discovery searches, most specific first, without duplicates. */
 export function defaultSearchPaths(cwd = process.cwd()): string[] {
-  const extra = (process.env['RETINA_PLUGIN_PATH'] ?? '').split(delimiter).filter(Boolean);
+  const extra = (process.env['RETINA_PLUGIN_PATH'] ?? '')
+    .split(delimiter)
+    .filter(Boolean)
+    .map(pluginPathEntry);
   const here = dirname(fileURLToPath(import.meta.url));
   const all = [...extra, ...nodeModulesChain(cwd), ...nodeModulesChain(here)];
   const seen = new Set<string>();
@@ -150,9 +187,13 @@ export function packageEntry(dir: string): string {
   let rel: string | undefined;
   if (pkg.exports !== undefined) {
     try {
-      rel = resolveExports(pkg as Parameters<typeof resolveExports>[0], '.', { conditions: ['node', 'import'] })?.[0];
+      rel = resolveExports(pkg as Parameters<typeof resolveExports>[0], '.', {
+        conditions: ['node', 'import'],
+      })?.[0];
     } catch (err) {
-      throw new InvalidPluginError(`${pkg.name ?? dir}: package.json "exports" has no "." entry for import (${String(err)})`);
+      throw new InvalidPluginError(
+        `${pkg.name ?? dir}: package.json "exports" has no "." entry for import (${String(err)})`,
+      );
     }
   }
   rel ??= pkg.main ?? 'index.js';
@@ -171,9 +212,34 @@ export function looksLikePluginDefinition(value: unknown): value is PluginDefini
   );
 }
 
+/** The real folder of the `@retina-ts/core` that a module in `start` would import, if any. */
+function coreDirSeenFrom(start: string): string | undefined {
+  for (const nm of nodeModulesChain(start)) {
+    const dir = join(nm, '@retina-ts', 'core');
+    if (existsSync(join(dir, 'package.json'))) return realpathSync(dir);
+  }
+  return undefined;
+}
+
+let coreHookRegistered = false;
+
+/** Makes sure a plugin in `dir` imports the agent's `@retina-ts/core`, registering the resolve hook when needed. */
+function shareCoreWith(dir: string): void {
+  if (coreHookRegistered) return;
+  const here = dirname(fileURLToPath(import.meta.url));
+  const own = coreDirSeenFrom(here);
+  if (own === undefined || coreDirSeenFrom(dir) === own) return;
+  const hooks = new URL('./core-hooks.js', import.meta.url);
+  // Run from sources (tests), there is no built hook module next to this one; the built package always has it.
+  if (!existsSync(fileURLToPath(hooks))) return;
+  register(hooks, { data: { parentURL: import.meta.url } });
+  coreHookRegistered = true;
+}
+
 async function importDefinition(dir: string, expectedName: string): Promise<ResolvedPlugin> {
   const entry = packageEntry(dir);
   const pkg = readPackageJson(dir);
+  shareCoreWith(dir);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
@@ -195,7 +261,10 @@ async function importDefinition(dir: string, expectedName: string): Promise<Reso
 }
 
 /** Resolves one enabled name to a plugin definition, or throws PluginNotFoundError / InvalidPluginError. */
-export async function resolvePlugin(name: string, searchPaths = defaultSearchPaths()): Promise<ResolvedPlugin> {
+export async function resolvePlugin(
+  name: string,
+  searchPaths = defaultSearchPaths(),
+): Promise<ResolvedPlugin> {
   const official = findPackageDir(`@retina-ts/plugin-${name}`, searchPaths);
   if (official) return importDefinition(official, name);
   const declared = listInstalledPlugins(searchPaths).find((p) => p.plugin === name);
@@ -207,5 +276,6 @@ export async function resolvePlugin(name: string, searchPaths = defaultSearchPat
   throw new PluginNotFoundError(
     name,
     listInstalledPlugins(searchPaths).map((p) => p.plugin),
+    searchPaths,
   );
 }

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import {
+  closestPluginName,
+  defaultSearchPaths,
   InvalidPluginError,
   listInstalledPlugins,
+  pluginPathEntry,
   PluginNotFoundError,
   resolvePlugin,
 } from '../src/discovery.js';
@@ -59,5 +62,33 @@ describe('plugin discovery', () => {
   it('rejects a package whose default export is not a plugin definition', async () => {
     await expect(resolvePlugin('broken', paths)).rejects.toBeInstanceOf(InvalidPluginError);
     await expect(resolvePlugin('not-a-plugin', paths)).rejects.toThrow(/not a plugin definition/);
+  });
+});
+
+describe('RETINA_PLUGIN_PATH and typo suggestions', () => {
+  it('takes an install folder by its node_modules, and a node_modules folder as given', () => {
+    const root = tempDir('retina-plugin-path');
+    writePackage(root, 'acme-retina-counter', { retina: { plugin: 'acme-counter' } }, COUNTER_PLUGIN_JS);
+    expect(pluginPathEntry(root)).toBe(join(root, 'node_modules'));
+    expect(pluginPathEntry(join(root, 'node_modules'))).toBe(join(root, 'node_modules'));
+    const before = process.env['RETINA_PLUGIN_PATH'];
+    process.env['RETINA_PLUGIN_PATH'] = root;
+    try {
+      expect(defaultSearchPaths(root)[0]).toBe(join(root, 'node_modules'));
+    } finally {
+      if (before === undefined) delete process.env['RETINA_PLUGIN_PATH'];
+      else process.env['RETINA_PLUGIN_PATH'] = before;
+    }
+  });
+
+  it('suggests the closest installed name and lists the folders searched', async () => {
+    const paths = fixture();
+    const err = (await resolvePlugin('acme-countr', paths).catch((e: unknown) => e)) as PluginNotFoundError;
+    expect(err).toBeInstanceOf(PluginNotFoundError);
+    expect(err.suggestion).toBe('acme-counter');
+    expect(err.message).toContain('Did you mean "acme-counter"?');
+    expect(err.message).toContain(paths[0]);
+    expect(closestPluginName('dns', ['linuxutil', 'packetforward'])).toBeUndefined();
+    expect(closestPluginName('packetfoward', ['linuxutil', 'packetforward'])).toBe('packetforward');
   });
 });

@@ -239,7 +239,7 @@ export function native(): NativeAddon {
     throw new BpfNotSupportedError(
       `the native addon is not built (${path} is missing): install the Debian packages libbpf-dev libelf-dev ` +
         'zlib1g-dev g++ make python3, then run `npm rebuild @retina-ts/bpf-runtime` (npm 12 runs install scripts ' +
-        'of dependencies only once approved: `npm approve-scripts @retina-ts/bpf-runtime`)',
+        'of dependencies only once approved: `npm install-scripts approve @retina-ts/bpf-runtime`)',
       { errno: 0, operation: 'load native addon', target: path, feature: 'native addon' },
     );
   }

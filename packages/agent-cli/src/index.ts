@@ -1,0 +1,2 @@
+// The same programmatic API as @retina-ts/agent, for code that installed the full agent.
+export * from '@retina-ts/agent';
