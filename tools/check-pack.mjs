@@ -1,11 +1,35 @@
 #!/usr/bin/env node
 // Checks what `npm pack` would publish for every public package: dist/ with JS and type declarations, README,
-// LICENSE, compiled BPF objects for packages that have BPF sources, and nothing from src/ or test/.
+// LICENSE, compiled BPF objects for packages that have BPF sources, nothing from src/ or test/, and no README link to
+// a file the tarball does not carry.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
+
+/**
+ * Relative links of a package README that point at nothing in its tarball (on npm they would be dead): inline
+ * `[text](target)` and reference `[label]: target` links; absolute URLs and in-page anchors are fine.
+ */
+function deadReadmeLinks(dir, files) {
+  const readme = join(dir, 'README.md');
+  if (!existsSync(readme)) return [];
+  const text = readFileSync(readme, 'utf8').replace(/```[\s\S]*?```/g, '');
+  const targets = [
+    ...[...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]),
+    ...[...text.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)].map((m) => m[1]),
+  ];
+  const dead = [];
+  for (const target of targets) {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('#')) continue;
+    const path = posix.normalize(target.split('#')[0].replace(/^\.\//, '')).replace(/\/$/, '');
+    if (path === '' || path === '.') continue;
+    const inside = !path.startsWith('..') && files.some((f) => f === path || f.startsWith(`${path}/`));
+    if (!inside) dead.push(target);
+  }
+  return dead;
+}
 const problems = [];
 let checked = 0;
 
@@ -29,6 +53,7 @@ for (const name of readdirSync(join(root, 'packages')).sort()) {
       need(files.includes(obj), `${obj} (compiled from bpf/${c}) missing from the tarball`);
     }
   }
+  for (const link of deadReadmeLinks(dir, files)) problems.push(`${pkg.name}: README links to ${link}, which is not in the tarball`);
   if (pkg.retina?.plugin) need(typeof pkg.retina.plugin === 'string', 'retina.plugin must be a string');
   checked++;
   console.log(`pack ok? ${pkg.name}@${pkg.version}: ${files.length} files, ${report.unpackedSize} bytes unpacked`);
