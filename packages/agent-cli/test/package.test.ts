@@ -21,7 +21,9 @@ describe('@retina-ts/agent-cli', () => {
   it('installs every optional peer of @retina-ts/agent (hubble, kubernetes, bpf-runtime)', () => {
     const agent = read(`${packages}agent/package.json`) as { peerDependencies: Record<string, string> };
     for (const [name, range] of Object.entries(agent.peerDependencies))
-      expect(own.dependencies[name]).toBe(range);
+      expect(own.dependencies[name], `${name}: add it to the dependencies of @retina-ts/agent-cli`).toBe(
+        range,
+      );
   });
 
   it('runs the agent command line', () => {
