@@ -43,6 +43,8 @@ export interface FlowQuery {
   sinceNs?: bigint;
   untilNs?: bigint;
   predicate: FlowPredicate;
+  /** True when the request has no filters: the predicate passes every flow and need not be called. */
+  unfiltered?: boolean;
   /** Field-mask paths; undefined when the whole flow is wanted. */
   fieldMask?: string[];
 }
@@ -87,6 +89,7 @@ export function parseGetFlowsRequest(req: GetFlowsRequestInput): FlowQuery {
     throw err;
   }
   const query: FlowQuery = { number, first, follow, predicate };
+  if ((req.whitelist?.length ?? 0) + (req.blacklist?.length ?? 0) === 0) query.unfiltered = true;
   if (req.since) query.sinceNs = nsOfTimestamp(req.since);
   if (req.until) query.untilNs = nsOfTimestamp(req.until);
   if (query.sinceNs !== undefined && query.untilNs !== undefined && query.untilNs < query.sinceNs) {
@@ -134,10 +137,10 @@ export class StartScan {
       const seq = this.#seq;
       const entry = ring.get(seq) as RingEntry;
       if (query.sinceNs !== undefined && entry.timeNs < query.sinceNs) return (this.#result = seq + 1);
-      const flow = entry.flow;
-      if (!flow) continue;
+      // Only flow entries count; a flow object is needed (decoded) only when the request filters.
+      if (entry.lost) continue;
       if (query.untilNs !== undefined && entry.timeNs > query.untilNs) continue;
-      if (!query.predicate(flow)) continue;
+      if (!query.unfiltered && !query.predicate(entry.flow as PbFlow)) continue;
       this.#matched++;
       if (query.number > 0n && this.#matched === query.number) return (this.#result = seq);
     }
@@ -234,7 +237,7 @@ export class TurnScheduler {
   #queue: ((budget: number) => void)[] = [];
   #scheduled = false;
 
-  constructor(entriesPerTurn = 2048) {
+  constructor(entriesPerTurn = 512) {
     this.entriesPerTurn = entriesPerTurn;
   }
 
@@ -386,10 +389,10 @@ export class FlowStreamer {
       }
       const entry = ring.get(this.#cursor) as RingEntry;
       this.#cursor++;
-      if (entry.flow) {
+      if (!entry.lost) {
         if (query.untilNs !== undefined && entry.timeNs > query.untilNs) return this.#complete();
         if (query.sinceNs !== undefined && entry.timeNs < query.sinceNs) continue;
-        if (!query.predicate(entry.flow)) continue;
+        if (!query.unfiltered && !query.predicate(entry.flow as PbFlow)) continue;
         this.#sent++;
       }
       writable = sink.write(encoder.entry(entry, query.fieldMask));

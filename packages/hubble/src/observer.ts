@@ -6,8 +6,9 @@ import type { Flow, Logger } from '@retina-ts/core';
 import type { ConvertOptions } from './convert.js';
 import { toPbFlow } from './convert.js';
 import type { HubbleMetrics } from './metrics/hubble-metrics.js';
+import { hubbleTypes } from './protos.js';
 import type { RingEntry } from './ring.js';
-import { FlowRing } from './ring.js';
+import { EncodedFlowEntry, FlowRing } from './ring.js';
 import type { PbFlow } from './wire.js';
 import { Wire, timestampOfNs } from './wire.js';
 
@@ -65,13 +66,14 @@ export interface ObserverOptions {
 const NAMESPACE_TTL_MS = 60 * 60 * 1000;
 
 /** Flows converted per event-loop turn; a larger batch from the source is finished in later turns. */
-const FLOWS_PER_TURN = 1024;
+const FLOWS_PER_TURN = 256;
 
 /** Flow ring plus the bookkeeping ServerStatus and GetNamespaces report. */
 export class HubbleObserver {
   readonly ring: FlowRing;
   readonly startedMs: number;
   readonly #convert: ConvertOptions;
+  readonly #responseType = hubbleTypes().getFlowsResponse;
   readonly #metrics: HubbleMetrics | undefined;
   readonly #logger: Logger | undefined;
   readonly #now: () => number;
@@ -178,6 +180,7 @@ export class HubbleObserver {
   ingest(flows: readonly Flow[], sourceDropped?: number, alsoLost = 0): void {
     const nowMs = this.#now();
     const entries: RingEntry[] = [];
+    let served = 0;
     let lost = alsoLost;
     if (sourceDropped !== undefined) {
       lost += sourceDropped - (this.#sourceDropped ?? 0);
@@ -194,13 +197,17 @@ export class HubbleObserver {
     }
     for (const flow of flows) {
       let pb: PbFlow;
+      let bytes: Uint8Array;
       try {
         pb = toPbFlow(flow, this.#convert);
+        // Encoded once here and shared by every follower; the ring keeps only the bytes (see EncodedFlowEntry).
+        bytes = this.#responseType.encode({ flow: pb, node_name: pb.node_name, time: pb.time }).finish();
       } catch (err) {
         this.#logger?.warn({ err }, 'hubble: flow could not be converted; skipped');
         continue;
       }
-      entries.push({ timeNs: flow.timeNs, time: pb.time, flow: pb });
+      entries.push(new EncodedFlowEntry(flow.timeNs, pb.time, bytes, this.#responseType));
+      served++;
       this.#noteNamespace(pb.source?.cluster_name, pb.source?.namespace, nowMs);
       this.#noteNamespace(pb.destination?.cluster_name, pb.destination?.namespace, nowMs);
       if (this.#metrics) {
@@ -211,7 +218,6 @@ export class HubbleObserver {
         }
       }
     }
-    const served = entries.filter((e) => e.flow).length;
     this.#seen += served;
     this.#rate.add(served, nowMs);
     this.ring.push(entries);
