@@ -32,6 +32,7 @@ import { startNativeHeapTrim } from './native-heap.js';
 import { clearStaleTcAttachments } from './stale-tc.js';
 import { EnrichedFlows } from './flows.js';
 import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
+import { announceClusterNodes } from './peer-nodes.js';
 import { importOptional } from './optional.js';
 import type { AgentConfigInput } from './config-input.js';
 
@@ -68,6 +69,7 @@ export class Agent {
   private hubble: ControlPlane | undefined;
   private kubernetes: KubernetesHandle | undefined;
   private stopNodeEvents: (() => void) | undefined;
+  private stopPeerNodes: (() => void) | undefined;
   private stopAdvanced: (() => void) | undefined;
   private stopHeapTrim: (() => void) | undefined;
   /** Flows after the enricher: what metrics and the Hubble API consume. */
@@ -305,6 +307,7 @@ export class Agent {
     for (const w of warnings) logger.warn(w);
     const server = await startHubble({ flowBus: this.flows, nodeName: this.nodeName, logger, options });
     this.hubble = server;
+    if (this.kubernetes) this.stopPeerNodes = announceClusterNodes(this.kubernetes, server);
     logger.info(
       { tcpPort: server.tcpPort, unixSocket: server.unixSocket, metricsPort: server.metricsPort },
       'serving the Hubble API',
@@ -332,6 +335,7 @@ export class Agent {
     this.stopping ??= (async () => {
       this.stopHeapTrim?.();
       await this.manager.stop({ deadlineMs });
+      this.stopPeerNodes?.();
       await this.hubble?.stop();
       await this.kubernetes?.stop();
       this.stopNodeEvents?.();

@@ -18,7 +18,7 @@ export { HubbleObserver, RateMeter } from './observer.js';
 export type { FlowSource, ObserverOptions } from './observer.js';
 export { FlowRing, isValidRingCapacity } from './ring.js';
 export type { RingEntry } from './ring.js';
-export { PeerRegistry, ChangeType, hubbleServerName } from './peers.js';
+export { PeerRegistry, ChangeType, hubbleServerName, peerAddress, preferredNodeIp } from './peers.js';
 export type { PeerNode, ChangeNotification } from './peers.js';
 export { toPbFlow, hubbleLabel, absoluteNodeName, extensionFields, STRUCT_TYPE_URL } from './convert.js';
 export type { ConvertOptions } from './convert.js';
@@ -54,7 +54,7 @@ export {
   SUPPORTED_METRICS,
 } from './metrics/options.js';
 export type { MetricHandlerConfig, ParsedMetricsConfig } from './metrics/options.js';
-export { flowProtocol, flowSummary, icmpv4TypeName, icmpv6TypeName, dnsRcodeName } from './names.js';
+export { TRACE_POINT_NAMES, flowProtocol, flowSummary, icmpv4TypeName, icmpv6TypeName, dnsRcodeName } from './names.js';
 export { protoDir, hubbleTypes, PROTO_FILES } from './protos.js';
 export type * from './wire.js';
 export { timestampOfNs, nsOfTimestamp } from './wire.js';

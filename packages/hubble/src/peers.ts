@@ -2,6 +2,7 @@
  * The peers Hubble Relay learns about through Peer.Notify: this node, plus any other node the agent reports (e.g.
  * from its Kubernetes node watcher). Notify streams one PEER_ADDED per known node and then every change.
  */
+import { isIPv4, isIPv6 } from 'node:net';
 import { absoluteNodeName } from './convert.js';
 
 /** peer.ChangeNotificationType */
@@ -19,8 +20,18 @@ export interface ChangeNotification {
 export interface PeerNode {
   /** Node name (without cluster prefix). */
   name: string;
-  /** Node IP (Relay adds port 4244), `host:port`, or `unix://<path>`. */
+  /** `host:port` (`[v6]:port`), a bare IP (Relay then adds its default port 4244), or `unix://<path>`. */
   address: string;
+}
+
+/** `ip:port`, or `[ip]:port` for IPv6. */
+export function peerAddress(ip: string, port: number): string {
+  return isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** The address Relay dials for a node of these InternalIPs: the first IPv4, else the first IPv6 (Cilium's order). */
+export function preferredNodeIp(ips: readonly string[]): string | undefined {
+  return ips.find((ip) => isIPv4(ip)) ?? ips.find((ip) => isIPv6(ip));
 }
 
 /** The TLS server name Hubble certificates carry for a node: `<node>.<cluster>.hubble-grpc.cilium.io`. */

@@ -25,7 +25,7 @@ import { HubbleObserver } from './observer.js';
 import type { HubbleOptions } from './options.js';
 import { HUBBLE_DEFAULTS, parseListenAddress } from './options.js';
 import type { ChangeNotification } from './peers.js';
-import { PeerRegistry, hubbleServerName } from './peers.js';
+import { PeerRegistry, hubbleServerName, peerAddress, preferredNodeIp } from './peers.js';
 import { hubblePackageDefinition, hubbleTypes } from './protos.js';
 import { ReloadingTlsCredentials } from './tls.js';
 
@@ -182,12 +182,37 @@ export class HubbleServer {
     return (await this.#credentials?.reload()) ?? false;
   }
 
+  /**
+   * Announces a cluster node (from the Kubernetes node watcher) through Peer.Notify at `<InternalIP>:<port>`, the port
+   * being this node's Hubble port (every agent of a DaemonSet listens alike). For this node, NODE_IP wins over the
+   * node object. A node without an InternalIP is withdrawn: Relay could not dial it.
+   */
+  setNode(name: string, ips: readonly string[]): void {
+    if (name === this.nodeName && this.#options.nodeIp) return;
+    const ip = preferredNodeIp(ips);
+    if (ip === undefined) {
+      if (name === this.nodeName) this.peers.upsert({ name, address: this.#selfAddress() });
+      else this.peers.remove(name);
+      return;
+    }
+    this.peers.upsert({ name, address: peerAddress(ip, this.#peerPort()) });
+  }
+
+  /** Withdraws a node that left the cluster (this node stays announced). */
+  removeNode(name: string): void {
+    if (name === this.nodeName) this.peers.upsert({ name, address: this.#selfAddress() });
+    else this.peers.remove(name);
+  }
+
+  #peerPort(): number {
+    if (this.tcpPort !== undefined) return this.tcpPort;
+    const listen = this.#options.listenAddress;
+    return typeof listen === 'string' ? parseListenAddress(listen, 'hubble listen address').port : 4244;
+  }
+
   #selfAddress(): string {
     const ip = this.#options.nodeIp;
-    if (ip && this.tcpPort !== undefined) {
-      if (this.tcpPort === 4244) return ip;
-      return ip.includes(':') ? `[${ip}]:${this.tcpPort}` : `${ip}:${this.tcpPort}`;
-    }
+    if (ip && this.tcpPort !== undefined) return peerAddress(ip, this.tcpPort);
     if (this.unixSocket) return `unix://${this.unixSocket}`;
     return `localhost:${this.tcpPort ?? 4244}`;
   }

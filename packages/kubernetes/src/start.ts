@@ -13,7 +13,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from './client-node.js';
-import type { AgentConfig, BackoffOptions, InMemoryIpCache, Logger, MetricsModule } from '@retina-ts/core';
+import type { AgentConfig, BackoffOptions, InMemoryIpCache, Logger, MetricsModule, NodeRecord } from '@retina-ts/core';
 import { ApiServerWatcher, type ApiServerIpsChange, type ApiServerWatcherStatus } from './apiserver.js';
 import { describeError, httpStatusOf } from './errors.js';
 import { ResourceWatcher, type ListPage, type WatcherStatus } from './informer.js';
@@ -116,6 +116,14 @@ export interface KubernetesEvents {
   metricsConfiguration: [MetricsConfigurationInfo | undefined];
   /** A pod interface appeared or disappeared on this node. */
   interface: [InterfaceEvent];
+  /** A cluster node was added or changed (`upsert`) or removed (`delete`), from the node watcher. */
+  node: [NodeChange];
+}
+
+/** A change of a cluster node. */
+export interface NodeChange {
+  type: 'upsert' | 'delete';
+  node: NodeRecord;
 }
 
 /** What startKubernetes returns. */
@@ -135,6 +143,8 @@ export interface KubernetesHandle {
   metricsConfiguration(): MetricsConfigurationInfo | undefined;
   /** Pod interfaces currently on the node. */
   podInterfaces(): PodInterface[];
+  /** The cluster's nodes as the node watcher knows them (empty without one), by name. */
+  nodes(): NodeRecord[];
   on<E extends keyof KubernetesEvents>(event: E, listener: (...args: KubernetesEvents[E]) => void): this;
   off<E extends keyof KubernetesEvents>(event: E, listener: (...args: KubernetesEvents[E]) => void): this;
 }
@@ -160,6 +170,8 @@ export function plannedWatchers(config: AgentConfig, overrides: Partial<Record<W
     if (config.enableAnnotations) plan.namespaces = true;
     else plan.metricsconfigurations = true;
   }
+  // Hubble's Peer service announces every node of the cluster to Relay.
+  if (config.controlPlane === 'hubble') plan.nodes = true;
   Object.assign(plan, Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)));
   return (Object.keys(plan) as WatcherName[]).filter((k) => plan[k]);
 }
@@ -174,6 +186,7 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
   readonly #metrics?: KubernetesSelfMetrics;
   readonly #namespaces = new Set<string>();
   readonly #configs = new Map<string, MetricsConfigurationInfo>();
+  readonly #nodes = new Map<string, NodeRecord>();
   #apiServer?: ApiServerWatcher;
   #interfaces?: PodInterfaceWatcher;
   #podIndex?: PodIndex;
@@ -296,12 +309,19 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
       this.#add<NodeLike>('nodes', '/api/v1/nodes', (p) => core.listNode(page(p)), {
         transform: (node) => slimObject(node, SLIM_FIELDS.nodes),
         onUpsert: (node) => {
-          cache.upsertNode(nodeRecord(node));
+          const record = nodeRecord(node);
+          cache.upsertNode(record);
+          this.#nodes.set(record.name, record);
           this.#queuePodRefresh();
+          this.emit('node', { type: 'upsert', node: record });
         },
         onDelete: (node) => {
-          cache.deleteNode(node.metadata?.name ?? '');
+          const name = node.metadata?.name ?? '';
+          cache.deleteNode(name);
+          const record = this.#nodes.get(name) ?? { name, ips: [] };
+          this.#nodes.delete(name);
           this.#queuePodRefresh();
+          this.emit('node', { type: 'delete', node: record });
         },
       });
     }
@@ -534,6 +554,11 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
   /** See KubernetesHandle.podInterfaces. */
   podInterfaces(): PodInterface[] {
     return this.#interfaces?.list() ?? [];
+  }
+
+  /** See KubernetesHandle.nodes. */
+  nodes(): NodeRecord[] {
+    return [...this.#nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 }
 

@@ -345,6 +345,32 @@ describe('Kubernetes watchers against the API server double', () => {
     });
   });
 
+  it('watches nodes for the Hubble control plane and reports each node change as an event', async () => {
+    const { api } = env;
+    api.create('nodes', { metadata: { name: 'node-c' }, status: { addresses: [{ type: 'InternalIP', address: '192.168.81.3' }] } });
+    const h = start({}, { enablePodLevel: false, controlPlane: 'hubble' });
+    const changes: string[] = [];
+    h.on('node', (c) => changes.push(`${c.type} ${c.node.name} ${c.node.ips.join(',')}`));
+    await h.ready;
+    expect(h.status().watchers.map((w) => w.resource)).toEqual(['nodes']);
+    await eventually(() => expect(h.nodes()).toEqual([{ name: 'node-c', ips: ['192.168.81.3'] }]));
+    api.create('nodes', {
+      metadata: { name: 'node-d' },
+      status: { addresses: [{ type: 'InternalIP', address: 'fd00:81::4' }, { type: 'InternalIP', address: '192.168.81.4' }] },
+    });
+    api.apply('nodes', { metadata: { name: 'node-c' }, status: { addresses: [{ type: 'InternalIP', address: '192.168.81.33' }] } });
+    api.delete('nodes', undefined, 'node-d');
+    await eventually(() =>
+      expect(changes).toEqual([
+        'upsert node-c 192.168.81.3',
+        'upsert node-d fd00:81::4,192.168.81.4',
+        'upsert node-c 192.168.81.33',
+        'delete node-d fd00:81::4,192.168.81.4',
+      ]),
+    );
+    expect(h.nodes().map((n) => n.name)).toEqual(['node-c']);
+  });
+
   it('reports the API server IPs from the kubeconfig host, the kubernetes service and its endpoints', async () => {
     const { api } = env;
     api.create('services', { metadata: { name: 'kubernetes', namespace: 'default' }, spec: { clusterIP: '10.96.0.1' } });

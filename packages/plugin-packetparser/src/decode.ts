@@ -9,6 +9,7 @@ import {
   FlowType,
   IpVersion,
   TraceObservationPoint,
+  TraceSubType,
   Verdict,
   type TrafficDirection,
   type Flow,
@@ -234,10 +235,10 @@ export function decodeBatch(batch: EventBatch): { events: PacketEvent[]; malform
 
 /** (TraceObservationPoint, EventType.SubType) of each kernel observation point, as Retina's ToFlow maps them. */
 const OBSERVATION: Record<number, { point: TraceObservationPoint; subType: number }> = {
-  [ObservationPoint.FROM_ENDPOINT]: { point: TraceObservationPoint.TO_STACK, subType: 3 },
-  [ObservationPoint.TO_ENDPOINT]: { point: TraceObservationPoint.TO_ENDPOINT, subType: 1 },
-  [ObservationPoint.FROM_NETWORK]: { point: TraceObservationPoint.FROM_NETWORK, subType: 10 },
-  [ObservationPoint.TO_NETWORK]: { point: TraceObservationPoint.TO_NETWORK, subType: 11 },
+  [ObservationPoint.FROM_ENDPOINT]: { point: TraceObservationPoint.TO_STACK, subType: TraceSubType.TO_STACK },
+  [ObservationPoint.TO_ENDPOINT]: { point: TraceObservationPoint.TO_ENDPOINT, subType: TraceSubType.TO_LXC },
+  [ObservationPoint.FROM_NETWORK]: { point: TraceObservationPoint.FROM_NETWORK, subType: TraceSubType.FROM_NETWORK },
+  [ObservationPoint.TO_NETWORK]: { point: TraceObservationPoint.TO_NETWORK, subType: TraceSubType.TO_NETWORK },
 };
 
 /** The TCP flags bitmask as a flow's `TcpFlags` (only the set ones). */

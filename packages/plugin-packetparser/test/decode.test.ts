@@ -206,7 +206,8 @@ describe('eventToFlow', () => {
     });
     expect(points).toEqual([
       [TraceObservationPoint.TO_STACK, 3],
-      [TraceObservationPoint.TO_ENDPOINT, 1],
+      // Cilium's TraceToLxc: Hubble prints it as to-endpoint (1 would read to-proxy).
+      [TraceObservationPoint.TO_ENDPOINT, 0],
       [TraceObservationPoint.FROM_NETWORK, 10],
       [TraceObservationPoint.TO_NETWORK, 11],
       [TraceObservationPoint.UNKNOWN_POINT, 0],

@@ -75,6 +75,27 @@ export const CiliumEventType = {
   L7: 129,
 } as const;
 
+/**
+ * Sub types of Cilium trace events (`event_type.sub_type` when the type is TRACE), named as Cilium's monitor API
+ * names them. TO_ENDPOINT flows carry TO_LXC (0): Hubble prints 1 as `to-proxy`.
+ */
+export const TraceSubType = {
+  TO_LXC: 0,
+  TO_PROXY: 1,
+  TO_HOST: 2,
+  TO_STACK: 3,
+  TO_OVERLAY: 4,
+  FROM_LXC: 5,
+  FROM_PROXY: 6,
+  FROM_HOST: 7,
+  FROM_STACK: 8,
+  FROM_OVERLAY: 9,
+  FROM_NETWORK: 10,
+  TO_NETWORK: 11,
+  FROM_CRYPTO: 12,
+  TO_CRYPTO: 13,
+} as const;
+
 export interface TcpFlags {
   FIN?: boolean;
   SYN?: boolean;
