@@ -26,6 +26,7 @@ import {
   type PluginDefinition,
 } from '@retina-ts/core';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { KubernetesHandle } from '@retina-ts/kubernetes';
 import { boundAddress, startHttpServer, stopHttpServer } from './http.js';
 import { startNativeHeapTrim } from './native-heap.js';
@@ -35,6 +36,8 @@ import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './disco
 import { announceClusterNodes } from './peer-nodes.js';
 import { importOptional } from './optional.js';
 import type { AgentConfigInput } from './config-input.js';
+
+const { version: AGENT_VERSION } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 /** How to build an agent. Give `plugins` to run exactly those definitions without discovery. */
 export interface AgentOptions {
@@ -67,6 +70,7 @@ interface ControlPlane {
 export class Agent {
   private server: Server | undefined;
   private hubble: ControlPlane | undefined;
+  private otlp: { stop(deadlineMs?: number): Promise<void> } | undefined;
   private kubernetes: KubernetesHandle | undefined;
   private stopNodeEvents: (() => void) | undefined;
   private stopPeerNodes: (() => void) | undefined;
@@ -198,6 +202,7 @@ export class Agent {
       this.logger.info('no cluster configuration (KUBECONFIG or in-cluster service account): running standalone');
     }
     if (this.config.controlPlane === 'hubble') await this.startHubble();
+    if (this.config.exporters.otlp) await this.startOtlp();
     await clearStaleTcAttachments(this.logger);
     await this.manager.start();
     this.stopHeapTrim = startNativeHeapTrim({ logger: this.logger });
@@ -314,6 +319,24 @@ export class Agent {
     );
   }
 
+  /** Pushes /metrics and (with `flows`) enriched flow logs over OTLP; the SDK is loaded only when configured. */
+  private async startOtlp(): Promise<void> {
+    const config = this.config.exporters.otlp;
+    if (!config) return;
+    const { startOtlpExporter } = await importOptional('@retina-ts/exporter-otlp', 'exporters.otlp', () =>
+      import('@retina-ts/exporter-otlp'),
+    );
+    this.otlp = await startOtlpExporter({
+      config,
+      metrics: this.metrics,
+      flows: this.flows,
+      nodeName: this.nodeName,
+      ...(this.config.clusterName ? { clusterName: this.config.clusterName } : {}),
+      serviceVersion: AGENT_VERSION,
+      logger: this.logger.child({ component: 'otlp' }),
+    });
+  }
+
   /** A kubeconfig was given or named by KUBECONFIG, or the in-cluster service account is mounted. */
   private clusterConfigured(): boolean {
     if (this.kubeconfig || process.env['KUBECONFIG']) return true;
@@ -335,6 +358,7 @@ export class Agent {
     this.stopping ??= (async () => {
       this.stopHeapTrim?.();
       await this.manager.stop({ deadlineMs });
+      await this.otlp?.stop();
       this.stopPeerNodes?.();
       await this.hubble?.stop();
       await this.kubernetes?.stop();

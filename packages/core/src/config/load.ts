@@ -129,7 +129,7 @@ export function envNamesFor(path: string): string[] {
   return snake === upper ? [snake] : [snake, upper];
 }
 
-const OBJECT_KEYS = new Set(['plugins']);
+const OBJECT_KEYS = new Set(['plugins', 'exporters']);
 
 /** Reads overrides from the environment into a copy of `raw`; remembers which env var set which key. */
 function applyEnv(
@@ -323,6 +323,7 @@ export function parseConfig(object: unknown, options: ParseConfigOptions = {}): 
     plugins: raw.plugins,
     flowBusCapacity: raw.flowBusCapacity,
     ciliumOptions,
+    exporters: raw.exporters,
   };
   return { config, warnings };
 }
@@ -404,7 +405,7 @@ function readConfigDir(dir: string): { object: Record<string, unknown>; warnings
   return { object, warnings };
 }
 
-const STRUCTURED_KEYS = new Set(['apiServer', 'plugins', 'enabledPlugin', 'enabledPlugin_linux', 'enabledPlugin_win']);
+const STRUCTURED_KEYS = new Set(['apiServer', 'plugins', 'exporters', 'enabledPlugin', 'enabledPlugin_linux', 'enabledPlugin_win']);
 
 /**
  * Reads config.yaml (`file`) or a ConfigMap folder (`dir`) when given, applies env overrides (default process.env)

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULT_FLOW_BUS_CAPACITY } from '../flow/bus.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { formatDuration, parseDuration } from './duration.js';
+import { parseExporters, type ExportersConfig } from './exporters.js';
 
 export type { LogLevel } from '../log/logger.js';
 
@@ -65,6 +66,8 @@ export interface AgentConfig {
   flowBusCapacity: number;
   /** Cilium/Hubble option keys of Retina's Hubble ConfigMap (`enable-hubble`, `hubble-*`, ...), as strings. */
   ciliumOptions: Record<string, string>;
+  /** retina-ts: push exporters (`exporters.otlp`); empty when none is configured. */
+  exporters: ExportersConfig;
 }
 
 /** Result of one field parser: the value, or a message naming the bad value and what is allowed. */
@@ -384,6 +387,7 @@ export const rawConfigSchema = z.object({
   nodeIp: optionalField(fields.string),
   plugins: field(fields.pluginOptions, {}),
   flowBusCapacity: field(fields.int(1, 1 << 24), DEFAULTS.flowBusCapacity),
+  exporters: field(parseExporters, {}),
 });
 
 /** Top-level keys the loader knows (everything else is warned about). */

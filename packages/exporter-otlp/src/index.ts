@@ -1,0 +1,10 @@
+export { startOtlpExporter, compileFlowLogFilter, exporterResourceAttributes } from './exporter.js';
+export type { StartOtlpExporterArgs, OtlpExporter } from './exporter.js';
+export { PromRegistryProducer, METRICS_SCOPE } from './metrics-producer.js';
+export type { ProducerStats } from './metrics-producer.js';
+export { FlowLogPipeline, AccountingLogExporter, flowAttributes, FLOWS_PER_TURN } from './flow-logs.js';
+export type { FlowSource, FlowLogCounts, FlowLogHooks, FlowLogPipelineOptions } from './flow-logs.js';
+export { flowToJson, flowResponseJson, rfc3339 } from './hubble-json.js';
+export type { JsonValue } from './hubble-json.js';
+export { OtlpConfigError, readTlsMaterial, signalUrl, createMetricExporter, createLogExporter } from './transport.js';
+export type { TlsMaterial } from './transport.js';
