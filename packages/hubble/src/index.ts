@@ -18,6 +18,15 @@ export { HubbleObserver, RateMeter } from './observer.js';
 export type { FlowSource, ObserverOptions } from './observer.js';
 export { FlowRing, isValidRingCapacity } from './ring.js';
 export type { RingEntry } from './ring.js';
+export {
+  FlowExporter,
+  FLOW_EXPORT_DEFAULTS,
+  exportLine,
+  parseExportFilters,
+  parseFieldMask,
+  protojsonTime,
+} from './exporter.js';
+export type { FlowExportOptions, FlowExportStats } from './exporter.js';
 export { PeerRegistry, ChangeType, hubbleServerName, peerAddress, preferredNodeIp } from './peers.js';
 export type { PeerNode, ChangeNotification } from './peers.js';
 export { toPbFlow, hubbleLabel, absoluteNodeName, extensionFields, STRUCT_TYPE_URL } from './convert.js';

@@ -6,6 +6,8 @@ import type { AgentConfig } from '@retina-ts/core';
 import type { TlsOptions } from './tls.js';
 import { isValidRingCapacity } from './ring.js';
 import { splitMetricsList } from './metrics/options.js';
+import type { FlowExportOptions } from './exporter.js';
+import { parseExportFilters, parseFieldMask } from './exporter.js';
 
 /** hubble_* metrics settings. */
 export interface HubbleMetricsSettings {
@@ -41,6 +43,8 @@ export interface HubbleOptions {
   followerBufferSize?: number;
   /** Version reported by ServerStatus and GetNodes. */
   version?: string;
+  /** Flows written as JSON lines to a rotated file (Hubble's flow export); none when absent. */
+  export?: FlowExportOptions;
 }
 
 /**
@@ -165,7 +169,30 @@ export function hubbleOptionsFromConfig(config: AgentConfig): OptionsFromConfig 
     if (options.metrics.listenAddress)
       parseListenAddress(options.metrics.listenAddress, 'hubble-metrics-server');
   }
+  const exportPath = o['hubble-export-file-path']?.trim();
+  if (exportPath) {
+    options.export = {
+      filePath: exportPath,
+      allowlist: parseExportFilters(o['hubble-export-allowlist'], 'hubble-export-allowlist'),
+      denylist: parseExportFilters(o['hubble-export-denylist'], 'hubble-export-denylist'),
+      fieldMask: parseFieldMask(o['hubble-export-fieldmask']),
+    };
+    const size = exportNumber(o['hubble-export-file-max-size-mb'], 'hubble-export-file-max-size-mb', 1);
+    if (size !== undefined) options.export.maxSizeMb = size;
+    const backups = exportNumber(o['hubble-export-file-max-backups'], 'hubble-export-file-max-backups', 0);
+    if (backups !== undefined) options.export.maxBackups = backups;
+  }
   if (config.clusterName) options.clusterName = config.clusterName;
   if (config.nodeIp) options.nodeIp = config.nodeIp;
   return { options, warnings };
+}
+
+/** An integer export setting of at least `min` (up to 100000), or undefined when unset. */
+function exportNumber(value: string | undefined, key: string, min: number): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value.trim());
+  if (!Number.isInteger(n) || n < min || n > 100_000) {
+    throw new Error(`${key}: ${JSON.stringify(value)} is not a whole number from ${min} to 100000`);
+  }
+  return n;
 }

@@ -28,6 +28,7 @@ import type { ChangeNotification } from './peers.js';
 import { PeerRegistry, hubbleServerName, peerAddress, preferredNodeIp } from './peers.js';
 import { hubblePackageDefinition, hubbleTypes } from './protos.js';
 import { ReloadingTlsCredentials } from './tls.js';
+import { FlowExporter } from './exporter.js';
 
 /** Service name `hubble status` checks with grpc.health.v1. */
 export const OBSERVER_HEALTH_SERVICE = 'hubble.server.Observer';
@@ -75,6 +76,8 @@ export class HubbleServer {
   unixSocket: string | undefined;
   /** Bound metrics port (undefined without a metrics listener). */
   metricsPort: number | undefined;
+  /** The flow export to a file (undefined unless configured). */
+  exporter: FlowExporter | undefined;
 
   readonly #options: HubbleOptions;
   readonly #logger: Logger | undefined;
@@ -145,6 +148,14 @@ export class HubbleServer {
     } catch (err) {
       await server.stop();
       throw err;
+    }
+    if (args.options?.export) {
+      try {
+        server.exporter = new FlowExporter(server.observer.ring, args.options.export, args.logger);
+      } catch (err) {
+        await server.stop();
+        throw err;
+      }
     }
     server.observer.attach(args.flowBus);
     credentials?.startReloading();
@@ -482,6 +493,7 @@ export class HubbleServer {
       http.closeAllConnections();
     }
     if (this.unixSocket) rmSync(this.unixSocket, { force: true });
+    await this.exporter?.stop();
     this.#logger?.info('hubble server stopped');
   }
 }
