@@ -5,3 +5,12 @@ const require = createRequire(import.meta.url);
 
 /** Version of @retina-ts/capture. */
 export const VERSION: string = (require('../package.json') as { version: string }).version;
+
+/** Repository of the project's agent image, which carries `retina-capture`, tcpdump and the network tools. */
+export const AGENT_IMAGE_REPOSITORY = 'ghcr.io/retina-ts/retina-ts-agent';
+
+/**
+ * The agent image of this release: the default image of capture Jobs (operator and `kubectl retina capture`) and of
+ * `kubectl retina shell`. The packages are released together, so this package's version is the release's.
+ */
+export const DEFAULT_AGENT_IMAGE = `${AGENT_IMAGE_REPOSITORY}:${VERSION}`;

@@ -1,18 +1,23 @@
 #!/usr/bin/env node
 /**
- * retina-operator: reconciles Capture resources into capture Jobs. With --enable-leader-election several
- * replicas can run; only the lease holder reconciles.
+ * retina-operator: installs the retina.sh CRDs (installCRDs), reconciles Capture resources into capture Jobs,
+ * accepts one MetricsConfiguration, and with remoteContext and enableRetinaEndpoint keeps a RetinaEndpoint per
+ * pod. With --enable-leader-election several replicas can run; only the lease holder reconciles.
  */
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_AGENT_IMAGE } from '@retina-ts/capture';
 import { createLogger } from '@retina-ts/core';
 import { loadOperatorConfig } from './config.js';
 import { CaptureController } from './controller.js';
 import { kubeLeaseClient, LeaderElector } from './leader.js';
 import { CaptureReconciler } from './reconciler.js';
+import { installCRDs, operatorCRDs } from './crds/index.js';
+import { MetricsConfigurationController } from './metrics-configuration.js';
+import { RetinaEndpointController } from './retina-endpoint.js';
 import { VERSION } from './version.js';
 
 const program = new Command()
@@ -34,8 +39,29 @@ program.action(async (o: Record<string, string | boolean | undefined>) => {
   const image =
     (o.image as string | undefined) ||
     (config.captureDebug ? process.env.RETINA_AGENT_IMAGE : undefined) ||
-    `ghcr.io/retina-ts/retina-ts-agent:${VERSION}`;
-  const controller = new CaptureController(kc, new CaptureReconciler(kc, { config, logger, image }), { logger });
+    DEFAULT_AGENT_IMAGE;
+  if (config.installCRDs) {
+    try {
+      const done = await installCRDs(kc, operatorCRDs({ enableRetinaEndpoint: config.enableRetinaEndpoint }));
+      logger.info(Object.fromEntries(done), 'CRDs installed');
+    } catch (err) {
+      logger.error({ error: (err as Error).message }, 'CRDs could not be installed');
+      process.exit(1);
+    }
+  }
+  const controllers: { start(): Promise<void>; stop(): Promise<void> }[] = [
+    new CaptureController(kc, new CaptureReconciler(kc, { config, logger, image }), { logger }),
+    new MetricsConfigurationController(kc, { logger }),
+  ];
+  if (config.remoteContext && config.enableRetinaEndpoint) controllers.push(new RetinaEndpointController(kc, { logger }));
+  const controller = {
+    start: async () => {
+      for (const c of controllers) await c.start();
+    },
+    stop: async () => {
+      await Promise.all(controllers.map((c) => c.stop()));
+    },
+  };
   let ready = false;
 
   const [host, port] = (() => {
@@ -63,7 +89,7 @@ program.action(async (o: Record<string, string | boolean | undefined>) => {
       .start()
       .then(() => (ready = true))
       .catch((err: Error) => {
-        logger.error({ error: err.message }, 'capture controller could not start');
+        logger.error({ error: err.message }, 'controllers could not start');
         void shutdown(1);
       });
   if (o.enableLeaderElection) {
@@ -78,7 +104,10 @@ program.action(async (o: Record<string, string | boolean | undefined>) => {
   } else {
     await lead();
   }
-  logger.info({ version: VERSION, leaderElection: Boolean(o.enableLeaderElection), image }, 'retina-operator running');
+  logger.info(
+    { version: VERSION, leaderElection: Boolean(o.enableLeaderElection), image, retinaEndpoints: controllers.length > 2 },
+    'retina-operator running',
+  );
 });
 
 await program.parseAsync();

@@ -1,6 +1,6 @@
 /**
- * The operator's configuration file (`operator-config.yaml` of Retina's chart): capture settings are read, the
- * others are accepted so Retina's ConfigMap loads unchanged.
+ * The operator's configuration file (`operator-config.yaml` of Retina's chart): capture settings, CRD installation
+ * and which controllers run are read; telemetry keys are accepted so Retina's ConfigMap loads unchanged.
  */
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
@@ -16,6 +16,12 @@ export interface OperatorConfig {
   /** Use the debug image ($RETINA_AGENT_IMAGE) for capture Jobs. */
   captureDebug: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Create or update the retina.sh CRDs at start. */
+  installCRDs: boolean;
+  /** Agents run in remote context (with enableRetinaEndpoint, the operator keeps RetinaEndpoints). */
+  remoteContext: boolean;
+  /** Keep one RetinaEndpoint per pod (only with remoteContext, as Retina); Retina's default is true. */
+  enableRetinaEndpoint: boolean;
 }
 
 /** A configuration value that cannot be used, naming the key. */
@@ -29,7 +35,16 @@ export const DEFAULT_OPERATOR_CONFIG: OperatorConfig = {
   captureHostPathBaseDir: DEFAULT_HOST_PATH_BASE_DIR,
   captureDebug: false,
   logLevel: 'info',
+  installCRDs: false,
+  remoteContext: false,
+  enableRetinaEndpoint: true,
 };
+
+function bool(v: unknown, key: string, source: string): boolean {
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  throw new OperatorConfigError(`${source}: ${key} "${String(v)}" must be true or false`);
+}
 
 /** Parses the YAML text of the configuration (pure). */
 export function parseOperatorConfig(text: string, source = 'operator config'): OperatorConfig {
@@ -53,6 +68,9 @@ export function parseOperatorConfig(text: string, source = 'operator config'): O
     cfg.captureHostPathBaseDir = posix.normalize(d).replace(/(.)\/+$/, '$1');
   }
   if (r.captureDebug !== undefined) cfg.captureDebug = r.captureDebug === true || r.captureDebug === 'true';
+  for (const key of ['installCRDs', 'remoteContext', 'enableRetinaEndpoint'] as const) {
+    if (r[key] !== undefined && r[key] !== null && r[key] !== '') cfg[key] = bool(r[key], key, source);
+  }
   if (r.logLevel !== undefined && r.logLevel !== '') {
     const l = String(r.logLevel).toLowerCase();
     if (!['debug', 'info', 'warn', 'error'].includes(l)) throw new OperatorConfigError(`${source}: logLevel "${l}" must be debug, info, warn or error`);

@@ -7,7 +7,20 @@ describe('operator configuration', () => {
       parseOperatorConfig(
         'installCRDs: true\nenableTelemetry: false\ncaptureDebug: true\ncaptureJobNumLimit: 3\ncaptureHostPathBaseDir: /data/captures/\nlogLevel: debug\n',
       ),
-    ).toEqual({ captureJobNumLimit: 3, captureHostPathBaseDir: '/data/captures', captureDebug: true, logLevel: 'debug' });
+    ).toEqual({
+      captureJobNumLimit: 3,
+      captureHostPathBaseDir: '/data/captures',
+      captureDebug: true,
+      logLevel: 'debug',
+      installCRDs: true,
+      remoteContext: false,
+      enableRetinaEndpoint: true,
+    });
+    expect(parseOperatorConfig('remoteContext: true\nenableRetinaEndpoint: "false"\n')).toMatchObject({
+      installCRDs: false,
+      remoteContext: true,
+      enableRetinaEndpoint: false,
+    });
     expect(parseOperatorConfig('')).toEqual(DEFAULT_OPERATOR_CONFIG);
   });
 
@@ -16,6 +29,7 @@ describe('operator configuration', () => {
     ['captureHostPathBaseDir: relative', /captureHostPathBaseDir "relative" must be an absolute path/],
     ['logLevel: loud', /logLevel "loud"/],
     ['- a list', /expected a mapping/],
+    ['remoteContext: yes please', /remoteContext "yes please" must be true or false/],
     ['a: [', /not valid YAML/],
   ])('rejects %j', (text, message) => {
     expect(() => parseOperatorConfig(text, 'cfg.yaml')).toThrow(message);
