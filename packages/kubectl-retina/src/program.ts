@@ -3,13 +3,13 @@
  * exactly as the binary does.
  */
 import { Command, Option } from 'commander';
-import { addCaptureFlags, boolFlag, captureFlagsFromOptions, CaptureDefaults, readBool } from '@retina-ts/capture';
+import { addCaptureFlags, boolFlag, captureFlagsFromOptions, CaptureDefaults, DEFAULT_AGENT_IMAGE, readBool } from '@retina-ts/capture';
 import { captureFromFlags } from './flags.js';
 import { loadKube, type KubeFlags } from './kube.js';
 import { createCapture } from './commands/create.js';
 import { deleteCapture, listCaptures } from './commands/manage.js';
 import { printHealth } from './commands/health.js';
-import { downloadCapture } from './commands/download.js';
+import { downloadAllCaptures, downloadCapture } from './commands/download.js';
 import { VERSION } from './version.js';
 
 /** Where the program writes and what it reads from the environment. */
@@ -23,7 +23,7 @@ export interface ProgramIO {
 }
 
 /** The agent image of this version, which carries `retina-capture` and tcpdump. */
-export const DEFAULT_AGENT_IMAGE = `ghcr.io/retina-ts/retina-ts-agent:${VERSION}`;
+export { DEFAULT_AGENT_IMAGE };
 
 /** The image the capture Jobs run: --image, else with --debug $RETINA_AGENT_IMAGE, else the agent image of this version. */
 export function captureImage(flag: string | undefined, debug: boolean, env: Record<string, string | undefined>): string {
@@ -46,6 +46,8 @@ interface DownloadFlags {
   s3AccessKeyId?: string;
   s3SecretAccessKey?: string;
   output: string;
+  all?: boolean;
+  allNamespaces?: boolean;
 }
 
 /** Builds the program. */
@@ -154,8 +156,23 @@ export function buildProgram(io: ProgramIO, state: { exitCode: number } = { exit
     .option('--s3-access-key-id <id>', 'S3 access key id (default: the AWS SDK credential chain)')
     .option('--s3-secret-access-key <key>', 'S3 secret access key')
     .option('-o, --output <dir>', 'directory to write the tarballs to', './')
+    .option('--all', 'download every capture of the namespace from the nodes, each into <output>/<namespace>/<name>/')
+    .option('--all-namespaces', 'with --all: every capture of every namespace')
     .action(async (o: DownloadFlags, cmd: Command) => {
-      if (!o.name && !o.blobUrl && !o.s3Bucket) throw new Error('capture download needs --name, --blob-url or --s3-bucket');
+      if (o.allNamespaces && !o.all) throw new Error('--all-namespaces can only be used with --all');
+      if (o.all) {
+        if (o.name || o.blobUrl || o.s3Bucket) throw new Error('--all downloads from the nodes: leave out --name, --blob-url and --s3-bucket');
+        const files = await downloadAllCaptures({
+          output: o.output,
+          out: io.out,
+          kube: loadKube(kubeFlags(cmd)),
+          allNamespaces: Boolean(o.allNamespaces),
+          ...(io.pollIntervalMs ? { pollIntervalMs: io.pollIntervalMs } : {}),
+        });
+        io.out(`Downloaded ${files.length} file(s) to ${o.output}`);
+        return;
+      }
+      if (!o.name && !o.blobUrl && !o.s3Bucket) throw new Error('capture download needs --name, --blob-url, --s3-bucket or --all');
       if (o.blobUrl && o.s3Bucket) throw new Error('capture download: give either --blob-url or --s3-bucket, not both');
       const s3 = o.s3Bucket
         ? {

@@ -197,6 +197,30 @@ describe('capture download from the nodes through download pods', () => {
     expect(api.list('pods')).toEqual([]);
   });
 
+  it('--all downloads every capture of the namespace, --all-namespaces those of every namespace', async () => {
+    const r0 = await kr(kubeconfig, '-n', 'other', 'capture', 'create', '--name', 'api', '--node-names', 'n1', '--use-operator', 'false', '--duration', '10s');
+    expect(r0.code).toBe(0);
+    await writeFile(join(nodesRoot, 'n1', HOST_PATH, 'api-n1-20240601120000UTC.tar.gz'), bytes('api'));
+    const one = join(dir, 'all-one');
+    const r1 = await kr(kubeconfig, 'capture', 'download', '--all', '-o', one);
+    expect(r1.err).toBe('');
+    expect(r1.out).toContain('Found 1 capture(s) to download');
+    expect((await readdir(join(one, 'team', 'web'))).sort()).toEqual(['web-n1-20240601120000UTC.tar.gz', 'web-n2-20240601120000UTC.tar.gz']);
+    await expect(readdir(join(one, 'other'))).rejects.toThrow();
+
+    const every = join(dir, 'all-every');
+    const r2 = await kr(kubeconfig, 'capture', 'download', '--all', '--all-namespaces', '-o', every);
+    expect(r2.code).toBe(0);
+    expect(r2.out.split('\n').at(-1)).toBe(`Downloaded 3 file(s) to ${every}`);
+    expect((await readFile(join(every, 'other', 'api', 'api-n1-20240601120000UTC.tar.gz'))).equals(bytes('api'))).toBe(true);
+    expect(api.list('pods')).toEqual([]);
+
+    const bad = await kr(kubeconfig, 'capture', 'download', '--all-namespaces');
+    expect([bad.code, bad.err]).toEqual([1, 'error: --all-namespaces can only be used with --all']);
+    const none = await kr(kubeconfig, '-n', 'empty', 'capture', 'download', '--all', '-o', join(dir, 'none'));
+    expect(none.out).toContain('No captures found in namespace empty');
+  });
+
   it('reports a node without the tarball, still downloads the others, and deletes every pod', async () => {
     await rm(join(nodesRoot, 'n2', HOST_PATH, 'web-n2-20240601120000UTC.tar.gz'));
     const out = join(dir, 'nodes-partial');

@@ -241,6 +241,39 @@ async function fromNode(o: DownloadOptions & { kube: NonNullable<DownloadOptions
   }
 }
 
+/**
+ * `--all`: every capture that has capture Jobs in the namespace (or in every namespace), each into
+ * `<output>/<namespace>/<capture>/`. A capture that fails is reported and the others are still downloaded.
+ */
+export async function downloadAllCaptures(o: DownloadOptions & { kube: NonNullable<DownloadOptions['kube']>; allNamespaces: boolean }): Promise<string[]> {
+  const jobs = await listCaptureJobs(o.kube.kc, o.allNamespaces ? undefined : o.kube.namespace);
+  const captures = new Map<string, { namespace: string; name: string }>();
+  for (const j of jobs) {
+    const name = j.metadata?.labels?.[LABEL_CAPTURE_NAME];
+    const namespace = j.metadata?.namespace ?? 'default';
+    if (name) captures.set(`${namespace}/${name}`, { namespace, name });
+  }
+  if (captures.size === 0) {
+    o.out(o.allNamespaces ? 'No captures found in any namespace' : `No captures found in namespace ${o.kube.namespace}`);
+    return [];
+  }
+  o.out(`Found ${captures.size} capture(s) to download`);
+  const written: string[] = [];
+  const failures: string[] = [];
+  for (const [key, c] of [...captures].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    o.out(`capture ${key}:`);
+    try {
+      written.push(
+        ...(await downloadCapture({ ...o, name: c.name, output: join(o.output, c.namespace, c.name), kube: { kc: o.kube.kc, namespace: c.namespace } })),
+      );
+    } catch (err) {
+      failures.push(`${key}: ${(err as Error).message}`);
+    }
+  }
+  if (failures.length > 0) throw new Error(`downloaded ${written.length} file(s); failed: ${failures.join('; ')}`);
+  return written;
+}
+
 /** Downloads the capture's tarballs; returns the files written. */
 export async function downloadCapture(o: DownloadOptions): Promise<string[]> {
   if (o.blobUrl) return fromBlob({ ...o, blobUrl: o.blobUrl });
