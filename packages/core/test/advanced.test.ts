@@ -201,7 +201,7 @@ describe('AdvancedFlowMetrics, local context', () => {
       ),
     ]);
     expect(await advLines(metrics)).toEqual([
-      'networkobservability_adv_tcpretrans_count{namespace="web",podname="web-1"} 1',
+      'networkobservability_adv_tcpretrans_count{direction="egress",namespace="web",podname="web-1"} 1',
       // Both ends observed: an egress query counts for its source pod only.
       'networkobservability_adv_dns_request_count{query_type="A,AAAA",query="bing.com.",namespace="web",podname="web-2"} 1',
       // An ingress response counts for the destination pod.
@@ -227,7 +227,7 @@ describe('AdvancedFlowMetrics, local context', () => {
     });
     r.process(flows);
     expect(await advLines(remote)).toEqual([
-      'networkobservability_adv_tcpretrans_count{source_podname="web-1",destination_podname="db-0"} 6',
+      'networkobservability_adv_tcpretrans_count{direction="EGRESS",source_podname="web-1",destination_podname="db-0"} 6',
     ]);
     const local = createMetricsModule();
     const l = new AdvancedFlowMetrics({ metrics: local, config: { remoteContext: false } });
@@ -237,8 +237,9 @@ describe('AdvancedFlowMetrics, local context', () => {
     });
     l.process(flows);
     expect(await advLines(local)).toEqual([
-      'networkobservability_adv_tcpretrans_count{podname="web-1"} 6',
-      'networkobservability_adv_tcpretrans_count{podname="db-0"} 6',
+      // Each observed end counts with its own direction: the source's egress, the destination's ingress.
+      'networkobservability_adv_tcpretrans_count{direction="egress",podname="web-1"} 6',
+      'networkobservability_adv_tcpretrans_count{direction="ingress",podname="db-0"} 6',
     ]);
   });
 

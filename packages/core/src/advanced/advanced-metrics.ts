@@ -60,10 +60,11 @@ export function dnsReturnCode(rcode: number): string {
 
 /** Which fixed labels a family carries before its context labels. */
 const enum FixedKind {
-  NONE,
   FORWARD,
   DROP,
   FLAG,
+  /** Retransmissions: the direction only (as Retina labels adv_tcpretrans_count). */
+  DIRECTION,
 }
 
 const LOCAL_DIRECTION = ['egress', 'ingress'] as const;
@@ -304,7 +305,7 @@ export class AdvancedFlowMetrics {
         const rt = fams.tcp_retransmission_count;
         // A retransmission flow may stand for several segments of one connection (`packets`), as the node-level
         // count and the kernel's RetransSegs count them.
-        if (rt) this.#count(rt, flow, flow.extensions?.packets ?? 1, now, FixedKind.NONE);
+        if (rt) this.#count(rt, flow, flow.extensions?.packets ?? 1, now, FixedKind.DIRECTION);
         break;
       }
       case Verdict.DNS:
@@ -330,8 +331,11 @@ export class AdvancedFlowMetrics {
       case FixedKind.FLAG:
         fixed[0] = flag;
         break;
+      case FixedKind.DIRECTION:
+        fixed[0] = direction;
+        break;
       default:
-        break; // DNS values are written by #dns; retransmissions have none
+        break; // DNS values are written by #dns
     }
   }
 

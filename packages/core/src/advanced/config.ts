@@ -115,7 +115,7 @@ export const ADVANCED_FLOW_FAMILIES: Readonly<Record<AdvancedFlowMetricName, Fam
     family: 'adv_tcpretrans_count',
     type: 'gauge',
     help: 'TCP retransmissions, by pod context',
-    fixedLabels: [],
+    fixedLabels: ['direction'],
   },
   dns_request_count: {
     family: 'adv_dns_request_count',
