@@ -71,6 +71,9 @@ export class Agent {
   private server: Server | undefined;
   private hubble: ControlPlane | undefined;
   private otlp: { stop(deadlineMs?: number): Promise<void> } | undefined;
+  /** Where the UI reads flows: this agent's Hubble server (unix socket, else TCP port). */
+  private hubbleAddress: string | undefined;
+  private ui: { close(): Promise<void> } | undefined;
   private kubernetes: KubernetesHandle | undefined;
   private stopNodeEvents: (() => void) | undefined;
   private stopPeerNodes: (() => void) | undefined;
@@ -203,6 +206,7 @@ export class Agent {
     }
     if (this.config.controlPlane === 'hubble') await this.startHubble();
     if (this.config.exporters.otlp) await this.startOtlp();
+    if (this.config.ui.enabled) await this.startUi();
     await clearStaleTcAttachments(this.logger);
     await this.manager.start();
     this.stopHeapTrim = startNativeHeapTrim({ logger: this.logger });
@@ -312,11 +316,31 @@ export class Agent {
     for (const w of warnings) logger.warn(w);
     const server = await startHubble({ flowBus: this.flows, nodeName: this.nodeName, logger, options });
     this.hubble = server;
+    this.hubbleAddress = server.unixSocket ? `unix://${server.unixSocket}` : `127.0.0.1:${server.tcpPort}`;
     if (this.kubernetes) this.stopPeerNodes = announceClusterNodes(this.kubernetes, server);
     logger.info(
       { tcpPort: server.tcpPort, unixSocket: server.unixSocket, metricsPort: server.metricsPort },
       'serving the Hubble API',
     );
+  }
+
+  /** Serves the web UI (@retina-ts/ui) on its own port, reading this agent's Hubble server, /metrics and /plugins. */
+  private async startUi(): Promise<void> {
+    if (!this.hubbleAddress) {
+      throw new Error('ui.enabled: the UI reads flows from the Hubble API; set controlPlane: hubble');
+    }
+    const { startUiServer } = await importOptional('@retina-ts/ui', 'ui.enabled', () => import('@retina-ts/ui'));
+    const http = this.address();
+    // A wildcard listener is reached on loopback; a specific address as it is.
+    const metricsHost = !http || http.host === '0.0.0.0' || http.host === '::' ? '127.0.0.1' : http.host;
+    const logger = this.logger.child({ component: 'ui' });
+    this.ui = await startUiServer({
+      hubble: this.hubbleAddress,
+      ...(http ? { metrics: `http://${metricsHost.includes(':') ? `[${metricsHost}]` : metricsHost}:${http.port}` } : {}),
+      port: this.config.ui.port,
+      host: this.config.ui.host ?? this.config.apiServer.host,
+      logger,
+    });
   }
 
   /** Pushes /metrics and (with `flows`) enriched flow logs over OTLP; the SDK is loaded only when configured. */
@@ -359,6 +383,7 @@ export class Agent {
       this.stopHeapTrim?.();
       await this.manager.stop({ deadlineMs });
       await this.otlp?.stop();
+      await this.ui?.close();
       this.stopPeerNodes?.();
       await this.hubble?.stop();
       await this.kubernetes?.stop();

@@ -324,6 +324,7 @@ export function parseConfig(object: unknown, options: ParseConfigOptions = {}): 
     flowBusCapacity: raw.flowBusCapacity,
     ciliumOptions,
     exporters: raw.exporters,
+    ui: raw.ui,
   };
   return { config, warnings };
 }
@@ -405,7 +406,7 @@ function readConfigDir(dir: string): { object: Record<string, unknown>; warnings
   return { object, warnings };
 }
 
-const STRUCTURED_KEYS = new Set(['apiServer', 'plugins', 'exporters', 'enabledPlugin', 'enabledPlugin_linux', 'enabledPlugin_win']);
+const STRUCTURED_KEYS = new Set(['apiServer', 'plugins', 'exporters', 'ui', 'enabledPlugin', 'enabledPlugin_linux', 'enabledPlugin_win']);
 
 /**
  * Reads config.yaml (`file`) or a ConfigMap folder (`dir`) when given, applies env overrides (default process.env)

@@ -7,6 +7,7 @@ import { DEFAULT_FLOW_BUS_CAPACITY } from '../flow/bus.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { parseExporters, type ExportersConfig } from './exporters.js';
+import { parseUi, UI_DEFAULTS, type UiConfig } from './ui.js';
 
 export type { LogLevel } from '../log/logger.js';
 
@@ -68,6 +69,8 @@ export interface AgentConfig {
   ciliumOptions: Record<string, string>;
   /** retina-ts: push exporters (`exporters.otlp`); empty when none is configured. */
   exporters: ExportersConfig;
+  /** retina-ts: the web UI of @retina-ts/ui, served on its own port (`ui.enabled`, `ui.port`, `ui.host`). */
+  ui: UiConfig;
 }
 
 /** Result of one field parser: the value, or a message naming the bad value and what is allowed. */
@@ -388,6 +391,7 @@ export const rawConfigSchema = z.object({
   plugins: field(fields.pluginOptions, {}),
   flowBusCapacity: field(fields.int(1, 1 << 24), DEFAULTS.flowBusCapacity),
   exporters: field(parseExporters, {}),
+  ui: field(parseUi, UI_DEFAULTS),
 });
 
 /** Top-level keys the loader knows (everything else is warned about). */
