@@ -17,6 +17,8 @@ export {
 export {
   DropReasonCatalog,
   RETINA_REASONS,
+  RETINA_REASON_MAP,
+  type ReasonNaming,
   NORMAL_FREE_NAMES,
   UNKNOWN_DROP,
   DROP_REASON_ENUM,

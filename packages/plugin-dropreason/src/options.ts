@@ -28,6 +28,8 @@ const optionsSchema = z
       .default(1 << 20),
     /** Path of the compiled kernel object; defaults to the one shipped in this package. */
     objectPath: z.string().min(1).optional(),
+    /** `kernel`: the kernel's reason names; `retina`: Retina's reason values (UNKNOWN_DROP where none fits). */
+    reasonNames: z.enum(['kernel', 'retina']).default('kernel'),
     /** Raw BTF file describing the running kernel. */
     btfPath: z.string().min(1).default('/sys/kernel/btf/vmlinux'),
   })

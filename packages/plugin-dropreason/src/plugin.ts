@@ -85,7 +85,11 @@ export class DropReasonPlugin extends PluginBase {
         `dropreason: kernel ${probes.kernelRelease()} has no enum ${DROP_REASON_ENUM} in ${this.#options.btfPath}; kernel drop reasons need Linux 5.17 or newer`,
       );
     }
-    this.#catalog = DropReasonCatalog.fromBtf(reasons, enums.get(DROP_REASON_SUBSYS_ENUM));
+    this.#catalog = DropReasonCatalog.fromBtf(
+      reasons,
+      enums.get(DROP_REASON_SUBSYS_ENUM),
+      this.#options.reasonNames,
+    );
 
     const hooks: AttachedHook[] =
       this.#options.hook === 'auto' ? ['tp_btf', 'tracepoint'] : [this.#options.hook];

@@ -28,6 +28,25 @@ export const RETINA_REASONS: Readonly<Record<string, string>> = {
   NETFILTER_DROP: 'IPTABLE_RULE_DROP',
 };
 
+/** How `reason` labels are named: `kernel` (default) or Retina's fixed set (`plugins.dropreason.reasonNames`). */
+export type ReasonNaming = 'kernel' | 'retina';
+
+/**
+ * `reasonNames: retina`: kernel reason names (prefix stripped) mapped onto Retina's reason values; every reason not
+ * listed here is UNKNOWN_DROP. Retina's TCP_CONNECT_BASIC has no kernel reason (a failed connect() frees no packet),
+ * and IPTABLE_NAT_DROP and CONNTRACK_ADD_DROP reach kfree_skb as NETFILTER_DROP, so those three never appear.
+ */
+export const RETINA_REASON_MAP: Readonly<Record<string, string>> = {
+  // A netfilter hook returned NF_DROP: iptables/nftables rules (and NAT/conntrack-confirm failures, untold apart).
+  NETFILTER_DROP: 'IPTABLE_RULE_DROP',
+  // Segments that reach a socket already closed, or data for a socket whose application closed it.
+  TCP_CLOSE: 'TCP_CLOSE_BASIC',
+  TCP_ABORT_ON_DATA: 'TCP_CLOSE_BASIC',
+  // Connections a listener could not take: accept queue full, or SYN queue full (older kernels name it so).
+  TCP_LISTEN_OVERFLOW: 'TCP_ACCEPT_BASIC',
+  TCP_REQQFULLDROP: 'TCP_ACCEPT_BASIC',
+};
+
 /** Hubble drop-reason codes for the Retina values (as Retina's flows carry them). */
 export const RETINA_REASON_DESC: Readonly<Record<string, DropReasonDesc>> = {
   IPTABLE_RULE_DROP: DropReasonDesc.POLICY_DENIED,
@@ -61,11 +80,15 @@ export class DropReasonCatalog {
   readonly #subsystems = new Map<number, string>();
   readonly #normalFrees: readonly [number, number, number];
 
+  readonly #naming: ReasonNaming;
+
   private constructor(
     names: Map<number, string>,
     subsystems: Map<number, string>,
     normalFrees: [number, number, number],
+    naming: ReasonNaming,
   ) {
+    this.#naming = naming;
     this.#names = names;
     this.#subsystems = subsystems;
     this.#normalFrees = normalFrees;
@@ -74,8 +97,9 @@ export class DropReasonCatalog {
   /**
    * Builds the catalog from the kernel's `enum skb_drop_reason` and, when present, `enum skb_drop_reason_subsys`.
    * Sentinels (`SKB_DROP_REASON_MAX`, `SKB_DROP_REASON_SUBSYS_MASK`) are not reasons and are left out.
+   * `naming` picks the labels: the kernel's names (default) or Retina's set (see RETINA_REASON_MAP).
    */
-  static fromBtf(reasons: BtfEnum, subsystems?: BtfEnum): DropReasonCatalog {
+  static fromBtf(reasons: BtfEnum, subsystems?: BtfEnum, naming: ReasonNaming = 'kernel'): DropReasonCatalog {
     const names = new Map<number, string>();
     const byName = new Map<string, number>();
     for (const m of reasons.members) {
@@ -96,7 +120,7 @@ export class DropReasonCatalog {
       number,
       number,
     ];
-    return new DropReasonCatalog(names, subs, frees);
+    return new DropReasonCatalog(names, subs, frees, naming);
   }
 
   /** The three values the kernel program must ignore (normal frees), in NORMAL_FREE_NAMES order. */
@@ -141,10 +165,19 @@ export class DropReasonCatalog {
     return undefined;
   }
 
-  /** The `reason` label for a value: Retina's value where one means the same, else the kernel name, else UNKNOWN_DROP. */
+  /** How this catalog names reasons. */
+  get naming(): ReasonNaming {
+    return this.#naming;
+  }
+
+  /**
+   * The `reason` label for a value. Kernel naming: Retina's value where one means the same, else the kernel name,
+   * else UNKNOWN_DROP. Retina naming: the RETINA_REASON_MAP value, else UNKNOWN_DROP.
+   */
   label(value: number): string {
     const name = this.kernelName(value);
     if (name === undefined) return UNKNOWN_DROP;
+    if (this.#naming === 'retina') return RETINA_REASON_MAP[name] ?? UNKNOWN_DROP;
     return RETINA_REASONS[name] ?? name;
   }
 }

@@ -201,6 +201,30 @@ describeKernel(
       expect(tcp?.ip).toMatchObject({ source: pair.senderIp, destination: pair.receiverIp });
     });
 
+    it('with reasonNames: retina, labels an iptables drop IPTABLE_RULE_DROP and a closed port UNKNOWN_DROP', async () => {
+      const h = await startPlugin({
+        hook: 'tp_btf',
+        netnsInode: pair.receiverInode,
+        flowEvents: true,
+        eventIntervalMs: 0,
+        reasonNames: 'retina',
+      });
+      sendFrom(pair.sender, {
+        to: pair.receiverIp,
+        udp: [
+          { port: DROP_PORT, count: 2, payload: PAYLOAD },
+          { port: 9998, count: 1, payload: 10 },
+        ],
+      });
+
+      expect(await countWhenAtLeast(h, 'UNKNOWN_DROP', 'ingress', 1)).toBe(1);
+      expect(await countWhenAtLeast(h, 'IPTABLE_RULE_DROP', 'ingress', 2)).toBe(2);
+      expect(await allCounts(h.metrics)).toEqual(['IPTABLE_RULE_DROP/ingress=2', 'UNKNOWN_DROP/ingress=1']);
+      await waitUntil(() => h.flows.length >= 3);
+      expect(h.flows.find(isUdpTo(9998))?.extensions?.dropReason).toBe('UNKNOWN_DROP');
+      expect(h.flows.find(isUdpTo(DROP_PORT))?.dropReasonDesc).toBe(DropReasonDesc.POLICY_DENIED);
+    });
+
     it('counts a drop of locally sent packets as egress', async () => {
       const h = await startPlugin({ hook: 'tp_btf', netnsInode: pair.senderInode });
       pair.sender.exec('iptables', ['-A', 'OUTPUT', '-p', 'udp', '--dport', '9996', '-j', 'DROP']);

@@ -9,8 +9,16 @@ describe('parseOptions', () => {
       eventIntervalMs: 1000,
       eventsPerCpuPerSecond: 2000,
       ringBufferBytes: 1048576,
+      reasonNames: 'kernel',
       btfPath: '/sys/kernel/btf/vmlinux',
     });
+  });
+
+  it('accepts reasonNames kernel or retina and names anything else', () => {
+    expect(parseOptions({ reasonNames: 'retina' }).reasonNames).toBe('retina');
+    expect(() => parseOptions({ reasonNames: 'cilium' })).toThrow(
+      /^plugins\.dropreason\.reasonNames = "cilium": .*"kernel".*"retina"/,
+    );
   });
 
   it('keeps given values', () => {
@@ -46,7 +54,7 @@ describe('parseOptions', () => {
 
   it('rejects unknown keys, naming them', () => {
     expect(() => parseOptions({ hookk: 'auto' })).toThrow(
-      'plugins.dropreason: Unrecognized key: "hookk" (known keys: hook, netnsInode, flowEvents, eventIntervalMs, eventsPerCpuPerSecond, ringBufferBytes, objectPath, btfPath)',
+      'plugins.dropreason: Unrecognized key: "hookk" (known keys: hook, netnsInode, flowEvents, eventIntervalMs, eventsPerCpuPerSecond, ringBufferBytes, objectPath, reasonNames, btfPath)',
     );
     expect(() => parseOptions('fast')).toThrow(/^plugins\.dropreason = "fast": /);
   });
