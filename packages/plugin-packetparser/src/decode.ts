@@ -357,3 +357,31 @@ export function ctEntryExpired(value: Uint8Array, nowNs: bigint): boolean {
   const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
   return v.getBigUint64(0, true) < nowNs;
 }
+
+/**
+ * Offsets in `struct ct_entry` of the per-direction totals: `dir[0]` (the opener's direction, tx) at 8 and `dir[1]`
+ * (rx) at 80, each `struct ct_dir` of 72 bytes with `bytes_total` at 56 and `packets_total` at 64.
+ */
+const CT_TOTALS = { bytesTx: 64, packetsTx: 72, bytesRx: 136, packetsRx: 144 } as const;
+
+/** Traffic totals of one tracked connection, per direction (tx = the opener's direction). */
+export interface ConnectionTotals {
+  bytesTx: number;
+  bytesRx: number;
+  packetsTx: number;
+  packetsRx: number;
+}
+
+/** Reads the per-direction totals of a conntrack entry. Throws RangeError for a value that is not a `ct_entry`. */
+export function ctEntryTotals(value: Uint8Array): ConnectionTotals {
+  if (value.byteLength < CT_ENTRY_SIZE) {
+    throw new RangeError(`conntrack entry has ${value.byteLength} bytes; expected ${CT_ENTRY_SIZE} (rebuild the package)`);
+  }
+  const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+  return {
+    bytesTx: u64(v, CT_TOTALS.bytesTx),
+    bytesRx: u64(v, CT_TOTALS.bytesRx),
+    packetsTx: u64(v, CT_TOTALS.packetsTx),
+    packetsRx: u64(v, CT_TOTALS.packetsRx),
+  };
+}

@@ -14,6 +14,7 @@ export {
   bpfObjectPath,
   defaultRouteInterface,
   type Attachment,
+  type ConntrackReport,
   type InterfaceRole,
 } from './plugin.js';
 export {
@@ -30,11 +31,13 @@ export {
   TCP_FLAG_BITS,
   addressKey,
   ctEntryExpired,
+  ctEntryTotals,
   decodeBatch,
   decodeEvent,
   eventToFlow,
   monotonicToEpochOffsetNs,
   tcpFlagsOf,
+  type ConnectionTotals,
   type EventBatch,
   type FlowOptions,
   type PacketEvent,

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { LostEventType, PluginBase, type PluginContext } from '@retina-ts/core';
 import { BpfNotSupportedError, BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
-import { addressKey, ctEntryExpired, decodeBatch, eventToFlow, monotonicToEpochOffsetNs } from './decode.js';
+import { addressKey, ctEntryExpired, ctEntryTotals, decodeBatch, eventToFlow, monotonicToEpochOffsetNs } from './decode.js';
 import { parsePacketParserOptions, ringBufferBytes, type PacketParserOptions } from './options.js';
 
 /** File name of the compiled BPF object inside the package's `dist/bpf/`. */
@@ -17,6 +17,16 @@ const PLUGIN = 'packetparser';
 export const CONNTRACK_GC_INTERVAL_MS = 15_000;
 /** Connection-table entries read per kernel call by the sweep. */
 const CONNTRACK_GC_BATCH = 4096;
+
+/** Node-level sums over the connection table, as the `conntrack_*` metrics report them. */
+export interface ConntrackReport {
+  /** Entries in the table (connections tracked, including expired ones the next sweep removes). */
+  connections: number;
+  packetsTx: number;
+  packetsRx: number;
+  bytesTx: number;
+  bytesRx: number;
+}
 
 /** What an interface is to the node: a pod's veth (host side) or the node's own interface. */
 export type InterfaceRole = 'endpoint' | 'host';
@@ -160,6 +170,18 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
       this.collect();
     });
     this.every(CONNTRACK_GC_INTERVAL_MS, () => this.collectGarbage());
+    if (this.ctx.config.enableConntrackMetrics) {
+      const { basic } = this.ctx.metrics;
+      // A stopped plugin's totals would otherwise stay exposed with their last values.
+      this.defer(() => {
+        basic.conntrackPacketsTx.reset();
+        basic.conntrackPacketsRx.reset();
+        basic.conntrackBytesTx.reset();
+        basic.conntrackBytesRx.reset();
+        basic.conntrackTotalConnections.reset();
+      });
+      this.every(this.ctx.config.conntrackReportIntervalMs, () => this.reportConntrack());
+    }
   }
 
   /**
@@ -274,18 +296,49 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
     const map = this.#requireObject('collectGarbage').map('rts_pp_ct');
     // One batch read for thousands of entries instead of two syscalls per entry: a sweep of a busy table must not
     // hold the event loop long enough for the flow readers to back up.
-    let entries: Iterable<[Buffer, Buffer]>;
-    try {
-      entries = map.lookupBatch({ batchSize: CONNTRACK_GC_BATCH });
-    } catch (err) {
-      if (!(err instanceof BpfNotSupportedError)) throw err;
-      entries = [...map.entries()];
-    }
+    const entries = this.#conntrackEntries();
     let removed = 0;
     for (const [key, value] of entries) {
       if (ctEntryExpired(value, now) && map.delete(key)) removed++;
     }
     return removed;
+  }
+
+  /**
+   * Sums the traffic totals of every connection in the table and, with `enableConntrackMetrics`, sets the
+   * `conntrack_*` gauges to them (as Retina does, the gauges are node-wide sums with no labels; `tx` is each
+   * connection's opener's direction). Runs every `conntrackReportInterval`; callable directly.
+   */
+  reportConntrack(): ConntrackReport {
+    const report: ConntrackReport = { connections: 0, packetsTx: 0, packetsRx: 0, bytesTx: 0, bytesRx: 0 };
+    for (const [, value] of this.#conntrackEntries()) {
+      const t = ctEntryTotals(value);
+      report.connections++;
+      report.packetsTx += t.packetsTx;
+      report.packetsRx += t.packetsRx;
+      report.bytesTx += t.bytesTx;
+      report.bytesRx += t.bytesRx;
+    }
+    if (this.ctx.config.enableConntrackMetrics && !this.stopped) {
+      const { basic } = this.ctx.metrics;
+      basic.conntrackPacketsTx.set(report.packetsTx);
+      basic.conntrackPacketsRx.set(report.packetsRx);
+      basic.conntrackBytesTx.set(report.bytesTx);
+      basic.conntrackBytesRx.set(report.bytesRx);
+      basic.conntrackTotalConnections.set(report.connections);
+    }
+    return report;
+  }
+
+  /** Every (key, value) of the connection table, read in batches where the kernel can. */
+  #conntrackEntries(): Iterable<[Buffer, Buffer]> {
+    const map = this.#requireObject('conntrack').map('rts_pp_ct');
+    try {
+      return map.lookupBatch({ batchSize: CONNTRACK_GC_BATCH });
+    } catch (err) {
+      if (!(err instanceof BpfNotSupportedError)) throw err;
+      return [...map.entries()];
+    }
   }
 
   #requireObject(what: string): BpfObject {

@@ -7,6 +7,7 @@ import {
   ObservationPoint,
   addressKey,
   ctEntryExpired,
+  ctEntryTotals,
   decodeBatch,
   decodeEvent,
   eventToFlow,
@@ -295,5 +296,15 @@ describe('clock and conntrack helpers', () => {
     entry.writeBigUInt64LE(1_000n, 0);
     expect(ctEntryExpired(entry, 999n)).toBe(false);
     expect(ctEntryExpired(entry, 1_001n)).toBe(true);
+  });
+
+  it('reads the per-direction totals of a conntrack entry, and refuses a short one', () => {
+    const entry = Buffer.alloc(160);
+    entry.writeBigUInt64LE(1_500n, 64); // dir[0].bytes_total
+    entry.writeBigUInt64LE(3n, 72); // dir[0].packets_total
+    entry.writeBigUInt64LE(2n ** 40n, 136); // dir[1].bytes_total, above 32 bits
+    entry.writeBigUInt64LE(2n, 144); // dir[1].packets_total
+    expect(ctEntryTotals(entry)).toEqual({ bytesTx: 1_500, packetsTx: 3, bytesRx: 2 ** 40, packetsRx: 2 });
+    expect(() => ctEntryTotals(Buffer.alloc(152))).toThrow(/152 bytes; expected 160/);
   });
 });

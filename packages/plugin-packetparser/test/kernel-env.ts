@@ -83,6 +83,7 @@ export interface HarnessConfig {
   dataAggregationLevel?: 'low' | 'high';
   bypassLookupIPOfInterest?: boolean;
   conntrackReportInterval?: string;
+  enableConntrackMetrics?: boolean;
   dataSamplingRate?: number;
   enableTCX?: 'auto' | 'off';
   /** Node events handed to the plugin as ctx.node. */

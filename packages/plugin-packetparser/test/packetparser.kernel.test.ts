@@ -24,7 +24,7 @@ import {
 } from './kernel-env.js';
 import type { PacketParserOptions } from '../src/options.js';
 import { bpfObjectPath } from '../src/plugin.js';
-import { decodeEvent, eventToFlow, type PacketEvent } from '../src/decode.js';
+import { ctEntryTotals, decodeEvent, eventToFlow, type PacketEvent } from '../src/decode.js';
 
 const UDP_FRAME_V4 = 14 + 20 + 8;
 const UDP_FRAME_V6 = 14 + 40 + 8;
@@ -107,6 +107,10 @@ describeKernel('packetparser programs (BPF_PROG_TEST_RUN)', () => {
       conntrack: { bytesTx: frame.length, bytesRx: 0, packetsTx: 1, packetsRx: 0 },
     });
     expect(eventToFlow(ev, { nodeName: 'n', epochOffsetNs: 0n }).extensions?.tcpId).toBe(0xdeadbeef);
+    // The connection-table entry the program wrote decodes to the same totals the event carried.
+    const entries = obj.map('rts_pp_ct').lookupBatch();
+    expect(entries).toHaveLength(1);
+    expect(ctEntryTotals(entries[0]![1])).toEqual({ bytesTx: frame.length, bytesRx: 0, packetsTx: 1, packetsRx: 0 });
   });
 });
 
@@ -310,6 +314,62 @@ describeKernel(
       const withPrev = flows.filter((f) => (f.extensions?.previouslyObservedPackets ?? 0) > 0);
       expect(withPrev.length).toBeGreaterThan(0);
       for (const f of withPrev) expect(f.extensions?.previouslyObservedTcpFlags?.ACK).toBeGreaterThan(0);
+    });
+
+    it('enableConntrackMetrics: conntrack_* gauges equal the traffic sent, per direction, on conntrackReportInterval', async () => {
+      const h = await start({}, { enableConntrackMetrics: true, conntrackReportInterval: '1s' });
+      const basic = h.metrics.basic;
+      const value = async (g: typeof basic.conntrackPacketsTx) => (await g.get()).values[0]?.value ?? 0;
+      const gauges = async () => ({
+        connections: await value(basic.conntrackTotalConnections),
+        packetsTx: await value(basic.conntrackPacketsTx),
+        packetsRx: await value(basic.conntrackPacketsRx),
+        bytesTx: await value(basic.conntrackBytesTx),
+        bytesRx: await value(basic.conntrackBytesRx),
+      });
+      // One UDP conversation: 6 datagrams a → b, 4 answers b → a on the reversed 5-tuple. Every packet crosses two
+      // hooks (a's and b's host ends), and each hook adds it to the connection's totals.
+      const sp = nextSourcePort++;
+      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_040, sourcePort: sp, count: 6, size: 300 });
+      sendUdpFrom(topo.b.ns, { address: topo.a.ip4, port: sp, sourcePort: 47_040, count: 4, size: 50 });
+      // A second connection, IPv6, one way.
+      sendUdpFrom(topo.a.ns, { address: topo.b.ip6, port: 47_041, sourcePort: nextSourcePort++, count: 3, size: 20 });
+      const expected = {
+        connections: 2,
+        packetsTx: 2 * (6 + 3),
+        packetsRx: 2 * 4,
+        bytesTx: 2 * (6 * (300 + UDP_FRAME_V4) + 3 * (20 + UDP_FRAME_V6)),
+        bytesRx: 2 * 4 * (50 + UDP_FRAME_V4),
+      };
+      // The report timer (1 s) sets the gauges; nothing here calls reportConntrack().
+      let seen = await gauges();
+      for (let tries = 0; JSON.stringify(seen) !== JSON.stringify(expected) && tries < 100; tries++) {
+        await sleep(50);
+        seen = await gauges();
+      }
+      expect(seen).toEqual(expected);
+      expect(h.plugin.reportConntrack()).toEqual(expected);
+
+      // The per-packet flows (low aggregation) account for the same packets and bytes.
+      const flows = [...onPort(h.flows, 47_040), ...onPort(h.flows, 47_041)];
+      const bytes = (fs: Flow[]) => fs.reduce((s, f) => s + (f.extensions?.bytes ?? 0), 0);
+      expect(bytes(flows.filter((f) => !f.isReply))).toBe(expected.bytesTx);
+      expect(bytes(flows.filter((f) => f.isReply))).toBe(expected.bytesRx);
+
+      // Stopping the plugin takes its totals off /metrics.
+      await h.stop();
+      harness = undefined;
+      expect(await gauges()).toEqual({ connections: 0, packetsTx: 0, packetsRx: 0, bytesTx: 0, bytesRx: 0 });
+    });
+
+    it('without enableConntrackMetrics the conntrack_* gauges stay unset', async () => {
+      const h = await start({}, { conntrackReportInterval: '1s' });
+      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_042, sourcePort: nextSourcePort++, count: 2, size: 10 });
+      await flush(h);
+      // The table has the traffic, but the gauges are not written.
+      expect(h.plugin.reportConntrack().packetsTx).toBeGreaterThanOrEqual(4);
+      expect((await h.metrics.basic.conntrackPacketsTx.get()).values[0]?.value ?? 0).toBe(0);
+      expect((await h.metrics.basic.conntrackTotalConnections.get()).values[0]?.value ?? 0).toBe(0);
     });
 
     it('leaves no program or link behind after stop', async () => {
