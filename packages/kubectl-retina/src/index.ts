@@ -5,4 +5,5 @@ export * from './commands/create.js';
 export * from './commands/manage.js';
 export * from './commands/health.js';
 export * from './commands/download.js';
+export * from './commands/shell.js';
 export { VERSION } from './version.js';

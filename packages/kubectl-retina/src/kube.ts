@@ -6,6 +6,8 @@ export interface KubeFlags {
   kubeconfig?: string;
   context?: string;
   namespace?: string;
+  /** User to impersonate (`Impersonate-User`). */
+  as?: string;
 }
 
 /** Loads the kubeconfig and returns it with the namespace to use (flag, then context, then `default`). */
@@ -21,6 +23,12 @@ export function loadKube(flags: KubeFlags): { kc: KubeConfig; namespace: string;
   }
   if (!kc.getCurrentCluster()) {
     throw new Error('no Kubernetes cluster is configured: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config');
+  }
+  if (flags.as) {
+    // client-node sends Impersonate-User for a user that names one, as kubectl does for --as.
+    const user = kc.getCurrentUser();
+    if (!user) throw new Error('--as: the current context has no user to impersonate with');
+    kc.users = kc.users.map((u) => (u.name === user.name ? { ...u, impersonateUser: flags.as } : u));
   }
   const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
   return { kc, namespace: flags.namespace || ctxNs || 'default', explicitNamespace: Boolean(flags.namespace) };

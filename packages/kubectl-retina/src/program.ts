@@ -4,13 +4,16 @@
  */
 import { Command, Option } from 'commander';
 import { addCaptureFlags, boolFlag, captureFlagsFromOptions, CaptureDefaults, DEFAULT_AGENT_IMAGE, readBool } from '@retina-ts/capture';
+import { parseDuration } from '@retina-ts/core';
 import { captureFromFlags } from './flags.js';
 import { loadKube, type KubeFlags } from './kube.js';
 import { createCapture } from './commands/create.js';
 import { deleteCapture, listCaptures } from './commands/manage.js';
 import { printHealth } from './commands/health.js';
 import { downloadAllCaptures, downloadCapture } from './commands/download.js';
+import { attachTerminal, parseCapabilities, parseShellTarget, runShell, type AttachFn } from './commands/shell.js';
 import { VERSION } from './version.js';
+import { AGENT_IMAGE_REPOSITORY } from '@retina-ts/capture';
 
 /** Where the program writes and what it reads from the environment. */
 export interface ProgramIO {
@@ -20,6 +23,8 @@ export interface ProgramIO {
   now?: () => Date;
   /** Poll period while `--no-wait=false` waits (default: Retina's). */
   pollIntervalMs?: number;
+  /** Connects the terminal to the shell container (default: the process's terminal over the attach subresource). */
+  attach?: AttachFn;
 }
 
 /** The agent image of this version, which carries `retina-capture` and tcpdump. */
@@ -32,7 +37,7 @@ export function captureImage(flag: string | undefined, debug: boolean, env: Reco
 
 function kubeFlags(cmd: Command): KubeFlags {
   const o = cmd.optsWithGlobals<Record<string, string | undefined>>();
-  return { kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace };
+  return { kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace, as: o.as };
 }
 
 /** Flags of `capture download`. */
@@ -59,6 +64,7 @@ export function buildProgram(io: ProgramIO, state: { exitCode: number } = { exit
     .option('--kubeconfig <file>', 'path to the kubeconfig file')
     .option('--context <name>', 'kubeconfig context to use')
     .option('-n, --namespace <namespace>', 'namespace (default: the context namespace, else default)')
+    .option('--as <user>', 'user to impersonate for the operation (as kubectl --as)')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
 
@@ -73,6 +79,45 @@ export function buildProgram(io: ProgramIO, state: { exitCode: number } = { exit
     .action(async (_o, cmd: Command) => {
       const { kc } = loadKube(kubeFlags(cmd));
       if (!(await printHealth(kc, io.out))) state.exitCode = 1;
+    });
+
+  program
+    .command('shell')
+    .description('a shell with network tools on a node (node/<name>: host network, pod in --namespace) or in a pod (pod/<name>: ephemeral container)')
+    .argument('<target>', 'node/<name>, a node name, or pod/<name>')
+    .option('--image <image>', 'shell image (default: the agent image of this version: ip, ss, tcpdump, iptables, nft)')
+    .option('--retina-shell-image-repo <repo>', 'image repository (with --retina-shell-image-version; env RETINA_SHELL_IMAGE_REPO)')
+    .option('--retina-shell-image-version <tag>', 'image tag (env RETINA_SHELL_IMAGE_VERSION)')
+    .option('-m, --mount-host-filesystem', 'nodes: mount the host filesystem read-only at /host')
+    .option('-w, --allow-host-filesystem-write', 'nodes: mount the host filesystem writable at /host')
+    .option('--host-pid', "nodes: share the host's PID namespace")
+    .option('-c, --capabilities <list>', 'capabilities to add, comma separated (all others are dropped), e.g. NET_ADMIN,NET_RAW')
+    .option('--timeout <duration>', 'how long the shell container may take to start', '60s')
+    .option('--apparmor-unconfined', 'nodes: run without an AppArmor profile')
+    .option('--seccomp-unconfined', 'nodes: run without a seccomp profile')
+    .action(async (arg: string, o: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const target = parseShellTarget(arg);
+      const { kc, namespace } = loadKube(kubeFlags(cmd));
+      const timeoutMs = parseDuration(String(o.timeout));
+      if (timeoutMs === undefined || timeoutMs <= 0) throw new Error(`--timeout: "${String(o.timeout)}" is not a positive duration (e.g. 30s, 2m)`);
+      const repo = (o.retinaShellImageRepo as string | undefined) || env.RETINA_SHELL_IMAGE_REPO || AGENT_IMAGE_REPOSITORY;
+      const tag = (o.retinaShellImageVersion as string | undefined) || env.RETINA_SHELL_IMAGE_VERSION || VERSION;
+      await runShell(
+        kc,
+        namespace,
+        target,
+        {
+          image: (o.image as string | undefined) || `${repo}:${tag}`,
+          mountHostFilesystem: Boolean(o.mountHostFilesystem),
+          allowHostFilesystemWrite: Boolean(o.allowHostFilesystemWrite),
+          hostPid: Boolean(o.hostPid),
+          capabilities: parseCapabilities(o.capabilities as string | undefined),
+          appArmorUnconfined: Boolean(o.apparmorUnconfined),
+          seccompUnconfined: Boolean(o.seccompUnconfined),
+          timeoutMs,
+        },
+        { out: io.out, attach: io.attach ?? attachTerminal, ...(io.pollIntervalMs ? { pollIntervalMs: io.pollIntervalMs } : {}) },
+      );
     });
 
   const capture = program.command('capture').description('distributed packet captures');

@@ -1,0 +1,126 @@
+/**
+ * `kubectl retina shell` against the API server double: the node shell's pod (host network, host PID, host
+ * filesystem, capabilities) is created on the node, attached once running and deleted after; the pod shell adds an
+ * ephemeral container through the ephemeralcontainers subresource and attaches to it. The terminal attach itself
+ * is replaced by a recorder here (the double serves exec, not attach).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { V1Pod } from '@kubernetes/client-node';
+import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { DEFAULT_AGENT_IMAGE } from '@retina-ts/capture';
+import { loadKube, parseCapabilities, parseShellTarget, runProgram } from '../src/index.js';
+
+let api: ApiServerDouble;
+let dir: string;
+let kubeconfig: string;
+let kubelet: NodeJS.Timeout;
+const attached: { namespace: string; pod: string; container: string; spec?: V1Pod['spec'] }[] = [];
+
+async function kr(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runProgram(['--kubeconfig', kubeconfig, ...args], {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    env: {},
+    pollIntervalMs: 10,
+    attach: async ({ namespace, pod, container }) => {
+      attached.push({ namespace, pod, container, spec: api.get<KubeObject & V1Pod>('pods', namespace, pod).spec });
+    },
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+beforeAll(async () => {
+  api = await startApiServerDouble();
+  dir = await mkdtemp(join(tmpdir(), 'kr-shell-'));
+  kubeconfig = await writeKubeconfig(join(dir, 'kubeconfig'), { server: api.url, namespace: 'debug' });
+  api.create('nodes', { metadata: { name: 'node-1' } });
+  api.create('pods', { metadata: { name: 'web', namespace: 'shop' }, spec: { containers: [{ name: 'web', image: 'web' }] }, status: { phase: 'Running' } });
+  // The kubelet: pods run, ephemeral containers start.
+  kubelet = setInterval(() => {
+    for (const p of api.list<KubeObject & V1Pod>('pods')) {
+      if (!p.status?.phase) api.modify<KubeObject & V1Pod>('pods', p.metadata.namespace, p.metadata.name, (x) => void (x.status = { phase: 'Running' }));
+      const eph = p.spec?.ephemeralContainers ?? [];
+      if (eph.length > (p.status?.ephemeralContainerStatuses?.length ?? 0)) {
+        api.modify<KubeObject & V1Pod>('pods', p.metadata.namespace, p.metadata.name, (x) => {
+          x.status!.ephemeralContainerStatuses = eph.map((c) => ({ name: c.name, image: c.image!, imageID: '', ready: false, restartCount: 0, state: { running: {} } }));
+        });
+      }
+    }
+  }, 5);
+});
+afterAll(async () => {
+  clearInterval(kubelet);
+  await api.close();
+  await rm(dir, { recursive: true, force: true });
+});
+afterEach(() => {
+  attached.length = 0;
+});
+
+describe('kubectl retina shell', () => {
+  it('runs a node shell in a host-network pod on the node with the asked-for access, then deletes it', async () => {
+    const r = await kr('shell', 'node/node-1', '--mount-host-filesystem', '--host-pid', '-c', 'net_admin,CAP_NET_RAW', '--seccomp-unconfined');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(attached).toHaveLength(1);
+    const a = attached[0]!;
+    expect([a.namespace, a.container]).toEqual(['debug', 'retina-shell']);
+    expect(a.pod).toMatch(/^retina-shell-[0-9a-f]{5}$/);
+    expect(a.spec).toMatchObject({ nodeName: 'node-1', hostNetwork: true, hostPID: true, restartPolicy: 'Never', tolerations: [{ operator: 'Exists' }] });
+    const c = a.spec!.containers[0]!;
+    expect(c.image).toBe(DEFAULT_AGENT_IMAGE);
+    expect([c.stdin, c.tty]).toEqual([true, true]);
+    expect(c.securityContext).toEqual({ capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] }, seccompProfile: { type: 'Unconfined' } });
+    expect(c.volumeMounts).toEqual([
+      { name: 'host-filesystem', mountPath: '/host', readOnly: true },
+      { name: 'run', mountPath: '/run' },
+    ]);
+    expect(a.spec!.volumes).toEqual([
+      { name: 'host-filesystem', hostPath: { path: '/' } },
+      { name: 'run', hostPath: { path: '/run' } },
+    ]);
+    expect(api.list('pods').map((p) => p.metadata.name)).toEqual(['web']);
+  });
+
+  it('without host access flags: no host PID, no host filesystem, every capability dropped; image flags honoured', async () => {
+    const r = await kr('shell', 'node-1', '--retina-shell-image-repo', 'registry.test/tools', '--retina-shell-image-version', 'v9');
+    expect(r.code).toBe(0);
+    const spec = attached[0]!.spec!;
+    expect(spec.hostPID).toBe(false);
+    expect(spec.volumes).toBeUndefined();
+    expect(spec.containers[0]!.image).toBe('registry.test/tools:v9');
+    expect(spec.containers[0]!.securityContext).toEqual({ capabilities: { drop: ['ALL'], add: [] } });
+  });
+
+  it('runs a pod shell in an ephemeral container of the pod', async () => {
+    const r = await kr('-n', 'shop', 'shell', 'pod/web', '-c', 'SYS_PTRACE', '--image', 'registry.test/net:1');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const eph = api.get<KubeObject & V1Pod>('pods', 'shop', 'web').spec!.ephemeralContainers!;
+    expect(eph).toHaveLength(1);
+    expect(eph[0]).toMatchObject({ image: 'registry.test/net:1', stdin: true, tty: true, securityContext: { capabilities: { drop: ['ALL'], add: ['SYS_PTRACE'] } } });
+    expect(attached.map((a) => [a.namespace, a.pod, a.container])).toEqual([['shop', 'web', eph[0]!.name]]);
+    expect(api.requests({ resource: 'pods', verb: 'update' }).some((q) => q.subresource === 'ephemeralcontainers')).toBe(true);
+  });
+
+  it('refuses what cannot work, naming it', async () => {
+    expect((await kr('shell', 'node/nope')).err).toBe('error: shell: node "nope" not found');
+    expect((await kr('-n', 'shop', 'shell', 'pod/web', '--host-pid')).err).toMatch(/apply to nodes only/);
+    expect((await kr('shell', 'deployment/web')).err).toMatch(/"deployment" targets are not supported/);
+    expect((await kr('shell', 'node-1', '-c', 'NET ADMIN')).err).toMatch(/--capabilities: "NET ADMIN" is not a capability name/);
+    expect((await kr('shell', 'node-1', '--timeout', 'soon')).err).toMatch(/--timeout: "soon"/);
+    expect(attached).toEqual([]);
+    expect(parseShellTarget('nodes/n1')).toEqual({ kind: 'node', name: 'n1' });
+    expect(parseCapabilities(' cap_sys_admin ,NET_RAW,NET_RAW')).toEqual(['SYS_ADMIN', 'NET_RAW']);
+  });
+
+  it('--as impersonates the user on every request', () => {
+    const { kc } = loadKube({ kubeconfig, as: 'jane' });
+    expect(kc.getCurrentUser()?.impersonateUser).toBe('jane');
+  });
+});
