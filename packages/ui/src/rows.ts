@@ -2,6 +2,7 @@
  * Hubble flows (as @grpc/proto-loader decodes them: proto field names, enums as names, 64-bit numbers as strings,
  * no defaults) reduced to table rows and service map endpoints.
  */
+import { hubbleTypes, STRUCT_TYPE_URL } from '@retina-ts/hubble';
 import type { UiEndpoint, UiFlow } from './shared/types.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -56,8 +57,43 @@ function l4Of(l4: Pb | undefined): { protocol: string; sport?: number; dport?: n
   return { protocol: '' };
 }
 
+/** A google.protobuf.Value (as protobufjs decodes it) as plain JSON. */
+function plainValue(v: Pb | undefined): unknown {
+  if (!v) return null;
+  if ('stringValue' in v) return v['stringValue'];
+  if ('numberValue' in v) return v['numberValue'];
+  if ('boolValue' in v) return v['boolValue'];
+  if ('structValue' in v) return plainStruct(v['structValue'] as Pb);
+  if ('listValue' in v) return ((v['listValue'] as Pb)['values'] as Pb[] | undefined ?? []).map(plainValue);
+  return null;
+}
+
+function plainStruct(s: Pb): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries((s['fields'] as Record<string, Pb> | undefined) ?? {})) out[k] = plainValue(v);
+  return out;
+}
+
+/**
+ * Retina's extension fields travel as a google.protobuf.Any holding a Struct; decoded in place so the detail view
+ * shows them as JSON instead of bytes. Anything else (or undecodable) is left as it came.
+ */
+export function decodeExtensions(flow: Pb): Record<string, unknown> | undefined {
+  const ext = flow['extensions'] as { type_url?: string; value?: Uint8Array } | undefined;
+  if (!ext || ext.type_url !== STRUCT_TYPE_URL || !(ext.value instanceof Uint8Array)) return undefined;
+  try {
+    const struct = hubbleTypes().struct;
+    const plain = plainStruct(struct.toObject(struct.decode(ext.value)) as Pb);
+    flow['extensions'] = { '@type': STRUCT_TYPE_URL, ...plain };
+    return plain;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A table row for `flow`; `seq` numbers rows within one stream. */
 export function toUiFlow(flow: Pb, seq: number): UiFlow {
+  const ext = decodeExtensions(flow);
   const ip = flow['IP'] as Pb | undefined;
   const l4 = l4Of(flow['l4'] as Pb | undefined);
   const dnsPb = (flow['l7'] as Pb | undefined)?.['dns'] as Pb | undefined;
@@ -71,8 +107,11 @@ export function toUiFlow(flow: Pb, seq: number): UiFlow {
     verdict: str(flow['verdict']) ?? 'VERDICT_UNKNOWN',
     raw: flow,
   };
-  const drop = str(flow['drop_reason_desc']);
-  if (drop && drop !== 'DROP_REASON_UNKNOWN') row.dropReason = drop;
+  // Retina's own reason (IPTABLE_RULE_DROP, NO_SOCKET, ...) says more than Hubble's coarse drop_reason_desc.
+  const desc = str(flow['drop_reason_desc']);
+  const retinaReason = str(ext?.['drop_reason']);
+  const drop = retinaReason ?? (desc !== 'DROP_REASON_UNKNOWN' ? desc : undefined);
+  if (drop && row.verdict === 'DROPPED') row.dropReason = drop;
   if (dnsPb) {
     const type = (flow['l7'] as Pb)['type'] === 'RESPONSE' ? 'response' : 'request';
     row.dns = { query: str(dnsPb['query']) ?? '', type };

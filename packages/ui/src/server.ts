@@ -2,7 +2,7 @@
  * The UI's HTTP server: the bundled web app as static files, one Server-Sent Events stream per browser carrying
  * flows (in batches), the service map, DNS latency, node samples and status, and the capture API.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -68,8 +68,11 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
 };
 
+/** dist/public beside the built server, or (running from src/, as tests do) the package's dist/public. */
 function defaultPublicDir(): string {
-  return fileURLToPath(new URL('./public/', import.meta.url));
+  const built = fileURLToPath(new URL('./public/', import.meta.url));
+  if (existsSync(join(built, 'index.html'))) return built;
+  return fileURLToPath(new URL('../dist/public/', import.meta.url));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -1,12 +1,15 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { UiFilter, UiFlow } from '../shared/types.js';
 import { useStore } from './hooks.js';
 import { store } from './store.js';
 import { port, rcodeName, time, who } from './format.js';
 
-/** Rows drawn while live (a screen shows a few dozen); paused, the whole window can be scrolled. */
-export const ROWS_SHOWN = 100;
-export const ROWS_SHOWN_PAUSED = 2000;
+/**
+ * Every row has this height, so the table draws only the rows in view (plus a margin) whatever the window holds:
+ * a thousand new rows a second then cost a few dozen rows of DOM, not thousands.
+ */
+export const ROW_HEIGHT = 46;
+const OVERSCAN = 8;
 
 const VERDICTS = ['', 'FORWARDED', 'DROPPED', 'ERROR', 'AUDIT', 'REDIRECTED', 'TRACED', 'TRANSLATED'];
 const PROTOCOLS = ['', 'tcp', 'udp', 'icmpv4', 'icmpv6', 'dns'];
@@ -150,7 +153,20 @@ function Detail({ f }: { f: UiFlow }) {
 
 export function FlowsPage() {
   const s = useStore();
-  const rows = s.flows.slice(0, s.paused ? ROWS_SHOWN_PAUSED : ROWS_SHOWN);
+  const wrap = useRef<HTMLDivElement>(null);
+  const [scrollTop, setScrollTop] = useState(0);
+  const [viewport, setViewport] = useState(800);
+  useEffect(() => {
+    const el = wrap.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setViewport(el.clientHeight));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
+  const count = Math.ceil(viewport / ROW_HEIGHT) + 2 * OVERSCAN;
+  const rows = s.flows.slice(first, first + count);
+  const below = Math.max(0, s.flows.length - first - rows.length);
   return (
     <section class="page flows-page">
       {/* Keyed by the applied filter: one set elsewhere (a map edge) shows up in the fields. */}
@@ -165,16 +181,16 @@ export function FlowsPage() {
         </span>
       </div>
       <div class={s.selected ? 'split' : ''}>
-        <div class="table-wrap">
+        <div class="table-wrap" ref={wrap} onScroll={(e) => setScrollTop((e.target as HTMLDivElement).scrollTop)}>
           <table class="flows" data-testid="flows">
             <colgroup>
-              <col style={{ width: '8.5em' }} />
-              <col style={{ width: '22%' }} />
-              <col style={{ width: '22%' }} />
-              <col style={{ width: '6em' }} />
-              <col style={{ width: '8em' }} />
+              <col style={{ width: '9em' }} />
+              <col style={{ width: s.selected ? '27%' : '23%' }} />
+              <col style={{ width: s.selected ? '27%' : '23%' }} />
+              <col style={{ width: '6.8em' }} />
+              <col style={{ width: '7.5em' }} />
               <col />
-              <col style={{ width: '10em' }} />
+              {s.selected ? null : <col style={{ width: '10em' }} />}
             </colgroup>
             <thead>
               <tr>
@@ -184,14 +200,15 @@ export function FlowsPage() {
                 <th>Protocol</th>
                 <th>Verdict</th>
                 <th>Details</th>
-                <th>Node</th>
+                {s.selected ? null : <th>Node</th>}
               </tr>
             </thead>
             <tbody>
+              {first > 0 ? <tr class="spacer" style={{ height: `${first * ROW_HEIGHT}px` }} /> : null}
               {rows.map((f) => (
                 <tr
                   key={f.seq}
-                  class={`${f.verdict === 'DROPPED' ? 'dropped' : ''} ${s.selected?.seq === f.seq ? 'sel' : ''}`}
+                  class={`row ${f.verdict === 'DROPPED' ? 'dropped' : ''} ${s.selected?.seq === f.seq ? 'sel' : ''}`}
                   onClick={() => store.set({ selected: f })}
                 >
                   <td class="mono">{time(f.time)}</td>
@@ -208,9 +225,10 @@ export function FlowsPage() {
                   <td>
                     <Info f={f} />
                   </td>
-                  <td class="muted">{f.node}</td>
+                  {s.selected ? null : <td class="muted">{f.node}</td>}
                 </tr>
               ))}
+              {below > 0 ? <tr class="spacer" style={{ height: `${below * ROW_HEIGHT}px` }} /> : null}
             </tbody>
           </table>
           {rows.length === 0 ? <p class="empty">No flows yet{Object.keys(s.filter).length ? ' for this filter' : ''}.</p> : null}

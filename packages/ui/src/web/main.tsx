@@ -50,7 +50,7 @@ window.__retinaUi = {
   windowSize: () => store.state.flows.length,
   received: () => store.state.received,
   renders: () => store.renders,
-  rowsShown: () => document.querySelectorAll('table.flows tbody tr').length,
+  rowsShown: () => document.querySelectorAll('table.flows tbody tr.row').length,
 };
 store.connect();
 render(<App />, document.getElementById('app')!);

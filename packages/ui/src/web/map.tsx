@@ -101,7 +101,7 @@ export function MapPage() {
           const dy = (b.y ?? 0) - (a.y ?? 0);
           const len = Math.hypot(dx, dy) || 1;
           // A pair with traffic both ways gets two arcs, one each side.
-          const bend = edges.some((o) => o.source === e.target && o.target === e.source) ? 40 : 0;
+          const bend = edges.some((o) => o.source === e.target && o.target === e.source) ? 70 : 0;
           const nx = -dy / len;
           const ny = dx / len;
           const x1 = (a.x ?? 0) + (dx / len) * R;
@@ -112,8 +112,10 @@ export function MapPage() {
           const cy = (y1 + y2) / 2 + ny * bend;
           const d = `M ${x1} ${y1} Q ${cx} ${cy} ${x2} ${y2}`;
           // The curve's own midpoint (t = 0.5), where the label sits, pushed a little further out.
-          const mx = 0.25 * x1 + 0.5 * cx + 0.25 * x2 + nx * (bend ? 14 : 10);
-          const my = 0.25 * y1 + 0.5 * cy + 0.25 * y2 + ny * (bend ? 14 : 10);
+          const mx = 0.25 * x1 + 0.5 * cx + 0.25 * x2 + nx * 10;
+          const my = 0.25 * y1 + 0.5 * cy + 0.25 * y2 + ny * 10;
+          // The label grows away from the edge, so two arcs of one pair keep their labels apart.
+          const anchor = nx > 0.35 ? 'start' : nx < -0.35 ? 'end' : 'middle';
           const width = 1.5 + Math.min(8, Math.log2(1 + e.rate) * 1.6);
           const kind = e.drops ? 'drop' : e.resets || e.dnsErrors ? 'warn' : 'ok';
           const marks = [
@@ -137,7 +139,7 @@ export function MapPage() {
               </title>
               <path d={d} class="hit" />
               <path d={d} class="line" style={{ strokeWidth: width }} marker-end={`url(#arrow-${kind})`} />
-              <text x={mx} y={my + 4} class="edge-label">
+              <text x={mx} y={my + 4} class="edge-label" text-anchor={anchor}>
                 {rate(e.rate)}/s{marks.length ? ` · ${marks.join(' · ')}` : ''}
               </text>
             </g>

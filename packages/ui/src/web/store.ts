@@ -14,8 +14,13 @@ import type {
 
 /** Flows the browser keeps; older ones fall out of the window. */
 export const FLOW_WINDOW = 2000;
-/** The window takes new flows this often: a table moving faster cannot be read, and each update costs a layout. */
+/**
+ * The window takes new flows this often: a table moving faster cannot be read, and each update costs a layout of
+ * the table. Above BUSY_RATE flows/s the table moves at the slower pace, leaving frames for scrolling and clicks.
+ */
 export const FLOW_UPDATE_MS = 200;
+export const BUSY_UPDATE_MS = 500;
+export const BUSY_RATE = 200;
 /** Node and DNS samples kept for the charts. */
 export const HISTORY = 300;
 
@@ -79,7 +84,13 @@ class Store {
       this.#countThisSecond = 0;
       this.#schedule();
     }, 1000);
-    setInterval(() => this.#mergeIncoming(), FLOW_UPDATE_MS);
+    let lastMerge = 0;
+    setInterval(() => {
+      const every = this.state.rate > BUSY_RATE ? BUSY_UPDATE_MS : FLOW_UPDATE_MS;
+      if (performance.now() - lastMerge < every - 20) return;
+      lastMerge = performance.now();
+      this.#mergeIncoming();
+    }, FLOW_UPDATE_MS / 2);
   }
 
   subscribe(fn: Listener): () => void {
