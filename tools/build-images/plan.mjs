@@ -5,6 +5,8 @@
 //
 //   node tools/build-images/plan.mjs <agent|operator>   prints the package directories, one a line
 //   node tools/build-images/plan.mjs bins <image>         prints the commands the image links into /usr/local/bin
+//   node tools/build-images/plan.mjs order <image>...   prints the package directories of those images, each after the
+//                                                       workspace packages it depends on (the build order)
 //   node tools/build-images/plan.mjs version            prints the image version (packages/agent/package.json)
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +16,8 @@ const defaultRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The image names (without tag) and what each must offer on PATH. */
 export const IMAGES = {
-  agent: { name: 'retina-ts-agent', bins: ['retina-agent', 'retina-capture'] },
+  // retina-bpf: the chart's init container runs `retina-bpf cleanup` from the agent image.
+  agent: { name: 'retina-ts-agent', bins: ['retina-agent', 'retina-capture', 'retina-bpf'] },
   operator: { name: 'retina-ts-operator', bins: ['retina-operator', 'kubectl-retina'] },
 };
 
@@ -75,6 +78,25 @@ export function imagePackages(image, root = defaultRoot) {
   return withWorkspaceDependencies(packages, roots);
 }
 
+/** The packages of the given images, each listed after the workspace packages it depends on. */
+export function buildOrder(images, root = defaultRoot) {
+  const planned = new Map();
+  for (const image of images) for (const p of imagePackages(image, root)) planned.set(p.name, p);
+  const order = [];
+  const done = new Set();
+  const visit = (name) => {
+    if (done.has(name) || !planned.has(name)) return;
+    done.add(name);
+    const { pkg } = planned.get(name);
+    for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies', 'devDependencies']) {
+      for (const dep of Object.keys(pkg[field] ?? {}).sort()) visit(dep);
+    }
+    order.push(planned.get(name));
+  };
+  [...planned.keys()].sort().forEach(visit);
+  return order;
+}
+
 /** The image version: packages/agent/package.json's version. */
 export function imageVersion(root = defaultRoot) {
   return JSON.parse(readFileSync(join(root, 'packages', 'agent', 'package.json'), 'utf8')).version;
@@ -82,11 +104,14 @@ export function imageVersion(root = defaultRoot) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const [what, arg] = process.argv.slice(2);
+  // The build script plans from the source snapshot it builds, not from this checkout.
+  const root = process.env.RETINA_IMAGES_ROOT || defaultRoot;
   try {
-    if (what === 'version') console.log(imageVersion());
+    if (what === 'version') console.log(imageVersion(root));
     else if (what === 'bins') console.log((IMAGES[arg]?.bins ?? []).join(' '));
     else if (what === 'name') console.log(IMAGES[arg]?.name ?? '');
-    else console.log(imagePackages(what).map((p) => p.dir).join('\n'));
+    else if (what === 'order') console.log(buildOrder(process.argv.slice(3), root).map((p) => p.dir).join('\n'));
+    else console.log(imagePackages(what, root).map((p) => p.dir).join('\n'));
   } catch (err) {
     console.error(`plan.mjs: ${err.message}`);
     process.exit(1);

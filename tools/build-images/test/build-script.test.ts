@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plan.mjs is plain JavaScript run by the build script; its shapes are checked here.
-import { IMAGES, imagePackages, imageVersion, packageWithBin, workspacePackages } from '../plan.mjs';
+import { IMAGES, buildOrder, imagePackages, imageVersion, packageWithBin, workspacePackages } from '../plan.mjs';
 
 const run = promisify(execFile);
 const here = fileURLToPath(new URL('..', import.meta.url));
@@ -87,6 +87,16 @@ describe('image plan', () => {
         const deps = Object.keys({ ...(pkg as { dependencies?: object }).dependencies });
         for (const dep of deps.filter((d) => d.startsWith('@retina-ts/'))) expect(planned, `${pkg.name} → ${dep}`).toContain(dep);
       }
+    }
+  });
+
+  it('builds every package of both images once, each after the workspace packages it depends on', () => {
+    const order = (buildOrder(Object.keys(IMAGES), root) as Planned[]).map((p) => p.name);
+    expect(new Set(order).size).toBe(order.length);
+    expect([...order].sort()).toEqual([...new Set([...names('agent'), ...names('operator')])].sort());
+    for (const { name, pkg } of [...plan('agent'), ...plan('operator')]) {
+      const deps = Object.keys({ ...(pkg as { dependencies?: object }).dependencies }).filter((d) => order.includes(d));
+      for (const dep of deps) expect(order.indexOf(dep), `${dep} before ${name}`).toBeLessThan(order.indexOf(name));
     }
   });
 

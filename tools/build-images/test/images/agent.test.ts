@@ -15,6 +15,7 @@ import {
   programsStillLoaded,
   run,
   tcFilters,
+  tcQdiscs,
   waitFor,
   type NetnsPair,
 } from '@retina-ts/testkit';
@@ -22,8 +23,18 @@ import {
 import { imageVersion } from '../../plan.mjs';
 import { RUN_LIMITS, imageSize, loadImage, podman, root } from './podman.js';
 
-/** The capabilities the agent needs; tools/build-images/README.md lists the same set. */
-export const AGENT_CAPABILITIES = ['SYS_ADMIN', 'BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW', 'SYS_RESOURCE'];
+/**
+ * How the agent container is run. `chart`: the capability list of deploy/helm/retina-ts (without IPC_LOCK, which
+ * nothing needs) under the runtime's default seccomp profile, which allows bpf() and perf_event_open() only to a
+ * container holding CAP_SYS_ADMIN. `minimal`: the least the kernel asks for linuxutil and packetforward, which
+ * works only without that seccomp filter (a pod without a seccompProfile on a kubelet without --seccomp-default).
+ * tools/build-images/README.md explains both.
+ */
+export const AGENT_PROFILES = {
+  chart: { capabilities: ['SYS_ADMIN', 'BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW', 'SYS_RESOURCE'], seccomp: [] },
+  minimal: { capabilities: ['BPF', 'NET_ADMIN'], seccomp: ['--security-opt', 'seccomp=unconfined'] },
+} as const;
+type Profile = keyof typeof AGENT_PROFILES;
 const SIZE_BUDGET = 250_000_000;
 const NODE_IP = '10.231.77.1';
 const PEER_IP = '10.231.77.2';
@@ -74,71 +85,92 @@ describe('retina-ts-agent image', () => {
 
   it('holds Node.js, the commands on PATH and the runtime libraries of the addon', () => {
     const out = podman(['run', '--rm', ...RUN_LIMITS, ref, 'sh', '-c',
-      'node --version && for c in retina-agent retina-capture tcpdump ip ss; do command -v $c; done && ' +
+      'node --version && for c in retina-agent retina-capture retina-bpf tcpdump ip ss; do command -v $c; done && ' +
         'ldd /opt/retina-ts/node_modules/@retina-ts/bpf-runtime/build/Release/retina_bpf.node']).stdout;
     expect(out).toMatch(/^v2[02]\.\d+\.\d+$/m);
     expect(out).toContain('/usr/local/bin/retina-agent');
     expect(out).toContain('/usr/local/bin/retina-capture');
+    expect(out).toContain('/usr/local/bin/retina-bpf');
     expect(out).toMatch(/libbpf\.so\.1 => \//);
     expect(out).not.toContain('not found');
   });
 
-  it('runs the agent from the default command: metrics from linuxutil and packetforward, clean SIGTERM', async () => {
-    const configDir = join(scratch, 'config');
-    mkdirSync(configDir);
-    writeFileSync(
-      join(configDir, 'config.yaml'),
-      ['apiServer:', '  host: 0.0.0.0', '  port: 10093', 'logLevel: info',
-        'enabledPlugin: [linuxutil, packetforward]', 'metricsIntervalDuration: 1s', ''].join('\n'),
-    );
-    const name = `retina-image-agent-${process.pid}-${Date.now()}`;
-    podman(['run', '--detach', '--name', name, ...RUN_LIMITS,
-      `--network=ns:/run/netns/${node.ns.name}`,
-      '--cap-drop=all', ...AGENT_CAPABILITIES.map((c) => `--cap-add=CAP_${c}`),
-      '-v', '/sys/fs/bpf:/sys/fs/bpf', '-v', '/sys/kernel/btf:/sys/kernel/btf:ro',
-      '-v', `${configDir}:/retina/config:ro`, ref]);
-    try {
-      const pid = Number(podman(['inspect', '--format', '{{.State.Pid}}', name]).stdout.trim());
-      let page = '';
-      await waitFor(() => {
-        const state = podman(['inspect', '--format', '{{.State.Running}}', name]).stdout.trim();
-        if (state !== 'true') throw new Error(`the agent exited: ${podman(['logs', name], { allowFailure: true }).stderr}`);
-        page = tryGet('/metrics');
-        return sample(page, 'networkobservability_forward_count', 'direction="egress"') !== undefined;
-      }, { timeoutMs: 60_000, description: 'packetforward metrics on /metrics' });
+  it.each(Object.keys(AGENT_PROFILES) as Profile[])(
+    'runs the agent from the default command with the %s capabilities: linuxutil and packetforward count, SIGTERM exits 0 and leaves nothing',
+    async (profile) => {
+      const name = startAgent(`run-${profile}`, ['enabledPlugin: [linuxutil, packetforward]'], profile);
+      try {
+        const pid = Number(podman(['inspect', '--format', '{{.State.Pid}}', name]).stdout.trim());
+        let page = await forwardMetrics(name);
+        expect(sample(page, 'networkobservability_tcp_connection_stats')).toBeDefined();
+        expect(sample(page, 'networkobservability_ip_connection_stats')).toBeDefined();
+        const before = sample(page, 'networkobservability_forward_count', 'direction="egress"')!;
+        const beforeIn = sample(page, 'networkobservability_forward_count', 'direction="ingress"')!;
+        const held = bpfHeldBy(pid);
+        expect(held.programs.length).toBeGreaterThan(0);
 
-      expect(sample(page, 'networkobservability_tcp_connection_stats')).toBeDefined();
-      expect(sample(page, 'networkobservability_ip_connection_stats')).toBeDefined();
-      const before = sample(page, 'networkobservability_forward_count', 'direction="egress"')!;
-      const beforeIn = sample(page, 'networkobservability_forward_count', 'direction="ingress"')!;
-      const held = bpfHeldBy(pid);
-      expect(held.programs.length).toBeGreaterThan(0);
+        const PINGS = 20;
+        ping(node.ns, PEER_IP, { count: PINGS, interval: 0.05 });
+        await waitFor(() => {
+          page = tryGet('/metrics');
+          const egress = sample(page, 'networkobservability_forward_count', 'direction="egress"') ?? 0;
+          const ingress = sample(page, 'networkobservability_forward_count', 'direction="ingress"') ?? 0;
+          return egress >= before + PINGS && ingress >= beforeIn + PINGS;
+        }, { timeoutMs: 30_000, description: `forward_count up by ${PINGS} each way` });
 
-      const PINGS = 20;
-      ping(node.ns, PEER_IP, { count: PINGS, interval: 0.05 });
-      await waitFor(() => {
-        page = tryGet('/metrics');
-        const egress = sample(page, 'networkobservability_forward_count', 'direction="egress"') ?? 0;
-        const ingress = sample(page, 'networkobservability_forward_count', 'direction="ingress"') ?? 0;
-        return egress >= before + PINGS && ingress >= beforeIn + PINGS;
-      }, { timeoutMs: 30_000, description: `forward_count up by ${PINGS} each way` });
-
-      podman(['stop', '--time', '30', name]);
-      expect(podman(['inspect', '--format', '{{.State.ExitCode}}', name]).stdout.trim()).toBe('0');
-      await waitFor(() => programsStillLoaded(held.programs).length === 0, {
-        timeoutMs: 15_000,
-        description: 'the agent\'s BPF programs to be freed',
-      });
-      const links = new Set(listBpfLinks().map((l) => l.id));
-      expect(held.links.filter((id) => links.has(id))).toEqual([]);
-      for (const direction of ['ingress', 'egress'] as const) {
-        expect(tcFilters(node.veth.name, { netns: node.ns, direction })).toEqual([]);
+        podman(['stop', '--time', '30', name]);
+        expect(podman(['inspect', '--format', '{{.State.ExitCode}}', name]).stdout.trim()).toBe('0');
+        await waitFor(() => programsStillLoaded(held.programs).length === 0, {
+          timeoutMs: 15_000,
+          description: 'the agent\'s BPF programs to be freed',
+        });
+        const links = new Set(listBpfLinks().map((l) => l.id));
+        expect(held.links.filter((id) => links.has(id))).toEqual([]);
+        expect(tcFilters(node.veth.name, { netns: node.ns })).toEqual([]);
+      } finally {
+        removeContainer(name);
       }
+    },
+  );
+
+  it('runs `retina-bpf cleanup` as the chart\'s init container: exit 0 with nothing to clean, removes the clsact filters a killed agent left', async () => {
+    const cleanup = () =>
+      podman(['run', '--rm', ...RUN_LIMITS, `--network=ns:/run/netns/${node.ns.name}`, '--cap-drop=all',
+        ...AGENT_PROFILES.chart.capabilities.map((c) => `--cap-add=CAP_${c}`), ref, 'retina-bpf', 'cleanup', '--json']);
+    // Without --netns the report is `{ netns: 'current', report }`.
+    const parse = (out: string) =>
+      (JSON.parse(out) as { report: { removed: { ifname: string }[]; qdiscsRemoved: { ifname: string }[] } }).report;
+
+    const idle = parse(cleanup().stdout);
+    expect(idle.removed).toEqual([]);
+    expect(idle.qdiscsRemoved).toEqual([]);
+
+    // With tcx off, packetforward attaches clsact filters, which outlive a SIGKILLed agent.
+    const name = startAgent('killed', ['enabledPlugin: [packetforward]', 'enableTCX: "off"'], 'chart');
+    let programs: number[] = [];
+    try {
+      await forwardMetrics(name);
+      programs = bpfHeldBy(Number(podman(['inspect', '--format', '{{.State.Pid}}', name]).stdout.trim())).programs;
+      podman(['kill', '--signal', 'KILL', name]);
+      await waitFor(() => podman(['inspect', '--format', '{{.State.Running}}', name]).stdout.trim() === 'false', {
+        timeoutMs: 30_000,
+        description: 'the killed agent to be gone',
+      });
     } finally {
-      const logs = podman(['logs', name], { allowFailure: true });
-      if (process.env.RETINA_IMAGE_TEST_LOGS === '1') console.log(logs.stdout, logs.stderr);
-      podman(['rm', '--force', name], { allowFailure: true });
+      removeContainer(name);
     }
+    const left = tcFilters(node.veth.name, { netns: node.ns });
+    expect(left.length, 'clsact filters left by the killed agent').toBeGreaterThan(0);
+
+    const report = parse(cleanup().stdout);
+    expect(report.removed.length).toBe(left.length);
+    expect(report.removed.every((f) => f.ifname === node.veth.name)).toBe(true);
+    expect(tcFilters(node.veth.name, { netns: node.ns })).toEqual([]);
+    expect(tcQdiscs(node.veth.name, { netns: node.ns }).filter((q) => q.kind === 'clsact')).toEqual([]);
+    await waitFor(() => programsStillLoaded(programs).length === 0, {
+      timeoutMs: 15_000,
+      description: 'the killed agent\'s BPF programs to be freed with their filters',
+    });
   });
 
   it('runs the capture workload as a capture Job does and leaves a pcap tarball on the host path', async () => {
@@ -185,4 +217,40 @@ function tryGet(path: string): string {
   } catch {
     return '';
   }
+}
+
+/** Starts the agent image's default command in the test node, the config lines given; returns the container name. */
+function startAgent(label: string, configLines: string[], profile: Profile): string {
+  const configDir = join(scratch, `config-${label}`);
+  mkdirSync(configDir);
+  writeFileSync(
+    join(configDir, 'config.yaml'),
+    ['apiServer:', '  host: 0.0.0.0', '  port: 10093', 'logLevel: info', 'metricsIntervalDuration: 1s', ...configLines, '']
+      .join('\n'),
+  );
+  const { capabilities, seccomp } = AGENT_PROFILES[profile];
+  const name = `retina-image-agent-${label}-${process.pid}-${Date.now()}`;
+  podman(['run', '--detach', '--name', name, ...RUN_LIMITS, `--network=ns:/run/netns/${node.ns.name}`, ...seccomp,
+    '--cap-drop=all', ...capabilities.map((c) => `--cap-add=CAP_${c}`),
+    '-v', '/sys/fs/bpf:/sys/fs/bpf', '-v', '/sys/kernel/btf:/sys/kernel/btf:ro',
+    '-v', `${configDir}:/retina/config:ro`, ref]);
+  return name;
+}
+
+/** Waits for packetforward's counters on /metrics (failing early if the agent exits); returns the page. */
+async function forwardMetrics(name: string): Promise<string> {
+  let page = '';
+  await waitFor(() => {
+    const state = podman(['inspect', '--format', '{{.State.Running}}', name]).stdout.trim();
+    if (state !== 'true') throw new Error(`the agent exited: ${podman(['logs', name], { allowFailure: true }).stderr}`);
+    page = tryGet('/metrics');
+    return sample(page, 'networkobservability_forward_count', 'direction="egress"') !== undefined;
+  }, { timeoutMs: 60_000, description: 'packetforward metrics on /metrics' });
+  return page;
+}
+
+function removeContainer(name: string): void {
+  const logs = podman(['logs', name], { allowFailure: true });
+  if (process.env.RETINA_IMAGE_TEST_LOGS === '1') console.log(logs.stdout, logs.stderr);
+  podman(['rm', '--force', name], { allowFailure: true });
 }
