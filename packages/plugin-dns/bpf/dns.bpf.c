@@ -41,8 +41,9 @@
 #define STAT_MAX 5
 
 /* Load-time settings (user space writes them before load). */
-/* The DNS server port, matched as source or destination. */
-RETINA_CONST(__u16, dns_port, 53);
+/* The DNS server ports, matched as source or destination; 0 marks an unused slot. Keep in step with src/options.ts. */
+#define MAX_DNS_PORTS 8
+const volatile __u16 dns_ports[MAX_DNS_PORTS] = { 53, 5353 };
 /* Bytes of each DNS message copied into its record (1 .. DNS_MAX_CAPTURE). */
 RETINA_CONST(__u32, capture_bytes, 512);
 /* Copies of one message seen within this many ns are reported once; 0 reports every copy. */
@@ -94,6 +95,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rts_dns_scratch);
 } rts_dns_scratch SEC(".maps");
+
+static __always_inline bool is_dns_port(__u16 port)
+{
+#pragma unroll
+	for (int i = 0; i < MAX_DNS_PORTS; i++) {
+		if (dns_ports[i] != 0 && dns_ports[i] == port)
+			return true;
+	}
+	return false;
+}
 
 /* When each recent message was last reported; only entries younger than dup_window_ns matter. */
 struct {
@@ -266,7 +277,7 @@ int rts_dns_filter(struct __sk_buff *skb)
 			return 0;
 		sport = bpf_ntohs(udp.source);
 		dport = bpf_ntohs(udp.dest);
-		if (sport != dns_port && dport != dns_port)
+		if (!is_dns_port(sport) && !is_dns_port(dport))
 			return 0;
 		udp_len = bpf_ntohs(udp.len);
 		if (udp_len < sizeof(udp) + DNS_HEADER_LEN) {
@@ -285,7 +296,7 @@ int rts_dns_filter(struct __sk_buff *skb)
 			return 0;
 		sport = bpf_ntohs(tcp.source);
 		dport = bpf_ntohs(tcp.dest);
-		if (sport != dns_port && dport != dns_port)
+		if (!is_dns_port(sport) && !is_dns_port(dport))
 			return 0;
 		doff = (__u32)tcp.doff * 4;
 		/* Over TCP a message starts with a 2-byte length; segments without a whole DNS header carry none. */

@@ -20,7 +20,7 @@ import { PluginBase, type PluginContext } from '@retina-ts/core';
 import type { DnsDecodeError, ParseErrorReason } from './decode.js';
 import { InterfaceNames } from './interfaces.js';
 import { dnsMetrics, resetDnsMetrics, type DnsMetrics } from './metrics.js';
-import { DNS_OPTION_KEYS, parseDnsOptions, type DnsOptions } from './options.js';
+import { DNS_OPTION_KEYS, dnsPorts, dnsPortsConstant, parseDnsOptions, type DnsOptions } from './options.js';
 import { DnsEventProcessor, type DnsProcessorStats } from './processor.js';
 
 /** Kernel object names, as in bpf/dns.bpf.c. */
@@ -153,7 +153,8 @@ export class DnsPlugin extends PluginBase {
     }
     const obj = BpfObject.open(objectPath, { name: 'rts_dns' });
     this.defer(() => obj.close());
-    obj.setConstant('dns_port', options.port);
+    const ports = dnsPorts(options);
+    obj.setConstant('dns_ports', dnsPortsConstant(ports));
     obj.setConstant('capture_bytes', options.captureBytes);
     obj.setConstant('dup_window_ns', BigInt(Math.round(options.duplicateWindowMs * 1e6)));
     obj.setMapMaxEntries(DNS_EVENTS_MAP, options.ringBufferBytes);
@@ -189,7 +190,7 @@ export class DnsPlugin extends PluginBase {
     });
     ctx.logger.info(
       {
-        port: options.port,
+        ports,
         captureBytes: options.captureBytes,
         ringBufferBytes: options.ringBufferBytes,
         netns: options.netns ?? 'own',
