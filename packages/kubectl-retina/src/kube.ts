@@ -1,5 +1,6 @@
 /** Loading the user's kubeconfig the way kubectl does (--kubeconfig, $KUBECONFIG, ~/.kube/config, in-cluster). */
 import { KubeConfig } from '@kubernetes/client-node';
+import { parseDuration } from '@retina-ts/core';
 
 /** Global Kubernetes flags. */
 export interface KubeFlags {
@@ -8,6 +9,18 @@ export interface KubeFlags {
   namespace?: string;
   /** User to impersonate (`Impersonate-User`). */
   as?: string;
+  /** kubectl's --request-timeout: `0` (none), seconds, or a duration such as `5s`. */
+  requestTimeout?: string;
+}
+
+/** kubectl's --request-timeout value in ms (0: no timeout); an error names the flag. */
+export function parseRequestTimeout(v: string | undefined): number {
+  if (v === undefined || v === '' || v === '0') return 0;
+  const ms = /^\d+$/.test(v) ? Number(v) * 1000 : parseDuration(v);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+    throw new Error(`--request-timeout: "${v}" is not a duration (0, a number of seconds, or e.g. 5s, 1m)`);
+  }
+  return ms;
 }
 
 /** Loads the kubeconfig and returns it with the namespace to use (flag, then context, then `default`). */
@@ -29,6 +42,15 @@ export function loadKube(flags: KubeFlags): { kc: KubeConfig; namespace: string;
     const user = kc.getCurrentUser();
     if (!user) throw new Error('--as: the current context has no user to impersonate with');
     kc.users = kc.users.map((u) => (u.name === user.name ? { ...u, impersonateUser: flags.as } : u));
+  }
+  const timeoutMs = parseRequestTimeout(flags.requestTimeout);
+  if (timeoutMs > 0) {
+    // Every API request passes through here before it is sent: each gets its own deadline, as kubectl's flag.
+    const apply = kc.applySecurityAuthentication.bind(kc);
+    kc.applySecurityAuthentication = async (context) => {
+      await apply(context);
+      if (!context.getSignal()) context.setSignal(AbortSignal.timeout(timeoutMs));
+    };
   }
   const ctxNs = kc.getContextObject(kc.getCurrentContext())?.namespace;
   return { kc, namespace: flags.namespace || ctxNs || 'default', explicitNamespace: Boolean(flags.namespace) };

@@ -37,7 +37,7 @@ export function captureImage(flag: string | undefined, debug: boolean, env: Reco
 
 function kubeFlags(cmd: Command): KubeFlags {
   const o = cmd.optsWithGlobals<Record<string, string | undefined>>();
-  return { kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace, as: o.as };
+  return { kubeconfig: o.kubeconfig, context: o.context, namespace: o.namespace, as: o.as, requestTimeout: o.requestTimeout };
 }
 
 /** Flags of `capture download`. */
@@ -65,6 +65,7 @@ export function buildProgram(io: ProgramIO, state: { exitCode: number } = { exit
     .option('--context <name>', 'kubeconfig context to use')
     .option('-n, --namespace <namespace>', 'namespace (default: the context namespace, else default)')
     .option('--as <user>', 'user to impersonate for the operation (as kubectl --as)')
+    .option('--request-timeout <duration>', 'give up on a single API request after this long (0: never; as kubectl)', '0')
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride();
 

@@ -124,3 +124,30 @@ describe('kubectl retina shell', () => {
     expect(kc.getCurrentUser()?.impersonateUser).toBe('jane');
   });
 });
+
+describe('--request-timeout', () => {
+  it('gives up on an API server that does not answer, and names a bad value', async () => {
+    const { createServer } = await import('node:http');
+    const silent = createServer(() => {}); // accepts requests and never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as { port: number }).port;
+    const cfg = await writeKubeconfig(join(dir, 'silent-kubeconfig'), { server: `http://127.0.0.1:${port}` });
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runProgram(['--kubeconfig', cfg, '--request-timeout', '300ms', 'capture', 'list', '-A'], {
+        out: (l) => out.push(l),
+        err: (l) => err.push(l),
+        env: {},
+      });
+      expect(code).toBe(1);
+      expect(err.join('\n')).toMatch(/abort|timeout/i);
+      const bad = await runProgram(['--kubeconfig', cfg, '--request-timeout', 'later', 'capture', 'list'], { out: () => {}, err: (l) => err.push(l), env: {} });
+      expect(bad).toBe(1);
+      expect(err.at(-1)).toBe('error: --request-timeout: "later" is not a duration (0, a number of seconds, or e.g. 5s, 1m)');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+});
