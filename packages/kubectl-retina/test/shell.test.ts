@@ -1,8 +1,8 @@
 /**
  * `kubectl retina shell` against the API server double: the node shell's pod (host network, host PID, host
  * filesystem, capabilities) is created on the node, attached once running and deleted after; the pod shell adds an
- * ephemeral container through the ephemeralcontainers subresource and attaches to it. The terminal attach itself
- * is replaced by a recorder here (the double serves exec, not attach).
+ * ephemeral container through the ephemeralcontainers subresource and attaches to it. Most tests record the
+ * attach; one runs the real pods/attach connection against the double's attach handler. --request-timeout too.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +11,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
 import { DEFAULT_AGENT_IMAGE } from '@retina-ts/capture';
-import { loadKube, parseCapabilities, parseShellTarget, runProgram } from '../src/index.js';
+import { PassThrough } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
+import { attachStreams, loadKube, parseCapabilities, parseShellTarget, runProgram, runShell } from '../src/index.js';
 
 let api: ApiServerDouble;
 let dir: string;
@@ -106,6 +108,50 @@ describe('kubectl retina shell', () => {
     expect(eph[0]).toMatchObject({ image: 'registry.test/net:1', stdin: true, tty: true, securityContext: { capabilities: { drop: ['ALL'], add: ['SYS_PTRACE'] } } });
     expect(attached.map((a) => [a.namespace, a.pod, a.container])).toEqual([['shop', 'web', eph[0]!.name]]);
     expect(api.requests({ resource: 'pods', verb: 'update' }).some((q) => q.subresource === 'ephemeralcontainers')).toBe(true);
+  });
+
+  it("attaches streams to the node shell's container over pods/attach", async () => {
+    const seen: { pod: string; container?: string; typed: string }[] = [];
+    api.setAttachHandler(async ({ pod, container, input }) => {
+      let typed = '';
+      for await (const chunk of input) {
+        typed += chunk.toString();
+        if (typed.includes('exit\n')) break;
+      }
+      seen.push({ pod, typed, ...(container ? { container } : {}) });
+      return { stdout: `ran: ${typed.split('\n')[0]}\n` };
+    });
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    let printed = '';
+    stdout.on('data', (c: Buffer) => (printed += c.toString()));
+    const lines: string[] = [];
+    const done = runShell(kc, 'debug', { kind: 'node', name: 'node-1' }, {
+      image: 'img',
+      mountHostFilesystem: false,
+      allowHostFilesystemWrite: false,
+      hostPid: false,
+      capabilities: ['NET_RAW'],
+      appArmorUnconfined: false,
+      seccompUnconfined: false,
+      timeoutMs: 10_000,
+    }, {
+      out: (l) => lines.push(l),
+      pollIntervalMs: 10,
+      attach: (a) => attachStreams({ ...a, stdin, stdout, stderr: new PassThrough(), tty: true }),
+    });
+    stdin.write('tcpdump -i eth0 -c 1\n');
+    stdin.write('exit\n');
+    await done;
+    api.setAttachHandler(undefined);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.container).toBe('retina-shell');
+    expect(seen[0]!.typed).toBe('tcpdump -i eth0 -c 1\nexit\n');
+    expect(printed).toBe('ran: tcpdump -i eth0 -c 1\n');
+    expect(api.requests({ resource: 'pods' }).find((r) => r.subresource === 'attach')?.query).toMatchObject({ container: 'retina-shell', stdin: 'true', tty: 'true' });
+    expect(api.list('pods').map((p) => p.metadata.name)).toEqual(['web']);
   });
 
   it('refuses what cannot work, naming it', async () => {

@@ -8,7 +8,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { PassThrough, type Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { apiVersionOf, RESOURCE_TYPES, resourceKey, resourceType, resourceTypeForPath, type ResourceType } from './resources.js';
 import { parseFieldSelector, parseLabelSelector, SelectorError, type KubeObject, type Selector } from './selectors.js';
@@ -69,6 +69,19 @@ export interface ExecResult {
 
 /** Runs exec'd commands for the test: the double has no containers. */
 export type ExecHandler = (req: ExecRequest) => ExecResult | Promise<ExecResult>;
+
+/** A client attached to a container's main process (`pods/attach`). */
+export interface AttachRequest {
+  namespace: string;
+  pod: string;
+  container?: string;
+  /** What the client types (channel 0); ends when it closes stdin or the connection. */
+  input: AsyncIterable<Buffer>;
+  object: KubeObject;
+}
+
+/** Plays the attached process for the test: reads `input`, returns what it printed and how it ended. */
+export type AttachHandler = (req: AttachRequest) => ExecResult | Promise<ExecResult>;
 
 /** Largest stdout/stderr frame the double sends, so clients see output arrive in several messages. */
 const EXEC_FRAME_BYTES = 16 * 1024;
@@ -172,6 +185,7 @@ export class ApiServerDouble {
   #online = false;
   #bookmarkTimer?: NodeJS.Timeout;
   #execHandler?: ExecHandler;
+  #attachHandler?: AttachHandler;
   readonly #podLogs = new Map<string, string>();
   readonly #wss = new WebSocketServer({
     noServer: true,
@@ -310,6 +324,14 @@ export class ApiServerDouble {
    */
   setExecHandler(handler: ExecHandler | undefined): void {
     this.#execHandler = handler;
+  }
+
+  /**
+   * Sets what plays the process a `pods/attach` client talks to (WebSocket, channel protocol v4/v5), or removes
+   * it. Without a handler an attach is refused with 500.
+   */
+  setAttachHandler(handler: AttachHandler | undefined): void {
+    this.#attachHandler = handler;
   }
 
   /** Sets the text `pods/log` returns for a pod (and container, when given). */
@@ -601,7 +623,7 @@ export class ApiServerDouble {
     }
   }
 
-  /** `pods/exec` over WebSocket: checks the pod, runs the test's handler, sends its output and Status. */
+  /** `pods/exec` and `pods/attach` over WebSocket: checks the pod, runs the test's handler, sends its output and Status. */
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://double');
     const record: RecordedRequest = {
@@ -619,12 +641,12 @@ export class ApiServerDouble {
     if (this.#options.token !== undefined && req.headers.authorization !== `Bearer ${this.#options.token}`) {
       return fail(new ApiError(401, 'Unauthorized', 'Unauthorized'));
     }
-    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
-    if (!m) return fail(new ApiError(404, 'NotFound', `the double upgrades only pods/exec requests (${url.pathname})`));
-    const [, namespace, podName] = m as unknown as [string, string, string];
-    Object.assign(record, { resource: 'pods', subresource: 'exec', verb: 'create' });
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach)$/.exec(url.pathname);
+    if (!m) return fail(new ApiError(404, 'NotFound', `the double upgrades only pods/exec and pods/attach requests (${url.pathname})`));
+    const [, namespace, podName, sub] = m as unknown as [string, string, string, 'exec' | 'attach'];
+    Object.assign(record, { resource: 'pods', subresource: sub, verb: 'create' });
     const command = url.searchParams.getAll('command');
-    if (command.length === 0) return fail(new ApiError(400, 'BadRequest', 'exec: at least one command parameter is required'));
+    if (sub === 'exec' && command.length === 0) return fail(new ApiError(400, 'BadRequest', 'exec: at least one command parameter is required'));
     let pod: KubeObject;
     try {
       pod = this.store.get(resourceType('pods'), namespace, podName);
@@ -635,13 +657,31 @@ export class ApiServerDouble {
     if (phase !== 'Running') {
       return fail(new ApiError(400, 'BadRequest', `unable to upgrade connection: pod ${podName} is ${phase ?? 'not started'}, not Running`));
     }
-    const handler = this.#execHandler;
-    if (!handler) return fail(new ApiError(500, 'InternalError', 'api server double: no exec handler is set (setExecHandler)'));
-    const ws = await new Promise<WebSocket>((resolve) => this.#wss.handleUpgrade(req, socket, head, resolve));
     const container = url.searchParams.get('container');
+    if (container && sub === 'attach') {
+      const spec = pod.spec as { containers?: { name?: string }[]; ephemeralContainers?: { name?: string }[] } | undefined;
+      const names = [...(spec?.containers ?? []), ...(spec?.ephemeralContainers ?? [])].map((c) => c.name);
+      if (!names.includes(container)) {
+        return fail(new ApiError(400, 'BadRequest', `container ${container} is not valid for pod ${podName}`));
+      }
+    }
+    const handler = sub === 'exec' ? this.#execHandler : this.#attachHandler;
+    if (!handler) return fail(new ApiError(500, 'InternalError', `api server double: no ${sub} handler is set (set${sub === 'exec' ? 'Exec' : 'Attach'}Handler)`));
+    const ws = await new Promise<WebSocket>((resolve) => this.#wss.handleUpgrade(req, socket, head, resolve));
     let result: ExecResult;
     try {
-      result = await handler({ namespace, pod: podName, command, object: pod, ...(container ? { container } : {}) });
+      if (sub === 'exec') {
+        result = await this.#execHandler!({ namespace, pod: podName, command, object: pod, ...(container ? { container } : {}) });
+      } else {
+        // Channel 0 is stdin; v5's channel 255 with 0 closes it. Resize messages (channel 4) are ignored.
+        const input = new PassThrough();
+        ws.on('message', (data: Buffer) => {
+          if (data[0] === 0) input.write(data.subarray(1));
+          else if (data[0] === 255 && data[1] === 0) input.end();
+        });
+        ws.on('close', () => input.end());
+        result = await this.#attachHandler!({ namespace, pod: podName, object: pod, input, ...(container ? { container } : {}) });
+      }
     } catch (err) {
       result = { stderr: `${(err as Error).message}\n`, exitCode: 126 };
     }
@@ -660,7 +700,7 @@ export class ApiServerDouble {
         : {
             metadata: {},
             status: 'Failure',
-            message: `command terminated with non-zero exit code: error executing command [${command.join(' ')}]: exit status ${code}`,
+            message: `command terminated with non-zero exit code: error executing command [${command.join(' ') || 'attach'}]: exit status ${code}`,
             reason: 'NonZeroExitCode',
             details: { causes: [{ reason: 'ExitCode', message: String(code) }] },
           };

@@ -81,3 +81,36 @@ describe('pods/ephemeralcontainers', () => {
     expect(api.requests({ resource: 'pods', verb: 'update' })[0]!.subresource).toBe('ephemeralcontainers');
   });
 });
+
+describe('pods/attach', () => {
+  it('hands the client input to the attach handler and sends back its output, refusing unknown containers', async () => {
+    const { Attach, KubeConfig } = await import('@kubernetes/client-node');
+    const { PassThrough } = await import('node:stream');
+    const { mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { writeKubeconfig } = await import('../src/index.js');
+    const file = await writeKubeconfig(join(await mkdtemp(join(tmpdir(), 'double-attach-')), 'kubeconfig'), { server: api.url });
+    const kc = new KubeConfig();
+    kc.loadFromFile(file);
+    api.create('pods', { metadata: { name: 'p', namespace: 'ns' }, spec: { containers: [{ name: 'c' }] }, status: { phase: 'Running' } });
+    api.setAttachHandler(async ({ container, input }) => {
+      let typed = '';
+      for await (const chunk of input) {
+        typed += chunk.toString();
+        if (typed.endsWith('\n')) break;
+      }
+      return { stdout: `${container}: ${typed}` };
+    });
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const ws = await new Attach(kc).attach('ns', 'p', 'c', stdout, null, stdin, true);
+    stdin.write('hello\n');
+    await new Promise((r) => ws.on('close', r));
+    expect(out).toBe('c: hello\n');
+    await expect(new Attach(kc).attach('ns', 'p', 'nope', new PassThrough(), null, new PassThrough(), true)).rejects.toBeDefined();
+    expect(api.requests({ resource: 'pods' }).filter((r) => r.subresource === 'attach').map((r) => r.status)).toEqual([101, 400]);
+  });
+});

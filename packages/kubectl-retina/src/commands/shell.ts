@@ -117,14 +117,29 @@ async function waitFor(what: string, timeoutMs: number, pollMs: number, check: (
   }
 }
 
+/** Connects streams to a container's process over `pods/attach`; resolves when the connection closes. */
+export async function attachStreams(a: {
+  kc: KubeConfig;
+  namespace: string;
+  pod: string;
+  container: string;
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  tty: boolean;
+}): Promise<void> {
+  // With a TTY the runtime merges stderr into stdout, and the API server refuses asking for both.
+  const ws = await new Attach(a.kc).attach(a.namespace, a.pod, a.container, a.stdout, a.tty ? null : a.stderr, a.stdin, a.tty);
+  await new Promise<void>((resolve) => ws.on('close', () => resolve()));
+}
+
 /** Attaches the process's terminal (raw mode when it is one). */
 export const attachTerminal: AttachFn = async ({ kc, namespace, pod, container }) => {
   const stdin = process.stdin as Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
   const tty = Boolean(stdin.isTTY);
   if (tty) stdin.setRawMode?.(true);
   try {
-    const ws = await new Attach(kc).attach(namespace, pod, container, process.stdout as Writable, process.stderr as Writable, stdin, tty);
-    await new Promise<void>((resolve) => ws.on('close', () => resolve()));
+    await attachStreams({ kc, namespace, pod, container, stdin, stdout: process.stdout, stderr: process.stderr, tty });
   } finally {
     if (tty) stdin.setRawMode?.(false);
     stdin.pause();
