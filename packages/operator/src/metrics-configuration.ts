@@ -2,7 +2,8 @@
  * MetricsConfiguration acceptance, as Retina's operator does it: each object is validated and its
  * `status.state` set to `Accepted` or `Errored` with a reason naming the offending field. One configuration is in
  * force per cluster: the first valid one accepted holds the slot (also while an edit makes it invalid, so a typo
- * does not hand the slot to another), every other gets `Errored` naming the holder. When the holder is deleted,
+ * does not hand the slot to another), every other valid one gets `Errored` naming the holder (an invalid one gets
+ * its validation error, whoever holds the slot). When the holder is deleted,
  * the others are validated again and the oldest valid one takes its place (Retina waits for their next change).
  * Agents apply only an `Accepted` configuration.
  */
