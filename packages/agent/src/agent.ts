@@ -177,6 +177,9 @@ export class Agent {
           plugins: () => this.manager.status(),
           kubernetes: () => this.kubernetes?.status() ?? { state: 'disabled', reason: 'no cluster configuration' },
           ready: () => this.manager.status().every((p) => p.state !== 'pending' && p.state !== 'initializing'),
+          ...(this.config.enableDebugEndpoints
+            ? { debug: { queues: () => ({ flowBus: { queued: this.flowBus.size, capacity: this.flowBus.capacity } }) } }
+            : {}),
         },
         host,
         port,

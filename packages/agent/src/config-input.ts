@@ -43,6 +43,8 @@ export interface AgentConfigInput {
   /** Options handed to each plugin, `plugins.<name>` (see each plugin's README). */
   plugins?: Record<string, Record<string, unknown>>;
   flowBusCapacity?: number;
+  /** Serve /debug/heap, /debug/profile and /debug/vars on the agent's listener (default false). */
+  enableDebugEndpoints?: boolean;
   /** Cilium/Hubble keys of Retina's Hubble ConfigMap (`enable-hubble`, `hubble-listen-address`, ...). */
   [ciliumKey: `${string}-${string}`]: string | number | boolean | undefined;
 }

@@ -11,6 +11,7 @@ export * from './config/duration.js';
 export * from './config/load.js';
 export * from './config/exporters.js';
 export * from './config/ui.js';
+export * from './config/unsupported.js';
 export * from './ipcache/ipcache.js';
 export * from './enricher/enricher.js';
 export * from './metrics/names.js';

@@ -17,6 +17,7 @@ import {
   showValue,
   type AgentConfig,
 } from './schema.js';
+import { unsupportedKeyWarnings } from './unsupported.js';
 
 /** One problem in the configuration. */
 export interface ConfigIssue {
@@ -288,6 +289,17 @@ export function parseConfig(object: unknown, options: ParseConfigOptions = {}): 
     }
   }
 
+  warnings.push(
+    ...unsupportedKeyWarnings(
+      {
+        enableTelemetry: raw.enableTelemetry,
+        ciliumOptions,
+        pluginLists: [raw.enabledPlugin, raw.enabledPlugin_linux, raw.enabledPlugin_win],
+      },
+      where,
+    ),
+  );
+
   const config: AgentConfig = {
     apiServer: { host: raw.apiServer.host, port: raw.apiServer.port },
     logLevel: raw.logLevel,
@@ -325,6 +337,7 @@ export function parseConfig(object: unknown, options: ParseConfigOptions = {}): 
     ciliumOptions,
     exporters: raw.exporters,
     ui: raw.ui,
+    enableDebugEndpoints: raw.enableDebugEndpoints,
   };
   return { config, warnings };
 }

@@ -71,6 +71,8 @@ export interface AgentConfig {
   exporters: ExportersConfig;
   /** retina-ts: the web UI of @retina-ts/ui, served on its own port (`ui.enabled`, `ui.port`, `ui.host`). */
   ui: UiConfig;
+  /** retina-ts: serve /debug/heap, /debug/profile and /debug/vars on the agent's listener (default false). */
+  enableDebugEndpoints: boolean;
 }
 
 /** Result of one field parser: the value, or a message naming the bad value and what is allowed. */
@@ -392,6 +394,7 @@ export const rawConfigSchema = z.object({
   flowBusCapacity: field(fields.int(1, 1 << 24), DEFAULTS.flowBusCapacity),
   exporters: field(parseExporters, {}),
   ui: field(parseUi, UI_DEFAULTS),
+  enableDebugEndpoints: field(fields.bool, false),
 });
 
 /** Top-level keys the loader knows (everything else is warned about). */
