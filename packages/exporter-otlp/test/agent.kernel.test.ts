@@ -8,10 +8,11 @@
  * costs counted failures while /healthz keeps answering, and SIGTERM exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -27,8 +28,12 @@ import {
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { attributesOf, metricsByName, startReceiver, type Received, type Receiver } from './receiver.js';
 
-const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
-const AGENT_BIN = join(REPO_ROOT, 'node_modules', '.bin', 'retina-agent');
+/** The `retina-agent` bin of the package that provides it (a fresh install links bins before anything is built). */
+const AGENT_BIN = ((): string => {
+  const pkgJson = createRequire(import.meta.url).resolve('@retina-ts/agent-cli/package.json');
+  const { bin } = JSON.parse(readFileSync(pkgJson, 'utf8')) as { bin: Record<string, string> };
+  return join(dirname(pkgJson), bin['retina-agent']!);
+})();
 
 // Addresses live only inside the namespaces this file creates.
 const CLI_IP = '10.246.13.1';

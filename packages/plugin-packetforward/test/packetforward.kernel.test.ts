@@ -218,7 +218,7 @@ describeKernel('packetforward plugin on a veth pair', () => {
   });
 
   it('publishes on its own every metricsIntervalDuration', async () => {
-    const h = await start({ interfaces: [link.hostIf] }, { interval: '50ms' });
+    const h = await start({ interfaces: [link.hostIf] }, { interval: '1s' });
     const base = h.plugin.collect().egress.packets;
     await sendOut(5, 64);
     const expected = Number(base) + 5;

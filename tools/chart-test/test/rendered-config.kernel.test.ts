@@ -7,10 +7,11 @@
  * client holding Relay's certificate completes the mutual TLS handshake on :4244, while one without is refused.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -27,11 +28,15 @@ import {
   type Netns,
   type NetnsPair,
 } from '@retina-ts/testkit';
-import { REPO_ROOT } from '../src/helm.js';
 import { find, render, type KubeObject } from '../src/render.js';
 import { MATRIX } from '../src/matrix.js';
 
-const AGENT = realpathSync(join(REPO_ROOT, 'node_modules', '.bin', 'retina-agent'));
+/** The `retina-agent` bin of the package that provides it (a fresh install links bins before anything is built). */
+const AGENT = ((): string => {
+  const pkgJson = createRequire(import.meta.url).resolve('@retina-ts/agent-cli/package.json');
+  const { bin } = JSON.parse(readFileSync(pkgJson, 'utf8')) as { bin: Record<string, string> };
+  return join(dirname(pkgJson), bin['retina-agent']!);
+})();
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
 interface Case {
