@@ -341,7 +341,8 @@ export class Agent {
       hubble: this.hubbleAddress,
       ...(http ? { metrics: `http://${metricsHost.includes(':') ? `[${metricsHost}]` : metricsHost}:${http.port}` } : {}),
       port: this.config.ui.port,
-      host: this.config.ui.host ?? this.config.apiServer.host,
+      // No authentication and a capture button: loopback unless an address is named.
+      host: this.config.ui.host ?? '127.0.0.1',
       logger,
     });
   }

@@ -1,7 +1,7 @@
 export { startUiServer, MAX_STREAMS } from './server.js';
 export type { UiServer, UiServerOptions } from './server.js';
 export { hubbleWhitelist, filterFromQuery, UiFilterError, MAX_FILTER_VALUE, MAX_FILTER_VALUES } from './filters.js';
-export { toUiFlow } from './rows.js';
+export { toUiFlow, decodeExtensions } from './rows.js';
 export { ServiceMapAggregator, DnsLatencyTracker } from './aggregate.js';
 export type { ServiceMapOptions } from './aggregate.js';
 export { NodePoller, nodeFiguresFromExposition } from './node-metrics.js';

@@ -20,6 +20,7 @@ import { commandExists, describeKernel, sendUdp, uniqueName, type Netns } from '
 // The agent's own kernel-test helpers: how the agent is spawned and how pods are made of namespaces.
 import { eventually, spawnClusterAgent, stopAgent, tempDir, type AgentProcess } from '../../agent/test/helpers.js';
 import { PodBridge, registerDeploymentPod, type DeploymentPodSpec } from '../../agent/test/pod-network.js';
+import { dig, startDnsmasq } from '../../agent/test/dns-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const NODE = uniqueName('ui-node-', 40);
@@ -35,7 +36,7 @@ const OUT = join(import.meta.dirname, '..', 'test-output');
 
 function requirements(): string | undefined {
   if (!commandExists(CHROMIUM)) return `${CHROMIUM} not found (apt-get install -y chromium)`;
-  for (const cmd of ['iptables', 'tcpdump']) if (!commandExists(cmd)) return `${cmd} not found`;
+  for (const cmd of ['iptables', 'tcpdump', 'dnsmasq', 'dig']) if (!commandExists(cmd)) return `${cmd} not found`;
   return undefined;
 }
 
@@ -114,6 +115,7 @@ describeKernel(
     let agent: AgentProcess | undefined;
     let bridge: PodBridge | undefined;
     let server: ChildProcess | undefined;
+    let dnsmasq: ChildProcess | undefined;
     let web: Netns;
     let cart: Netns;
     let context: BrowserContext | undefined;
@@ -124,6 +126,12 @@ describeKernel(
     const profile = mkdtempSync(join(tmpdir(), 'retina-ui-chromium-'));
     const started = Date.now();
 
+    /** The Flows page without a filter: each test starts from there, whatever the one before left. */
+    const freshFlows = async () => {
+      await page.click('nav a[data-page=flows]');
+      await page.click('form.filters button:has-text("Clear")');
+      await page.locator('.conn.ok').waitFor({ timeout: 10_000 });
+    };
     const shot = (name: string) => page.screenshot({ path: join(OUT, `${name}.png`) });
     /** Texts of the rows the table shows. */
     const rowTexts = () => page.locator('table.flows tbody tr.row').allInnerTexts();
@@ -146,7 +154,9 @@ describeKernel(
         config: [
           'apiServer: { host: 127.0.0.1, port: 0 }',
           'controlPlane: hubble',
-          'enabledPlugin: [packetparser, dropreason]',
+          'enabledPlugin: [packetparser, dropreason, dns, linuxutil]',
+          // Gauges such as drop counts are refreshed this often: the Node page polls every 2 s.
+          'metricsIntervalDuration: 1s',
           'enablePodLevel: true',
           'enableRetinaEndpoint: false',
           `hubble-socket-path: ${join(cwd, 'hubble.sock')}`,
@@ -156,6 +166,7 @@ describeKernel(
           'plugins:',
           '  packetparser: { hostInterface: false }',
           `  dropreason: { flowEvents: true, eventIntervalMs: 0, netnsInode: ${cart.inode} }`,
+          `  dns: { netns: ${web.path} }`,
         ],
       });
       const serving = await eventually(async () => agent!.logs.find((l) => l['msg'] === 'serving the UI')).catch(() => {
@@ -165,6 +176,7 @@ describeKernel(
       registerDeploymentPod(api, WEB, `web-${WEB.hash}-x${process.pid % 1000}`, NODE);
       registerDeploymentPod(api, CART, `cart-${CART.hash}-x${process.pid % 1000}`, NODE);
       server = await startTcpServer(cart, CART.ip);
+      dnsmasq = await startDnsmasq(cart, CART.ip, join(cwd, 'dnsmasq.pid'), '10.9.0.1');
 
       context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
@@ -196,6 +208,7 @@ describeKernel(
       await context?.close();
       rmSync(profile, { recursive: true, force: true });
       server?.kill('SIGTERM');
+      dnsmasq?.kill('SIGTERM');
       await stopAgent(agent);
       bridge?.destroy();
       await api?.close();
@@ -203,6 +216,7 @@ describeKernel(
     });
 
     it('shows new flows with pod, workload, protocol and port within 5 s', async () => {
+      await freshFlows();
       sendUdp(web, { address: CART.ip, port: MARK_PORT, count: 2 });
       const sent = Date.now();
       // Without a listener on cart the datagrams are also dropped (NO_SOCKET): look for the forwarded ones.
@@ -222,9 +236,17 @@ describeKernel(
       await page.locator('table.flows tbody tr.row', { hasText: `:${TCP_PORT}` }).first().waitFor({ timeout: 5000 });
       const tcp = (await rowTexts()).filter((r) => r.includes(`:${TCP_PORT}`));
       expect(tcp.some((r) => r.includes('SYN'))).toBe(true);
+      // DNS from the dns plugin: the query and, on the response, its rcode.
+      expect(dig(web, CART.ip, 'a.test')).toBe('NOERROR');
+      expect(dig(web, CART.ip, 'nope.test')).toBe('NXDOMAIN');
+      await page.locator('table.flows tbody tr.row', { hasText: 'NXDOMAIN' }).first().waitFor({ timeout: 5000 });
+      const dns = (await rowTexts()).filter((r) => r.includes('DNS'));
+      expect(dns.some((r) => r.includes('a.test.') && r.includes('NOERROR'))).toBe(true);
+      expect(dns.some((r) => r.includes('nope.test.') && r.includes('NXDOMAIN'))).toBe(true);
     });
 
     it('marks dropped flows with their reason', async () => {
+      await freshFlows();
       sendUdp(web, { address: CART.ip, port: DROP_PORT, count: 3 });
       const dropped = page.locator('table.flows tbody tr.row.dropped', { hasText: `:${DROP_PORT}` }).first();
       await dropped.waitFor({ timeout: 10_000 });
@@ -235,6 +257,7 @@ describeKernel(
     });
 
     it('narrows the table with a Hubble filter and shows one flow as JSON', async () => {
+      await freshFlows();
       await page.selectOption('select[name=verdict]', 'DROPPED');
       await page.click('form.filters button[type=submit]');
       sendUdp(web, { address: CART.ip, port: DROP_PORT, count: 2 });
@@ -263,6 +286,7 @@ describeKernel(
     });
 
     it('draws the two workloads and the edge between them, the dropping edge marked', async () => {
+      await freshFlows();
       sendUdp(web, { address: CART.ip, port: DROP_PORT, count: 2 });
       tcpConnections(web, CART.ip, 2);
       await page.click('nav a[data-page=map]');
@@ -295,13 +319,14 @@ describeKernel(
       });
       sendUdp(web, { address: CART.ip, port: DROP_PORT, count: 5 });
       // Two samples after the drops make a non-zero rate in the chart's legend.
-      await eventually(async () => (await page.locator('.card', { hasText: 'Drops by reason' }).innerText()).match(/IPTABLE|DROP|POLICY/i), 100, 200);
+      await eventually(async () => /drops since start: .*IPTABLE_RULE_DROP \d+/.test(await page.locator('.card', { hasText: 'Plugins' }).innerText()), 100, 200);
       await page.waitForTimeout(2500);
       await shot('node');
     });
 
     it('captures packets of a selected flow and downloads the tarball', async () => {
-      await page.click('nav a[data-page=flows]');
+      await freshFlows();
+      tcpConnections(web, CART.ip, 1);
       await page.locator('table.flows tbody tr.row', { hasText: `:${TCP_PORT}` }).first().click();
       await page.click('button:has-text("Capture these endpoints")');
       await page.fill('input[name=capture-seconds]', '2');
@@ -322,7 +347,7 @@ describeKernel(
     });
 
     it('keeps the window bounded and the table updating at about 1,000 flows/s', async () => {
-      await page.click('nav a[data-page=flows]');
+      await freshFlows();
       const before = await page.evaluate(() => (window as unknown as UiProbe).__retinaUi.received());
       // Datagrams seen on both veths: about 1,000 flows/s for 5 s when the sender keeps its pace.
       const load = udpLoad(web, CART.ip, 600, 5);

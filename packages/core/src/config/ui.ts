@@ -9,7 +9,7 @@ export interface UiConfig {
   enabled: boolean;
   /** Port of the UI's listener (default 10094; 0 asks the OS for a free port). */
   port: number;
-  /** Address of the UI's listener (default: `apiServer.host`). */
+  /** Address of the UI's listener (default `127.0.0.1`: the UI has no authentication and starts captures). */
   host?: string;
 }
 

@@ -14,7 +14,20 @@ export function color(i: number): string {
   return PALETTE[i % PALETTE.length]!;
 }
 
-export function Chart({ title, times, series, unit }: { title: string; times: number[]; series: Series[]; unit: string }) {
+export function Chart({
+  title,
+  times,
+  series,
+  unit,
+  sparse = false,
+}: {
+  title: string;
+  times: number[];
+  series: Series[];
+  unit: string;
+  /** Values only now and then (gaps between): drawn as points too, or a lone value would not show. */
+  sparse?: boolean;
+}) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const shape = series.map((s) => s.label).join('|');
@@ -35,7 +48,7 @@ export function Chart({ title, times, series, unit }: { title: string; times: nu
         ],
         series: [
           {},
-          ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, fill: `${s.color}18`, points: { show: false } })),
+          ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, fill: sparse ? undefined : `${s.color}18`, points: { show: sparse, size: 6 }, spanGaps: sparse })),
         ],
       },
       [times, ...series.map((s) => s.values)] as uPlot.AlignedData,

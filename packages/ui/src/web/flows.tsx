@@ -51,7 +51,12 @@ function Info({ f }: { f: UiFlow }) {
     );
   }
   if (f.tcpFlags) parts.push(<span class={f.tcpFlags.includes('RST') ? 'flags rst' : 'flags'}>{f.tcpFlags.join(' ')}</span>);
-  return <div class="info">{parts}</div>;
+  const title = [f.dropReason, f.dns ? `${f.dns.query} ${rcodeName(f.dns.rcode)}` : '', f.tcpFlags?.join(' ')].filter(Boolean).join(' · ');
+  return (
+    <div class="info" title={title}>
+      {parts}
+    </div>
+  );
 }
 
 function FilterBar() {
@@ -185,8 +190,8 @@ export function FlowsPage() {
           <table class="flows" data-testid="flows">
             <colgroup>
               <col style={{ width: '9em' }} />
-              <col style={{ width: s.selected ? '27%' : '23%' }} />
-              <col style={{ width: s.selected ? '27%' : '23%' }} />
+              <col style={{ width: s.selected ? '24%' : '23%' }} />
+              <col style={{ width: s.selected ? '24%' : '23%' }} />
               <col style={{ width: '6.8em' }} />
               <col style={{ width: '7.5em' }} />
               <col />

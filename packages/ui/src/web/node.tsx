@@ -46,7 +46,13 @@ export function NodePage() {
       <div class="grid">
         <Chart title="Drops by reason" unit="packets/s" times={times} series={drops} />
         <Chart title="DNS" unit="requests and responses/s" times={times} series={dns} />
-        <Chart title="DNS latency" unit="ms, from request/response flows" times={lat.map((d) => d.time / 1000)} series={latency} />
+        <Chart
+          title="DNS latency"
+          unit="ms, from request/response flows"
+          times={lat.map((d) => d.time / 1000)}
+          series={latency}
+          sparse
+        />
         <Chart title="TCP retransmissions" unit="/s" times={times} series={retrans} />
         <div class="card">
           <h3>TCP connection states</h3>
