@@ -159,13 +159,11 @@ export class DebugEndpoints {
       busy: this.#busy ?? null,
       // Since the previous /debug/vars (or the start): how late timers ran, and how busy the loop was.
       eventLoop: {
-        delayMs: {
-          min: ms(h.min),
-          mean: ms(h.mean),
-          p50: ms(h.percentile(50)),
-          p99: ms(h.percentile(99)),
-          max: ms(h.max),
-        },
+        // null until the monitor has a sample (it samples every 10 ms).
+        delayMs:
+          h.count > 0
+            ? { min: ms(h.min), mean: ms(h.mean), p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }
+            : null,
         samples: h.count,
         utilization: Math.round(elu.utilization * 1000) / 1000,
       },
