@@ -45,6 +45,8 @@ export interface AgentConfigInput {
   flowBusCapacity?: number;
   /** Serve /debug/heap, /debug/profile and /debug/vars on the agent's listener (default false). */
   enableDebugEndpoints?: boolean;
+  /** The web UI of @retina-ts/ui on its own port (needs controlPlane: hubble); default off, port 10094, 127.0.0.1. */
+  ui?: { enabled?: boolean; port?: number; host?: string };
   /** Cilium/Hubble keys of Retina's Hubble ConfigMap (`enable-hubble`, `hubble-listen-address`, ...). */
   [ciliumKey: `${string}-${string}`]: string | number | boolean | undefined;
 }
