@@ -40,7 +40,11 @@ export function profileSeconds(raw: string | null): number {
   return n;
 }
 
-const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+/** Sampling interval of the event-loop monitor, in ms. */
+const LOOP_RESOLUTION_MS = 10;
+
+/** How late a monitor tick ran, in ms: the histogram holds whole intervals between ticks, resolution included. */
+const late = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - LOOP_RESOLUTION_MS) * 100) / 100);
 
 function text(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
@@ -61,7 +65,7 @@ export class DebugEndpoints {
 
   constructor(src: DebugSources) {
     this.#src = src;
-    this.#loop = monitorEventLoopDelay({ resolution: 10 });
+    this.#loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     this.#loop.enable();
   }
 
@@ -157,12 +161,19 @@ export class DebugEndpoints {
       pid: process.pid,
       uptimeSeconds: Math.round(process.uptime()),
       busy: this.#busy ?? null,
-      // Since the previous /debug/vars (or the start): how late timers ran, and how busy the loop was.
+      // How late the loop ran its timers since the listener started (a reset would lose the tick in progress), and
+      // how busy the loop was since the previous /debug/vars.
       eventLoop: {
         // null until the monitor has a sample (it samples every 10 ms).
         delayMs:
           h.count > 0
-            ? { min: ms(h.min), mean: ms(h.mean), p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }
+            ? {
+                min: late(h.min),
+                mean: late(h.mean),
+                p50: late(h.percentile(50)),
+                p99: late(h.percentile(99)),
+                max: late(h.max),
+              }
             : null,
         samples: h.count,
         utilization: Math.round(elu.utilization * 1000) / 1000,
@@ -173,7 +184,6 @@ export class DebugEndpoints {
       // Events lost so far, by where (kernel ring full, a reader's queue to JavaScript full, ...) and by whom.
       lostEvents: lost.values.map((v) => ({ ...v.labels, count: v.value })),
     };
-    h.reset();
     const json = JSON.stringify(body, null, 2) + '\n';
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(json) });
     res.end(json);

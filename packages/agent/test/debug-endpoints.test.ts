@@ -87,6 +87,15 @@ describe('debug endpoints enabled', () => {
     expect(Array.isArray(vars.lostEvents)).toBe(true);
   });
 
+  it('GET /debug/vars shows a stalled event loop in its delay figures', async () => {
+    // Block this process's loop (the agent's too) for 200 ms: the monitor's next tick is at least 190 ms late.
+    const until = Date.now() + 200;
+    while (Date.now() < until);
+    await new Promise((r) => setTimeout(r, 30));
+    const vars = (await (await fetch(`${base}/debug/vars`)).json()) as { eventLoop: { delayMs: { max: number } } };
+    expect(vars.eventLoop.delayMs.max).toBeGreaterThanOrEqual(150);
+  });
+
   it('GET /debug/heap streams a V8 heap snapshot', async () => {
     const res = await fetch(`${base}/debug/heap`);
     expect(res.status).toBe(200);
