@@ -409,7 +409,9 @@ describeKernel(
       // b only acknowledged; it retransmitted nothing.
       expect(select(all, RETRANS, between(b, a)).count).toBe(0);
       const s = all.find((x) => x.name === RETRANS && x.labels['source_podname'] === a.name)!;
-      expect(Object.keys(own(s))).toEqual(Object.keys(labels));
+      // Retina's label set: the flow's direction (remote context: the enum name), then the context labels.
+      expect(Object.keys(own(s))).toEqual(['direction', ...Object.keys(labels)]);
+      expect(s.labels['direction']).toBe('EGRESS');
     });
 
     it('leaves out the families the MetricsConfiguration does not select', async () => {
