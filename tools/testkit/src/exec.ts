@@ -27,6 +27,8 @@ export interface RunOptions {
   input?: string;
   /** Milliseconds before the command is killed (default 30 s). */
   timeoutMs?: number;
+  /** Working directory of the command. */
+  cwd?: string;
 }
 
 /** Runs a command synchronously (optionally inside a network namespace) and returns its output. */
@@ -39,6 +41,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     input: options.input,
     timeout: options.timeoutMs ?? 30_000,
     maxBuffer: 64 * 1024 * 1024,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   const result: CommandResult = {
     status: r.status ?? (r.error ? 127 : 1),
