@@ -240,7 +240,8 @@ async function ringMemory(capacity) {
   const before = heap();
   // Fresh objects, so nothing the ring keeps is shared with the benchmark's own flows.
   for (const f of makeFlows(capacity)) bus.publish(f);
-  while (bus.size > 0) await yieldLoop();
+  // The observer converts its intake in turns: wait until the ring holds every flow.
+  while (bus.size > 0 || server.observer.ring.end < capacity) await yieldLoop();
   const full = heap() - before;
 
   const def = protoLoader.loadSync(['observer/observer.proto'], {
