@@ -57,7 +57,10 @@ describe('retina-agent binary', () => {
   it('serves linuxutil counters that match /proc/net/snmp', async () => {
     const metrics = await eventually(async () => {
       const text = await (await fetch(agent.url('/metrics'))).text();
-      return text.includes('networkobservability_tcp_connection_stats') ? parseExposition(text) : undefined;
+      // The family's HELP line shows before its first read: wait for the samples themselves.
+      return text.includes('statistic_name="RtoMin"') && text.includes('statistic_name="DefaultTTL"')
+        ? parseExposition(text)
+        : undefined;
     });
     const after = readSnmp();
     const universal = 'cluster="e2e",instance="node-e2e"';

@@ -182,12 +182,29 @@ describeKernel('packed packages installed as a user installs them', () => {
     const packs = join(work, 'tarballs');
     mkdirSync(packs);
     const workspaces: string[] = [];
+    /** The @retina-ts packages each public package depends on (dependencies and peers). */
+    const ours = new Map<string, string[]>();
     for (const dir of readdirSync(join(repo, 'packages')).sort()) {
       const pkgFile = join(repo, 'packages', dir, 'package.json');
       if (!existsSync(pkgFile)) continue;
-      const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { name: string; private?: boolean };
-      if (!pkg.private) workspaces.push('-w', pkg.name);
+      const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as {
+        name: string;
+        private?: boolean;
+        dependencies?: Record<string, string>;
+        peerDependencies?: Record<string, string>;
+      };
+      if (pkg.private) continue;
+      workspaces.push('-w', pkg.name);
+      const deps = Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies }).filter((d) => d.startsWith('@retina-ts/'));
+      ours.set(pkg.name, deps);
     }
+    /** `name` and every @retina-ts package it needs, transitively. */
+    const closure = (name: string, seen = new Set<string>()): Set<string> => {
+      if (seen.has(name)) return seen;
+      seen.add(name);
+      for (const d of ours.get(name) ?? []) closure(d, seen);
+      return seen;
+    };
     // One npm process packs them all (from the built dist/ folders), as `npm publish` would.
     for (const report of packed(
       npm(repo, ['pack', '--json', '--ignore-scripts', '--pack-destination', packs, ...workspaces], true),
@@ -198,15 +215,7 @@ describeKernel('packed packages installed as a user installs them', () => {
     // The full agent: the retina-agent command package. Every @retina-ts tarball it needs is named, because none
     // is on the registry yet; everything else comes from the registry at its newest matching version.
     full = userFolder('full-agent');
-    const fullSet = [
-      '@retina-ts/agent-cli',
-      '@retina-ts/agent',
-      '@retina-ts/core',
-      '@retina-ts/bpf-runtime',
-      '@retina-ts/hubble',
-      '@retina-ts/kubernetes',
-      ...[...tarballs.keys()].filter((n) => n.startsWith('@retina-ts/plugin-')),
-    ];
+    const fullSet = [...closure('@retina-ts/agent-cli')];
     const fullInstall = npmAsync(full, ['install', '--no-audit', '--no-fund', ...fullSet.map(tarball)]);
 
     // A custom agent with one plugin.
