@@ -10,7 +10,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,9 +18,11 @@ import {
   commandExists,
   createNetnsPair,
   describeKernel,
+  getOverUnixSocket,
   sendUdp,
   startForwarderIn,
   startLocalForwarder,
+  waitForAsync,
   type LocalForwarder,
   type NetnsPair,
 } from '@retina-ts/testkit';
@@ -59,33 +60,10 @@ interface RunningAgent {
   receiver: Receiver;
 }
 
-/** GET over a unix socket. */
-function get(socketPath: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, attempts = 150): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not reached${last ? ` (${String(last)})` : ''}`);
-}
+const get = getOverUnixSocket;
+/** Waits for an asynchronous condition (30 s at most: exports and metrics run on 1 s intervals). */
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  waitForAsync(probe, { description: what, timeoutMs: 30_000 });
 
 interface PromFamily {
   name: string;

@@ -9,7 +9,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,10 +19,12 @@ import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@re
 import {
   createNetnsPair,
   describeKernel,
+  getOverUnixSocket,
   ping,
   startForwarderIn,
   startLocalForwarder,
   uniqueName,
+  waitForAsync,
   type LocalForwarder,
   type Netns,
   type NetnsPair,
@@ -47,34 +48,6 @@ interface Case {
   expectPlugins: Record<string, string>;
   /** A metric family the running plugins must serve. */
   family: string;
-}
-
-/** GET over a unix socket (the agent's port reached through a forwarder inside its namespace). */
-function getOverUnixSocket(socketPath: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, attempts = 150): Promise<T> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what}: not reached${last ? ` (${String(last)})` : ''}`);
 }
 
 const secretFiles = (objects: KubeObject[], name: string): Record<string, string> =>
@@ -170,22 +143,22 @@ describeKernel('retina-agent on the config the chart renders', () => {
     const metricsSocket = join(dir, 'metrics.sock');
     children.push(await startForwarderIn(ns, metricsSocket, `127.0.0.1:${port}`));
     let seen = '';
-    const plugins = await eventually(`${c.name}: plugins ${JSON.stringify(c.expectPlugins)}`, async () => {
+    const plugins = await waitForAsync(async () => {
       const { body } = await getOverUnixSocket(metricsSocket, '/plugins');
       seen = body;
       const list = JSON.parse(body) as { name: string; state: string }[] | { plugins: { name: string; state: string }[] };
       const states = Object.fromEntries((Array.isArray(list) ? list : list.plugins).map((p) => [p.name, p.state]));
       return Object.entries(c.expectPlugins).every(([n, s]) => states[n] === s) ? states : undefined;
-    }).catch((err: Error) => {
+    }, { description: `${c.name}: plugins ${JSON.stringify(c.expectPlugins)}` }).catch((err: Error) => {
       throw new Error(`${err.message}; /plugins said ${seen}`);
     });
     expect(plugins).toMatchObject(c.expectPlugins);
     // Real traffic across the node's interface.
     ping(ns, '10.248.7.2', { count: 3 });
-    const metrics = await eventually(`${c.name}: ${c.family} on /metrics`, async () => {
+    const metrics = await waitForAsync(async () => {
       const { body } = await getOverUnixSocket(metricsSocket, '/metrics');
       return body.includes(`${c.family}{`) ? body : undefined;
-    });
+    }, { description: `${c.name}: ${c.family} on /metrics` });
     expect(metrics).toContain(c.family);
     expect((await getOverUnixSocket(metricsSocket, '/readyz')).status).toBe(200);
 

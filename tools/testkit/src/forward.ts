@@ -4,6 +4,7 @@
  * namespace without giving the root namespace an address.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Netns } from './netns.js';
@@ -87,5 +88,20 @@ export function startLocalForwarder(path: string, port: number): Promise<LocalFo
           }),
       }),
     );
+  });
+}
+
+/** GET over a unix socket (a listener inside a namespace, reached through a forwarder); resolves status and body. */
+export function getOverUnixSocket(socketPath: string, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, agent: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} over ${socketPath} timed out`)));
+    req.end();
   });
 }

@@ -45,5 +45,5 @@ export {
   type QdiscInfo,
   type TcFilterInfo,
 } from './leaks.js';
-export { waitFor, type WaitOptions } from './wait.js';
-export { startForwarderIn, startLocalForwarder, type LocalForwarder } from './forward.js';
+export { waitFor, waitForAsync, type WaitOptions } from './wait.js';
+export { getOverUnixSocket, startForwarderIn, startLocalForwarder, type LocalForwarder } from './forward.js';

@@ -25,3 +25,24 @@ export async function waitFor<T>(probe: () => T | undefined | false, options: Wa
     await sleep(options.intervalMs ?? 20);
   }
 }
+
+/**
+ * Like waitFor() for an asynchronous probe: a probe that throws counts as not yet (the last error is named in the
+ * timeout message), e.g. an HTTP request to a listener that is still starting.
+ */
+export async function waitForAsync<T>(probe: () => Promise<T | undefined | false>, options: WaitOptions = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${options.description ?? 'condition'}${last ? ` (${String(last)})` : ''}`);
+    }
+    await sleep(options.intervalMs ?? 200);
+  }
+}
