@@ -79,6 +79,8 @@ export class Agent {
   private stopPeerNodes: (() => void) | undefined;
   private stopAdvanced: (() => void) | undefined;
   private stopHeapTrim: (() => void) | undefined;
+  /** bpf-runtime's readerQueues(), loaded when the debug endpoints are on. */
+  private readerQueues: (() => unknown[]) | undefined;
   /** Flows after the enricher: what metrics and the Hubble API consume. */
   readonly flows: EnrichedFlows;
   private stopping: Promise<void> | undefined;
@@ -169,6 +171,10 @@ export class Agent {
   /** Starts HTTP and every plugin; resolves once the listener is bound (plugins start in the background). */
   async start(): Promise<void> {
     await this.pending;
+    if (this.config.enableDebugEndpoints) {
+      // The ring- and perf-buffer readers' queues for /debug/vars; without bpf-runtime there are none.
+      this.readerQueues = await import('@retina-ts/bpf-runtime').then((m) => m.readerQueues, () => undefined);
+    }
     if (this.listen) {
       const { host, port } = this.config.apiServer;
       this.server = await startHttpServer(
@@ -178,7 +184,14 @@ export class Agent {
           kubernetes: () => this.kubernetes?.status() ?? { state: 'disabled', reason: 'no cluster configuration' },
           ready: () => this.manager.status().every((p) => p.state !== 'pending' && p.state !== 'initializing'),
           ...(this.config.enableDebugEndpoints
-            ? { debug: { queues: () => ({ flowBus: { queued: this.flowBus.size, capacity: this.flowBus.capacity } }) } }
+            ? {
+                debug: {
+                  queues: () => ({
+                    flowBus: { queued: this.flowBus.size, capacity: this.flowBus.capacity },
+                    readers: this.readerQueues?.() ?? [],
+                  }),
+                },
+              }
             : {}),
         },
         host,

@@ -65,7 +65,7 @@ describe('debug endpoints enabled', () => {
       eventLoop: { delayMs: Record<string, number> | null; samples: number };
       memory: { heapUsed: number };
       plugins: unknown[];
-      queues: { flowBus: { queued: number; capacity: number } };
+      queues: { flowBus: { queued: number; capacity: number }; readers: unknown[] };
       lostEvents: unknown;
     };
     expect(vars.pid).toBe(process.pid);
@@ -84,6 +84,8 @@ describe('debug endpoints enabled', () => {
     expect(vars.plugins).toEqual([]);
     expect(vars.queues.flowBus).toEqual({ queued: 0, capacity: expect.any(Number) });
     expect(vars.queues.flowBus.capacity).toBeGreaterThan(0);
+    // No plugin here reads a ring (the reader queues' content is tested in bpf-runtime's ring-buffer test).
+    expect(vars.queues.readers).toEqual([]);
     expect(Array.isArray(vars.lostEvents)).toBe(true);
   });
 

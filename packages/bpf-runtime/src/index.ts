@@ -28,7 +28,8 @@ export {
   type PerfBufferStats,
   type PerfRecordBatch,
 } from './perfbuf.js';
-export type { BatchReaderOptions, BatchReaderStats } from './reader.js';
+export type { BatchReaderOptions, BatchReaderStats, ReaderQueueState } from './reader.js';
+export { readerQueues } from './reader.js';
 export { RawSocket, type RawSocketOptions } from './socket.js';
 export {
   cleanupTcAttachments,

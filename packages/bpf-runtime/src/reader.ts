@@ -100,6 +100,30 @@ export function checkReaderArgs(
   }
 }
 
+/** A running reader's queue state, for diagnostics (`readerQueues()`). */
+export interface ReaderQueueState {
+  /** `ring buffer` or `perf buffer`. */
+  kind: string;
+  /** The BPF map read. */
+  map: string;
+  /** Records taken from the kernel buffer. */
+  read: number;
+  /** Records handed to JavaScript. */
+  delivered: number;
+  /** Records dropped because the queue to JavaScript was full. */
+  dropped: number;
+  /** Records taken from the kernel and not yet handed to JavaScript or dropped: the queue's depth now. */
+  queued: number;
+}
+
+/** Readers between start() and stop(), so a diagnostics endpoint can list their queues without holding them. */
+const runningReaders = new Set<BatchReader<RecordBatch>>();
+
+/** The queue state of every running ring- and perf-buffer reader of this process. */
+export function readerQueues(): ReaderQueueState[] {
+  return [...runningReaders].map((r) => r.queueState());
+}
+
 /**
  * The lifecycle both readers share. `makeBatch` turns the native callback's arguments into the batch object:
  * the ArrayBuffer holds `arrays` u32 arrays of `stride` slots (offsets, lengths[, cpus]) followed by the records.
@@ -167,6 +191,7 @@ export abstract class BatchReader<B extends RecordBatch> implements Releasable {
     });
     this.#state = 'running';
     this.#owner?.track(this);
+    runningReaders.add(this as unknown as BatchReader<RecordBatch>);
     return this;
   }
 
@@ -177,8 +202,22 @@ export abstract class BatchReader<B extends RecordBatch> implements Releasable {
       return;
     }
     this.#state = 'stopped';
+    runningReaders.delete(this as unknown as BatchReader<RecordBatch>);
     this.#native.stop();
     this.#owner?.untrack(this);
+  }
+
+  /** This reader's queue state (see readerQueues()). */
+  queueState(): ReaderQueueState {
+    const s = this.#native.stats();
+    return {
+      kind: this.#kind,
+      map: this.#mapName,
+      read: s.read,
+      delivered: s.records,
+      dropped: s.dropped,
+      queued: Math.max(0, s.read - s.records - s.dropped),
+    };
   }
 
   /** Raw native counters. */

@@ -2,7 +2,7 @@
 import { describeKernel, waitFor } from '@retina-ts/testkit';
 import { afterEach, expect, it } from 'vitest';
 
-import { BpfError, RingBufferReader, type BpfObject, type RecordBatch } from '../src/index.js';
+import { BpfError, readerQueues, RingBufferReader, type BpfObject, type RecordBatch } from '../src/index.js';
 import { addonMissing, Event, markedPacket, openFixture } from './helpers.js';
 
 let obj: BpfObject | undefined;
@@ -55,6 +55,19 @@ describeKernel(
       expect(seen.every((n) => n === 1)).toBe(true);
       expect(Math.max(...batchSizes)).toBeLessThanOrEqual(512);
       expect(reader.stats()).toMatchObject({ records: total, batches: batchSizes.length, dropped: 0 });
+    });
+
+    it('lists a running reader in readerQueues() with what it read, delivered and holds, until it stops', async () => {
+      const o = load();
+      let delivered = 0;
+      const reader = new RingBufferReader(o.map('events'), { onBatch: (b) => void (delivered += b.count) }).start();
+      const mine = () => readerQueues().filter((q) => q.map === 'events');
+      expect(mine()).toEqual([{ kind: 'ring buffer', map: 'events', read: 0, delivered: 0, dropped: 0, queued: 0 }]);
+      o.program('tc_ringbuf').testRun(markedPacket(0xabcd0123), { repeat: 100 });
+      await waitFor(() => delivered >= 100, { description: '100 records', timeoutMs: 10_000 });
+      expect(mine()).toEqual([{ kind: 'ring buffer', map: 'events', read: 100, delivered: 100, dropped: 0, queued: 0 }]);
+      reader.stop();
+      expect(mine()).toEqual([]);
     });
 
     it('counts records as dropped instead of blocking when JavaScript does not keep up', async () => {
