@@ -3,7 +3,7 @@
 // package that provides the `retina-agent` bin, every package declaring `"retina": { "plugin": … }`, the capture
 // workload and the operator packages, each with the @retina-ts packages they depend on.
 //
-//   node tools/build-images/plan.mjs <agent|operator>   prints the package directories, one a line
+//   node tools/build-images/plan.mjs <agent|operator|shell>   prints the package directories, one a line
 //   node tools/build-images/plan.mjs bins <image>         prints the commands the image links into /usr/local/bin
 //   node tools/build-images/plan.mjs order <image>...   prints the package directories of those images, each after the
 //                                                       workspace packages it depends on (the build order)
@@ -19,6 +19,8 @@ export const IMAGES = {
   // retina-bpf: the chart's init container runs `retina-bpf cleanup` from the agent image.
   agent: { name: 'retina-ts-agent', bins: ['retina-agent', 'retina-capture', 'retina-bpf'] },
   operator: { name: 'retina-ts-operator', bins: ['retina-operator', 'kubectl-retina'] },
+  // `kubectl retina shell`'s image: Debian's network tools only, no Node.js and no workspace package.
+  shell: { name: 'retina-ts-shell', bins: [] },
 };
 
 /** Every public workspace package under packages/: name → { dir, pkg }. */
