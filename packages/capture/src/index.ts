@@ -16,7 +16,7 @@ export * from './outputs/blob.js';
 export * from './outputs/s3.js';
 export * from './outputs/retry.js';
 export * from './cli-options.js';
-export { VERSION, AGENT_IMAGE_REPOSITORY, DEFAULT_AGENT_IMAGE } from './version.js';
+export { VERSION, AGENT_IMAGE_REPOSITORY, DEFAULT_AGENT_IMAGE, SHELL_IMAGE_REPOSITORY, DEFAULT_SHELL_IMAGE } from './version.js';
 export * from './translate/targets.js';
 export * from './translate/job.js';
 export * from './translate/status.js';

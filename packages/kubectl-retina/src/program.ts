@@ -13,7 +13,7 @@ import { printHealth } from './commands/health.js';
 import { downloadAllCaptures, downloadCapture } from './commands/download.js';
 import { attachTerminal, parseCapabilities, parseShellTarget, runShell, type AttachFn } from './commands/shell.js';
 import { VERSION } from './version.js';
-import { AGENT_IMAGE_REPOSITORY } from '@retina-ts/capture';
+import { DEFAULT_SHELL_IMAGE, SHELL_IMAGE_REPOSITORY } from '@retina-ts/capture';
 
 /** Where the program writes and what it reads from the environment. */
 export interface ProgramIO {
@@ -29,6 +29,9 @@ export interface ProgramIO {
 
 /** The agent image of this version, which carries `retina-capture` and tcpdump. */
 export { DEFAULT_AGENT_IMAGE };
+
+/** The shell image of this version (`kubectl retina shell`): Debian with network tools, no Node.js. */
+export { DEFAULT_SHELL_IMAGE };
 
 /** The image the capture Jobs run: --image, else with --debug $RETINA_AGENT_IMAGE, else the agent image of this version. */
 export function captureImage(flag: string | undefined, debug: boolean, env: Record<string, string | undefined>): string {
@@ -86,7 +89,7 @@ export function buildProgram(io: ProgramIO, state: { exitCode: number } = { exit
     .command('shell')
     .description('a shell with network tools on a node (node/<name>: host network, pod in --namespace) or in a pod (pod/<name>: ephemeral container)')
     .argument('<target>', 'node/<name>, a node name, or pod/<name>')
-    .option('--image <image>', 'shell image (default: the agent image of this version: ip, ss, tcpdump, iptables, nft)')
+    .option('--image <image>', 'shell image (default: the retina-ts-shell image of this version: ip, ss, dig, curl, bpftool, tcpdump, iptables, nft ...)')
     .option('--retina-shell-image-repo <repo>', 'image repository (with --retina-shell-image-version; env RETINA_SHELL_IMAGE_REPO)')
     .option('--retina-shell-image-version <tag>', 'image tag (env RETINA_SHELL_IMAGE_VERSION)')
     .option('-m, --mount-host-filesystem', 'nodes: mount the host filesystem read-only at /host')
@@ -101,7 +104,7 @@ export function buildProgram(io: ProgramIO, state: { exitCode: number } = { exit
       const { kc, namespace } = loadKube(kubeFlags(cmd));
       const timeoutMs = parseDuration(String(o.timeout));
       if (timeoutMs === undefined || timeoutMs <= 0) throw new Error(`--timeout: "${String(o.timeout)}" is not a positive duration (e.g. 30s, 2m)`);
-      const repo = (o.retinaShellImageRepo as string | undefined) || env.RETINA_SHELL_IMAGE_REPO || AGENT_IMAGE_REPOSITORY;
+      const repo = (o.retinaShellImageRepo as string | undefined) || env.RETINA_SHELL_IMAGE_REPO || SHELL_IMAGE_REPOSITORY;
       const tag = (o.retinaShellImageVersion as string | undefined) || env.RETINA_SHELL_IMAGE_VERSION || VERSION;
       await runShell(
         kc,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
-import { DEFAULT_AGENT_IMAGE } from '@retina-ts/capture';
+import { DEFAULT_AGENT_IMAGE, DEFAULT_SHELL_IMAGE } from '@retina-ts/capture';
 import { PassThrough } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { attachStreams, loadKube, parseCapabilities, parseShellTarget, runProgram, runShell } from '../src/index.js';
@@ -75,7 +75,9 @@ describe('kubectl retina shell', () => {
     expect(a.pod).toMatch(/^retina-shell-[0-9a-f]{5}$/);
     expect(a.spec).toMatchObject({ nodeName: 'node-1', hostNetwork: true, hostPID: true, restartPolicy: 'Never', tolerations: [{ operator: 'Exists' }] });
     const c = a.spec!.containers[0]!;
-    expect(c.image).toBe(DEFAULT_AGENT_IMAGE);
+    expect(c.image).toBe(DEFAULT_SHELL_IMAGE);
+    expect(DEFAULT_SHELL_IMAGE).toMatch(/^ghcr\.io\/retina-ts\/retina-ts-shell:\d+\.\d+\.\d+/);
+    expect(c.image).not.toBe(DEFAULT_AGENT_IMAGE);
     expect([c.stdin, c.tty]).toEqual([true, true]);
     expect(c.securityContext).toEqual({ capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] }, seccompProfile: { type: 'Unconfined' } });
     expect(c.volumeMounts).toEqual([
@@ -97,6 +99,33 @@ describe('kubectl retina shell', () => {
     expect(spec.volumes).toBeUndefined();
     expect(spec.containers[0]!.image).toBe('registry.test/tools:v9');
     expect(spec.containers[0]!.securityContext).toEqual({ capabilities: { drop: ['ALL'], add: [] } });
+  });
+
+  it('takes the repository and tag from $RETINA_SHELL_IMAGE_REPO/_VERSION, each defaulting to the shell image\'s', async () => {
+    const images: string[] = [];
+    const shell = async (env: Record<string, string>, ...args: string[]) => {
+      const code = await runProgram(['--kubeconfig', kubeconfig, 'shell', 'node-1', ...args], {
+        out: () => {},
+        err: () => {},
+        env,
+        pollIntervalMs: 10,
+        attach: async ({ namespace, pod }) => {
+          images.push(api.get<KubeObject & V1Pod>('pods', namespace, pod).spec!.containers[0]!.image!);
+        },
+      });
+      expect(code).toBe(0);
+    };
+    await shell({ RETINA_SHELL_IMAGE_REPO: 'registry.test/env', RETINA_SHELL_IMAGE_VERSION: 'e1' });
+    await shell({ RETINA_SHELL_IMAGE_VERSION: 'e2' });
+    await shell({ RETINA_SHELL_IMAGE_REPO: 'registry.test/env' }, '--retina-shell-image-repo', 'registry.test/flag');
+    await shell({ RETINA_SHELL_IMAGE_REPO: 'registry.test/env' }, '--image', 'registry.test/whole:3');
+    const tag = DEFAULT_SHELL_IMAGE.split(':').pop();
+    expect(images).toEqual([
+      'registry.test/env:e1',
+      'ghcr.io/retina-ts/retina-ts-shell:e2',
+      `registry.test/flag:${tag}`,
+      'registry.test/whole:3',
+    ]);
   });
 
   it('runs a pod shell in an ephemeral container of the pod', async () => {
