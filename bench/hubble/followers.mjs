@@ -19,10 +19,13 @@ const def = protoLoader.loadSync(['observer/observer.proto'], {
   includeDirs: [protos],
   keepCase: true,
   longs: String,
+  enums: String,
 });
 const { observer } = grpc.loadPackageDefinition(def);
 
-const counts = Array.from({ length: n }, () => ({ flows: 0, lost: 0, lastMs: 0 }));
+// lost: every lost event whatever its source; lostRing / lostQueue: those of HUBBLE_RING_BUFFER (this follower
+// skipped ahead) and OBSERVER_EVENTS_QUEUE (the server's intake dropped them before the ring).
+const counts = Array.from({ length: n }, () => ({ flows: 0, lost: 0, lostRing: 0, lostQueue: 0, lastMs: 0 }));
 const clients = [];
 const streams = [];
 for (let i = 0; i < n; i++) {
@@ -35,7 +38,12 @@ for (let i = 0; i < n; i++) {
   const c = counts[i];
   stream.on('data', (r) => {
     if (r.flow) c.flows++;
-    else if (r.lost_events) c.lost += Number(r.lost_events.num_events_lost);
+    else if (r.lost_events) {
+      const lost = Number(r.lost_events.num_events_lost);
+      c.lost += lost;
+      if (r.lost_events.source === 'HUBBLE_RING_BUFFER') c.lostRing += lost;
+      else if (r.lost_events.source === 'OBSERVER_EVENTS_QUEUE') c.lostQueue += lost;
+    }
     c.lastMs = Date.now();
   });
   stream.on('error', (err) => {

@@ -163,6 +163,8 @@ async function deliver(n) {
         resolve({
           flows: counts.reduce((s, c) => s + c.flows, 0),
           lost: counts.reduce((s, c) => s + c.lost, 0),
+          lostRing: counts.reduce((s, c) => s + c.lostRing, 0),
+          lostQueue: counts.reduce((s, c) => s + c.lostQueue, 0),
           lastMs: Math.max(...counts.map((c) => c.lastMs)),
         }),
       );
@@ -174,14 +176,39 @@ async function deliver(n) {
       throw new Error(`only ${server.activeFlowStreams} of ${n} followers connected`);
     await sleep(20);
   }
-  /** Runs one phase; every follower ends with received + lost = published, so wait for that. */
+  /** Until the bus is empty and so is the observer's intake queue (a turn passes with the ring unchanged). */
+  const intakeDrained = async () => {
+    for (;;) {
+      const end = server.observer.ring.end;
+      await yieldLoop();
+      await yieldLoop();
+      if (bus.size === 0 && server.observer.ring.end === end) return;
+    }
+  };
+  /**
+   * Runs one phase. Every published flow is either converted into the ring or reported lost by the intake
+   * (OBSERVER_EVENTS_QUEUE, which also covers flows the bus dropped); each follower then receives it, or a lost
+   * event for it (any source). A follower that skips ahead over an intake lost notice hears of it as one
+   * HUBBLE_RING_BUFFER entry, not as the flows it stood for: `missing` counts those flows.
+   */
   const phase = async (publish) => {
     const before = await totals();
+    const seenBefore = server.observer.seenFlows;
+    const droppedBefore = bus.dropped;
     const startMs = Date.now();
     const pub = await publish();
+    await intakeDrained();
+    // Flows published, whether the bus took them or dropped them (the intake reports the latter as lost).
+    const published = pub.published + (bus.dropped - droppedBefore);
+    const intakeLost = published - (server.observer.seenFlows - seenBefore);
+    // Followers are done when every flow is accounted for, or when none of them received anything for 500 ms.
     let t = await totals();
     const limit = Date.now() + 30_000;
-    while (t.flows + t.lost - before.flows - before.lost < pub.published * n && Date.now() < limit) {
+    while (
+      t.flows + t.lost - before.flows - before.lost < published * n &&
+      Date.now() - t.lastMs < 500 &&
+      Date.now() < limit
+    ) {
       await sleep(20);
       t = await totals();
     }
@@ -189,10 +216,14 @@ async function deliver(n) {
     const lost = t.lost - before.lost;
     return {
       pub,
+      published,
+      intakeLost,
       received,
       lost,
-      secs: (t.lastMs - startMs) / 1000,
-      missing: pub.published * n - received - lost,
+      lostRing: t.lostRing - before.lostRing,
+      lostQueue: t.lostQueue - before.lostQueue,
+      secs: (Math.max(t.lastMs, startMs + 1) - startMs) / 1000,
+      missing: published * n - received - lost,
     };
   };
   try {
@@ -210,9 +241,12 @@ async function deliver(n) {
     }
     return {
       n,
-      fullPublishRate: rate(full.pub.published, full.pub.secs),
+      fullPublishRate: rate(full.published, full.pub.secs),
       fullDelivered: rate(full.received / n, full.secs),
-      fullLostPct: (100 * full.lost) / (full.pub.published * n),
+      fullLostPct: (100 * full.lost) / (full.published * n),
+      fullLostRingPct: (100 * full.lostRing) / (full.published * n),
+      fullLostQueuePct: (100 * full.lostQueue) / (full.published * n),
+      fullIntakeLostPct: (100 * full.intakeLost) / full.published,
       fullMissing: full.missing,
       lossless: ok,
     };
@@ -279,14 +313,17 @@ try {
   );
   console.log('\nlive delivery over the unix socket, per follower (flows/s)');
   console.log(
-    '  followers | publisher at full speed: published, delivered, lost | highest rate with nothing lost',
+    '  followers | publisher at full speed: published, delivered, lost by source | highest rate with nothing lost',
   );
   for (const n of FOLLOWERS) {
     const d = await deliver(n);
     console.log(
       `  ${String(n).padStart(9)} | ${fmt(d.fullPublishRate).padStart(9)} ${fmt(d.fullDelivered).padStart(9)} ` +
-        `${d.fullLostPct.toFixed(1).padStart(5)}%` +
-        (d.fullMissing ? ` (${fmt(d.fullMissing)} neither delivered nor reported lost)` : '') +
+        `${d.fullLostPct.toFixed(1).padStart(5)}% (ring buffer ${d.fullLostRingPct.toFixed(1)}%, ` +
+        `events queue ${d.fullLostQueuePct.toFixed(1)}%; intake dropped ${d.fullIntakeLostPct.toFixed(1)}%)` +
+        (d.fullMissing
+          ? ` (${fmt(d.fullMissing)} neither delivered nor reported lost: intake losses behind a skip)`
+          : '') +
         ` | ${fmt(d.lossless).padStart(8)} per follower, ${fmt(d.lossless * n).padStart(9)} in total`,
     );
   }
