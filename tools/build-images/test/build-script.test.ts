@@ -57,6 +57,30 @@ describe('build scripts', () => {
   });
 });
 
+describe('shell image', () => {
+  const script = readFileSync(join(here, 'build'), 'utf8');
+  const debs = /^SHELL_DEBS=(\S+)$/m.exec(script)?.[1]?.split(',') ?? [];
+
+  it('is retina-ts-shell, built from Debian packages only: no workspace package, no command of ours', () => {
+    expect((IMAGES as Record<string, { name: string; bins: string[] }>).shell).toEqual({ name: 'retina-ts-shell', bins: [] });
+    expect(plan('shell')).toEqual([]);
+    expect((buildOrder(['shell'], root) as Planned[]).map((p) => p.name)).toEqual([]);
+  });
+
+  it('installs the network tools kubectl retina shell offers, and no Node.js', () => {
+    expect(debs).toEqual(expect.arrayContaining(['iproute2', 'iputils-ping', 'dnsutils', 'curl', 'ca-certificates', 'bpftool',
+      'tcpdump', 'iptables', 'nftables', 'ethtool', 'netcat-openbsd', 'conntrack', 'procps']));
+    expect(debs.filter((d) => /node/.test(d))).toEqual([]);
+  });
+
+  it('is built by `build shell` without the Node.js and package steps, and runs bash by default', () => {
+    expect(script).toMatch(/shell\) ;;/);
+    expect(script).toContain('[ ${#node_images[@]} -eq 0 ] || snapshot_build');
+    expect(script).toContain(`commit_image shell "$work/$image-rootfs.tar" "$work/$image-app" '["bash"]'`);
+    expect(script).toMatch(/^\[ \$\{#images\[@\]\} -gt 0 \] \|\| images=\(agent operator shell\)$/m);
+  });
+});
+
 describe('image plan', () => {
   it('versions the images like packages/agent', () => {
     const agent = JSON.parse(readFileSync(join(root, 'packages/agent/package.json'), 'utf8')) as Pkg;
