@@ -8,6 +8,8 @@ const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json
 let passed = 0, failed = 0, skipped = 0;
 for (const f of files) {
   const r = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+  // Only vitest reports count; other figures tests leave here (install sizes) are not test results.
+  if (!Number.isInteger(r.numPassedTests) || !Number.isInteger(r.numFailedTests)) continue;
   passed += r.numPassedTests;
   failed += r.numFailedTests;
   skipped += r.numPendingTests + r.numTodoTests;

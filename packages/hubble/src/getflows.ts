@@ -360,6 +360,21 @@ export class FlowStreamer {
     return this.#o.sink.write(this.#o.encoder.lost(lost, timestampOfNs(now), this.#o.nodeName));
   }
 
+  /**
+   * The events a skip from the cursor to `to` makes this client miss: one per entry, except that a lost-events
+   * notice still in the ring (the intake's queue overflowed) stands for the flows it counts, so the client learns
+   * how many flows it missed rather than how many ring slots.
+   */
+  #skippedEvents(to: number): number {
+    const { ring } = this.#o;
+    let events = to - this.#cursor;
+    for (let seq = Math.max(this.#cursor, ring.start); seq < to; seq++) {
+      const lost = ring.get(seq)?.lost;
+      if (lost) events += Math.max(0, Number(lost.num_events_lost) - 1);
+    }
+    return events;
+  }
+
   #pump(turnBudget: number): void {
     const { ring, query, encoder, sink } = this.#o;
     if (this.#scan) {
@@ -382,9 +397,8 @@ export class FlowStreamer {
       let skipTo = ring.start;
       if (this.#live && end - this.#cursor > this.#o.maxLag) skipTo = Math.max(skipTo, end - this.#o.maxLag);
       if (this.#cursor < skipTo) {
-        const missed = skipTo - this.#cursor;
+        writable = this.#lost(this.#skippedEvents(skipTo));
         this.#cursor = skipTo;
-        writable = this.#lost(missed);
         continue;
       }
       const entry = ring.get(this.#cursor) as RingEntry;

@@ -214,6 +214,26 @@ describe('FlowStreamer', () => {
     expect(slow.uuids()).toEqual(['f0', 'f6', 'f7', 'f8', 'f9']);
   });
 
+  it('a follower that skips an intake-overflow notice is told of the flows it stands for, not of one slot', async () => {
+    const ring = ringWith(63, 0);
+    const slow = run(ring, { follow: true }, new ArraySink(1), { maxLag: 4 }).sink;
+    await settle();
+    ring.push([entry(0)]);
+    await settle();
+    // The intake dropped 100 flows: one notice in the ring stands for them.
+    const notice = entry(1);
+    ring.push([
+      { timeNs: notice.timeNs, time: notice.time, lost: { source: 2, num_events_lost: 100 } },
+      ...Array.from({ length: 8 }, (_, i) => entry(i + 2)),
+    ]);
+    await settle();
+    slow.release(100);
+    await settle();
+    // Skipped: the notice (100 flows) and f2..f5 (4 flows); f6..f9 are sent.
+    expect(slow.out.find((r) => r.lost_events)?.lost_events?.num_events_lost).toBe(104);
+    expect(slow.uuids()).toEqual(['f0', 'f6', 'f7', 'f8', 'f9']);
+  });
+
   it('applies a field mask', async () => {
     const pb = entry(1).flow;
     expect(maskFlow(pb!, ['uuid', 'source.pod_name', 'ethernet'])).toEqual({
