@@ -32,6 +32,7 @@ import {
 } from '@retina-ts/capture';
 import type { Logger } from '@retina-ts/core';
 import type { OperatorConfig } from './config.js';
+import { canonicalJson } from './canonical-json.js';
 
 /** What the reconciler needs besides the cluster. */
 export interface ReconcilerOptions {
@@ -46,19 +47,6 @@ export interface ReconcilerOptions {
 export type ReconcileOutcome = 'gone' | 'finalized' | 'invalid' | 'error' | 'progress' | 'done' | 'cleaned-up';
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-
-/** JSON with object keys sorted, so equal statuses compare equal whatever order the server returned. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
 const seconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
 const iso = (d: Date) => d.toISOString().replace(/\.\d+Z$/, 'Z');
@@ -104,7 +92,7 @@ export class CaptureReconciler {
   }
 
   async #setStatus(c: Capture, status: CaptureStatus): Promise<void> {
-    if (canonical(c.status ?? {}) === canonical(status)) return;
+    if (canonicalJson(c.status ?? {}) === canonicalJson(status)) return;
     await this.#custom.patchNamespacedCustomObjectStatus(
       { group: CAPTURE_GROUP, version: CAPTURE_VERSION, namespace: c.metadata.namespace!, plural: CAPTURE_PLURAL, name: c.metadata.name, body: { status } },
       mergePatch,

@@ -13,6 +13,7 @@ import { WorkQueue } from './controller.js';
 import { RETINA_API_VERSION, RETINA_GROUP, RETINA_VERSION } from './crds/definitions.js';
 import type { RetinaEndpointSpec } from './crds/schemas.js';
 import { watchInformer, type StartedInformer } from './informers.js';
+import { canonicalJson } from './canonical-json.js';
 
 const PLURAL = 'retinaendpoints';
 
@@ -59,19 +60,6 @@ export function retinaEndpointFor(pod: V1Pod): RetinaEndpointObject {
     },
     spec: retinaEndpointSpec(pod),
   };
-}
-
-/** JSON with sorted keys, for comparing specs whatever order the server returned their fields in. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 /** Knobs of the controller. */
@@ -161,8 +149,8 @@ export class RetinaEndpointController {
       }
     }
     const stored = existing ?? ((await this.#custom.getNamespacedCustomObject(ref)) as RetinaEndpointObject);
-    const sameOwner = canonical(stored.metadata?.ownerReferences ?? []) === canonical(want.metadata!.ownerReferences ?? []);
-    if (canonical(stored.spec ?? {}) === canonical(want.spec) && sameOwner) return;
+    const sameOwner = canonicalJson(stored.metadata?.ownerReferences ?? []) === canonicalJson(want.metadata!.ownerReferences ?? []);
+    if (canonicalJson(stored.spec ?? {}) === canonicalJson(want.spec) && sameOwner) return;
     // Replaced with the stored resourceVersion: a concurrent write answers 409 and the retry reads again.
     await this.#custom.replaceNamespacedCustomObject({
       ...ref,

@@ -6,22 +6,10 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { apiErrorMessage, httpStatus } from '@retina-ts/capture';
 import type { CustomResourceDefinition } from './definitions.js';
+import { canonicalJson } from '../canonical-json.js';
 
 /** What happened to each CRD. */
 export type CrdInstallOutcome = 'created' | 'updated' | 'unchanged';
-
-/** JSON with sorted keys, so two definitions compare equal whatever order the server returned their fields in. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
 /** Whether the served CRD already has the wanted names, scope and versions (server defaults aside). */
 function sameDefinition(served: CustomResourceDefinition, wanted: CustomResourceDefinition): boolean {
@@ -33,7 +21,7 @@ function sameDefinition(served: CustomResourceDefinition, wanted: CustomResource
     names: spec.names,
     versions: spec.versions,
   });
-  return canonical(pick(s)) === canonical(pick(wanted.spec));
+  return canonicalJson(pick(s)) === canonicalJson(pick(wanted.spec));
 }
 
 /** Creates or updates `crds`; returns what happened to each, by name. */
