@@ -3,7 +3,7 @@
  * and counts of drops, resets and DNS errors) and DNS latency from request/response pairs. Both are bounded: the
  * oldest edges and pending DNS requests are dropped first.
  */
-import type { UiDnsLatency, UiEdge, UiEndpoint, UiFlow, UiMapNode, UiServiceMap } from './shared/types.js';
+import type { UiDnsLatency, UiEdge, UiEndpoint, UiFlow, UiMapNode, UiServiceMap } from './model/types.js';
 
 export interface ServiceMapOptions {
   /** Most edges kept (default 400). */

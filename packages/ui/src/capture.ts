@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '@retina-ts/core';
-import type { UiCapture } from './shared/types.js';
+import type { UiCapture } from './model/types.js';
 
 /** A capture request from the browser, checked field by field. */
 export interface CaptureRequest {

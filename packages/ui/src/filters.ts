@@ -3,7 +3,7 @@
  * endpoint (namespace, pod, workload, IP, port) match either side, so they become two filters (source side,
  * destination side) that share the other fields; `from`/`to` (set from a service map edge) pin one side each.
  */
-import { FILTER_FIELDS, type FilterField, type UiFilter } from './shared/types.js';
+import { FILTER_FIELDS, type FilterField, type UiFilter } from './model/types.js';
 
 /** A filter value the UI refuses, naming the field. */
 export class UiFilterError extends Error {

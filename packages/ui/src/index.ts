@@ -16,4 +16,4 @@ export {
   MAX_CAPTURE_SECONDS,
 } from './capture.js';
 export type { CaptureBackend, CaptureRequest } from './capture.js';
-export type * from './shared/types.js';
+export type * from './model/types.js';

@@ -3,7 +3,7 @@
  * retransmissions) and /plugins (plugin states), read on an interval and shared by every browser.
  */
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import type { UiNodeSample } from './shared/types.js';
+import type { UiNodeSample } from './model/types.js';
 
 /** Largest /metrics or /plugins body read; an agent with huge cardinality is cut off with an error. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;

@@ -3,7 +3,7 @@
  * no defaults) reduced to table rows and service map endpoints.
  */
 import { hubbleTypes, STRUCT_TYPE_URL } from '@retina-ts/hubble';
-import type { UiEndpoint, UiFlow } from './shared/types.js';
+import type { UiEndpoint, UiFlow } from './model/types.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Pb = Record<string, any>;

@@ -21,7 +21,7 @@ import { filterFromQuery, hubbleWhitelist, UiFilterError } from './filters.js';
 import { followFlows, observerClient, type ObserverClient } from './hubble.js';
 import { NodePoller } from './node-metrics.js';
 import { toUiFlow } from './rows.js';
-import type { UiFlow, UiStatus } from './shared/types.js';
+import type { UiFlow, UiStatus } from './model/types.js';
 
 export interface UiServerOptions {
   /** Hubble-compatible endpoint: `host:port` or `unix:///path` (the agent's Hubble server, or Hubble Relay). */

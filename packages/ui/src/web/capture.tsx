@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import type { UiCapture } from '../shared/types.js';
+import type { UiCapture } from '../model/types.js';
 import { time } from './format.js';
 import { useStore } from './hooks.js';
 import { store } from './store.js';

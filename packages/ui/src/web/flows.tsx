@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { UiFilter, UiFlow } from '../shared/types.js';
+import type { UiFilter, UiFlow } from '../model/types.js';
 import { useStore } from './hooks.js';
 import { store } from './store.js';
 import { port, rcodeName, time, who } from './format.js';

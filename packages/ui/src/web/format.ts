@@ -1,4 +1,4 @@
-import type { UiEndpoint, UiFlow } from '../shared/types.js';
+import type { UiEndpoint, UiFlow } from '../model/types.js';
 
 export function time(ms: number): string {
   const d = new Date(ms);

@@ -4,7 +4,7 @@
  * the flow table to it.
  */
 import { forceCenter, forceCollide, forceLink, forceManyBody, forceSimulation, type SimulationNodeDatum } from 'd3-force';
-import type { UiEdge, UiMapNode } from '../shared/types.js';
+import type { UiEdge, UiMapNode } from '../model/types.js';
 import { useStore } from './hooks.js';
 import { rate } from './format.js';
 import { store } from './store.js';

@@ -1,4 +1,4 @@
-import type { UiNodeSample } from '../shared/types.js';
+import type { UiNodeSample } from '../model/types.js';
 import { Chart, color, type Series } from './chart.js';
 import { useStore } from './hooks.js';
 

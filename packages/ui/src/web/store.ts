@@ -10,7 +10,7 @@ import type {
   UiNodeSample,
   UiServiceMap,
   UiStatus,
-} from '../shared/types.js';
+} from '../model/types.js';
 
 /** Flows the browser keeps; older ones fall out of the window. */
 export const FLOW_WINDOW = 2000;
