@@ -4,8 +4,9 @@
 //
 // usage (spawned by fanin.mjs with an IPC channel): node fanin-node.mjs <node name>
 import { setImmediate as yieldLoop, setTimeout as sleep } from 'node:timers/promises';
-import { FlowBus, FlowType, IpVersion, TrafficDirection, Verdict } from '@retina-ts/core';
+import { FlowBus } from '@retina-ts/core';
 import { startHubble } from '@retina-ts/hubble';
+import { clusterFlows } from './flows.mjs';
 
 const nodeName = process.argv[2];
 if (!nodeName || !process.send) {
@@ -13,38 +14,7 @@ if (!nodeName || !process.send) {
   process.exit(2);
 }
 
-/** `count` distinct flows shaped as the enricher leaves them in a cluster (as run.mjs builds them). */
-function makeFlows(count) {
-  const base = BigInt(Date.now()) * 1_000_000n;
-  return Array.from({ length: count }, (_, i) => ({
-    timeNs: base + BigInt(i) * 1000n,
-    verdict: Verdict.FORWARDED,
-    type: FlowType.L3_L4,
-    nodeName,
-    trafficDirection: i % 2 ? TrafficDirection.INGRESS : TrafficDirection.EGRESS,
-    ip: { source: `10.10.${(i >> 8) & 255}.${i & 255}`, destination: '10.20.0.7', ipVersion: IpVersion.IPv4 },
-    l4: {
-      tcp: { sourcePort: 30000 + (i % 30000), destinationPort: 8080, flags: { ACK: true, PSH: i % 3 === 0 } },
-    },
-    source: {
-      namespace: `ns-${i % 20}`,
-      podName: `client-${i % 1000}-5f7c9d8b6-x${i % 1000}`,
-      labels: [`app=client-${i % 1000}`, 'tier=web'],
-      workloads: [{ kind: 'Deployment', name: `client-${i % 1000}` }],
-    },
-    destination: {
-      namespace: 'shop',
-      podName: 'api-6b9c7d5f4-q2w3e',
-      labels: ['app=api'],
-      workloads: [{ kind: 'Deployment', name: 'api' }],
-    },
-    isReply: i % 2 === 1,
-    emitter: 'bench',
-    extensions: { bytes: 1500, packets: 1 },
-  }));
-}
-
-const flows = makeFlows(65536);
+const flows = clusterFlows(65536, nodeName);
 const bus = new FlowBus({ capacity: 65536 });
 const server = await startHubble({
   flowBus: bus,

@@ -19,8 +19,9 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { FlowBus, FlowType, IpVersion, TrafficDirection, Verdict } from '@retina-ts/core';
+import { FlowBus } from '@retina-ts/core';
 import { protoDir, startHubble } from '@retina-ts/hubble';
+import { clusterFlows as makeFlows } from './flows.mjs';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '2' } } });
 const seconds = Number(args.seconds);
@@ -40,37 +41,6 @@ const FOLLOWERS = [1, 10, 100];
 const RINGS = [4095, 65535];
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'retina-hubble-bench-'));
 const socket = path.join(tmp, 'hubble.sock');
-
-/** `count` distinct flows shaped as the enricher leaves them in a cluster. */
-function makeFlows(count) {
-  const base = BigInt(Date.now()) * 1_000_000n;
-  return Array.from({ length: count }, (_, i) => ({
-    timeNs: base + BigInt(i) * 1000n,
-    verdict: Verdict.FORWARDED,
-    type: FlowType.L3_L4,
-    nodeName: 'bench-node',
-    trafficDirection: i % 2 ? TrafficDirection.INGRESS : TrafficDirection.EGRESS,
-    ip: { source: `10.10.${(i >> 8) & 255}.${i & 255}`, destination: '10.20.0.7', ipVersion: IpVersion.IPv4 },
-    l4: {
-      tcp: { sourcePort: 30000 + (i % 30000), destinationPort: 8080, flags: { ACK: true, PSH: i % 3 === 0 } },
-    },
-    source: {
-      namespace: `ns-${i % 20}`,
-      podName: `client-${i % 1000}-5f7c9d8b6-x${i % 1000}`,
-      labels: [`app=client-${i % 1000}`, 'tier=web'],
-      workloads: [{ kind: 'Deployment', name: `client-${i % 1000}` }],
-    },
-    destination: {
-      namespace: 'shop',
-      podName: 'api-6b9c7d5f4-q2w3e',
-      labels: ['app=api'],
-      workloads: [{ kind: 'Deployment', name: 'api' }],
-    },
-    isReply: i % 2 === 1,
-    emitter: 'bench',
-    extensions: { bytes: 1500, packets: 1 },
-  }));
-}
 
 /** Publishes flows in batches for `ms`, yielding between batches; returns flows published and elapsed seconds. */
 async function publishFor(bus, flows, ms) {
