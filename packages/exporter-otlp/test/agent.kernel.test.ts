@@ -8,10 +8,9 @@
  * costs counted failures while /healthz keeps answering, and SIGTERM exits 0.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -19,6 +18,7 @@ import {
   createNetnsPair,
   describeKernel,
   getOverUnixSocket,
+  packageBin,
   sendUdp,
   startForwarderIn,
   startLocalForwarder,
@@ -30,11 +30,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { attributesOf, metricsByName, startReceiver, type Received, type Receiver } from './receiver.js';
 
 /** The `retina-agent` bin of the package that provides it (a fresh install links bins before anything is built). */
-const AGENT_BIN = ((): string => {
-  const pkgJson = createRequire(import.meta.url).resolve('@retina-ts/agent-cli/package.json');
-  const { bin } = JSON.parse(readFileSync(pkgJson, 'utf8')) as { bin: Record<string, string> };
-  return join(dirname(pkgJson), bin['retina-agent']!);
-})();
+const AGENT_BIN = packageBin('@retina-ts/agent-cli', 'retina-agent', import.meta.url);
 
 // Addresses live only inside the namespaces this file creates.
 const CLI_IP = '10.246.13.1';

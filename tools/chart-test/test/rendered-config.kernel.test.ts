@@ -7,10 +7,9 @@
  * client holding Relay's certificate completes the mutual TLS handshake on :4244, while one without is refused.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import {
   createNetnsPair,
   describeKernel,
   getOverUnixSocket,
+  packageBin,
   ping,
   startForwarderIn,
   startLocalForwarder,
@@ -33,11 +33,7 @@ import { find, render, type KubeObject } from '../src/render.js';
 import { MATRIX } from '../src/matrix.js';
 
 /** The `retina-agent` bin of the package that provides it (a fresh install links bins before anything is built). */
-const AGENT = ((): string => {
-  const pkgJson = createRequire(import.meta.url).resolve('@retina-ts/agent-cli/package.json');
-  const { bin } = JSON.parse(readFileSync(pkgJson, 'utf8')) as { bin: Record<string, string> };
-  return join(dirname(pkgJson), bin['retina-agent']!);
-})();
+const AGENT = packageBin('@retina-ts/agent-cli', 'retina-agent', import.meta.url);
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
 interface Case {

@@ -47,3 +47,4 @@ export {
 } from './leaks.js';
 export { waitFor, waitForAsync, type WaitOptions } from './wait.js';
 export { getOverUnixSocket, startForwarderIn, startLocalForwarder, type LocalForwarder } from './forward.js';
+export { packageBin } from './bins.js';
