@@ -4,6 +4,7 @@ export * from './plugin/contract.js';
 export * from './plugin/define.js';
 export * from './plugin/errors.js';
 export * from './plugin/base.js';
+export * from './plugin/events.js';
 export * from './plugin/manager.js';
 export * from './log/logger.js';
 export * from './config/schema.js';

@@ -4,8 +4,20 @@
  * even if some release functions throw.
  */
 import type { Logger } from '../log/logger.js';
+import { LostEventType } from '../metrics/names.js';
 import type { Plugin, PluginContext } from './contract.js';
 import { FatalPluginError } from './errors.js';
+import {
+  CounterDelta,
+  epochOffsetNs,
+  processClock,
+  type EventBatchHandler,
+  type EventLossTotals,
+  type EventReader,
+  type EventSource,
+  type EventStream,
+  type ReadEventsOptions,
+} from './events.js';
 
 /** Where a PluginBase instance is in its life. */
 export type PluginBaseState = 'created' | 'initializing' | 'ready' | 'running' | 'failed' | 'stopping' | 'stopped';
@@ -152,6 +164,94 @@ export abstract class PluginBase<TOptions = Record<string, unknown>> implements 
     this.defer(cancel);
     void tick();
     return cancel;
+  }
+
+  /**
+   * Reads kernel events: creates the reader from `source` and starts it, hands each batch to `onBatch` with the
+   * current clock offset, and until stop, every `intervalMs` (default `metricsIntervalMs`) adds the growth of the
+   * kernel's loss counter and of the reader's dropped records to `lost_events_counter` and measures the clock offset
+   * again (so flow times follow a wall-clock step). A reader failure fails the plugin, so the manager restarts it.
+   * At stop the reader is stopped (records still queued are dropped and counted) and losses are accounted a last
+   * time. Labels: `type` is `kernel`, `buffered_channel` or `parser`, `reason` the plugin's name.
+   * Without a source (e.g. flows turned off) only the kernel loss counter is followed. Call it from onStart.
+   */
+  protected readEvents<B, R extends EventReader = EventReader>(
+    source: EventSource<B, R> | undefined,
+    onBatch: EventBatchHandler<B>,
+    options: ReadEventsOptions = {},
+  ): EventStream<R> {
+    const ctx = this.ctx;
+    const lostCounter = ctx.metrics.self.lostEventsCounter;
+    const labels = (type: string) => ({ type, reason: ctx.name });
+    const clockSource = options.clock ?? processClock;
+    const lost: EventLossTotals = { kernel: 0, reader: 0, malformed: 0 };
+    const kernelDelta = new CounterDelta();
+    const readerDelta = new CounterDelta();
+    let offset = epochOffsetNs(clockSource);
+    let reader: R | undefined;
+    let done = false;
+
+    const malformed = (n: number): void => {
+      if (!(n > 0)) return;
+      lost.malformed += n;
+      lostCounter.inc(labels(LostEventType.PARSER), n);
+    };
+    const account = (): void => {
+      offset = epochOffsetNs(clockSource);
+      if (options.kernelLost) {
+        const d = kernelDelta.next(options.kernelLost());
+        if (d > 0) {
+          lost.kernel += d;
+          lostCounter.inc(labels(LostEventType.KERNEL), d);
+        }
+      }
+      if (reader) {
+        const d = readerDelta.next(reader.stats().dropped);
+        if (d > 0) {
+          lost.reader += d;
+          lostCounter.inc(labels(LostEventType.BUFFERED_CHANNEL), d);
+        }
+      }
+    };
+    const stream: EventStream<R> = {
+      get epochOffsetNs() {
+        return offset;
+      },
+      get reader() {
+        return reader;
+      },
+      get lost() {
+        return lost;
+      },
+      account,
+    };
+
+    if (source) {
+      const created = source({
+        onBatch: (batch: B) => {
+          // Batches still arrive while other resources are released at stop (e.g. a socket closed first).
+          if (done) return;
+          try {
+            malformed(onBatch(batch, stream) ?? 0);
+          } catch (err) {
+            const count = (batch as { count?: unknown }).count;
+            malformed(typeof count === 'number' ? count : 1);
+            this.reportError(err, 'decoding a batch of kernel events failed; its records are counted as lost');
+          }
+        },
+        onError: (err: Error) => this.fail(err),
+      });
+      reader = created;
+      // Losses are read after the reader stopped, so what it dropped while stopping is counted too.
+      this.defer(() => {
+        created.stop();
+        done = true;
+        account();
+      });
+      created.start();
+    }
+    this.every(options.intervalMs ?? ctx.config.metricsIntervalMs, account);
+    return stream;
   }
 
   /** Logs a survivable error with the plugin name and counts it (plugin_errors_total). */
