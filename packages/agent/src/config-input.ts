@@ -43,6 +43,8 @@ export interface AgentConfigInput {
   /** Options handed to each plugin, `plugins.<name>` (see each plugin's README). */
   plugins?: Record<string, Record<string, unknown>>;
   flowBusCapacity?: number;
+  /** CPU the agent may use, in cores (`0.5`) or millicores (`'500m'`); off when absent or 0 (see the agent README). */
+  cpuBudget?: number | string;
   /** Serve /debug/heap, /debug/profile and /debug/vars on the agent's listener (default false). */
   enableDebugEndpoints?: boolean;
   /** The web UI of @retina-ts/ui on its own port (needs controlPlane: hubble); default off, port 10094, 127.0.0.1. */

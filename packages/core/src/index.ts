@@ -22,3 +22,5 @@ export * from './plugin/options.js';
 export * from './advanced/index.js';
 export * from './plugin/node-events.js';
 export * from './util/compare.js';
+export * from './budget/sampling.js';
+export * from './budget/controller.js';

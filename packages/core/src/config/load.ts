@@ -334,6 +334,7 @@ export function parseConfig(object: unknown, options: ParseConfigOptions = {}): 
     ...(raw.nodeIp ? { nodeIp: raw.nodeIp } : {}),
     plugins: raw.plugins,
     flowBusCapacity: raw.flowBusCapacity,
+    cpuBudget: raw.cpuBudget,
     ciliumOptions,
     exporters: raw.exporters,
     ui: raw.ui,

@@ -65,6 +65,11 @@ export interface AgentConfig {
   plugins: Record<string, Record<string, unknown>>;
   /** retina-ts: FlowBus capacity (flows buffered between plugins and consumers). */
   flowBusCapacity: number;
+  /**
+   * retina-ts: CPU the agent may use, in cores (`cpuBudget`); 0 when off. Under it the agent samples kernel events
+   * (see `CpuBudgetController`) instead of letting traffic decide its CPU.
+   */
+  cpuBudget: number;
   /** Cilium/Hubble option keys of Retina's Hubble ConfigMap (`enable-hubble`, `hubble-*`, ...), as strings. */
   ciliumOptions: Record<string, string>;
   /** retina-ts: push exporters (`exporters.otlp`); empty when none is configured. */
@@ -221,6 +226,25 @@ export const fields = {
   },
 
   /** `packetParserRingBuffer`: enabled | disabled (empty means disabled; booleans and `auto` are refused). */
+  /**
+   * CPU cores: a number (`0.5`) or Kubernetes millicores (`500m`), within `min`..`max` cores; 0 means off.
+   * Values are rounded to a millicore, the finest unit Kubernetes spells.
+   */
+  cores(min: number, max: number) {
+    return (v: unknown): FieldResult<number> => {
+      let n = NaN;
+      if (typeof v === 'number') n = v;
+      else if (typeof v === 'string') {
+        const m = /^\s*(\d+(?:\.\d+)?)(m?)\s*$/.exec(v);
+        if (m) n = m[2] === 'm' ? Number(m[1]) / 1000 : Number(m[1]);
+      }
+      if (!Number.isFinite(n)) return bad(`${showValue(v)} is not a number of CPU cores (examples: 0.5, 500m)`);
+      if (n === 0) return ok(0);
+      if (n < min || n > max) return bad(`${showValue(v)} is out of range (allowed: ${min} to ${max} cores, or 0 for off)`);
+      return ok(Math.round(n * 1000) / 1000);
+    };
+  },
+
   ringBufferMode(v: unknown): FieldResult<'enabled' | 'disabled'> {
     if (typeof v === 'string') {
       const w = v.trim().toLowerCase();
@@ -392,6 +416,8 @@ export const rawConfigSchema = z.object({
   nodeIp: optionalField(fields.string),
   plugins: field(fields.pluginOptions, {}),
   flowBusCapacity: field(fields.int(1, 1 << 24), DEFAULTS.flowBusCapacity),
+  // Below 0.01 cores the agent's own idle work (timers, scrapes) is already over budget; 1024 is past any node.
+  cpuBudget: field(fields.cores(0.01, 1024), 0),
   exporters: field(parseExporters, {}),
   ui: field(parseUi, UI_DEFAULTS),
   enableDebugEndpoints: field(fields.bool, false),

@@ -120,4 +120,13 @@ export const SELF_METRICS = {
   pluginRestarts: self('plugin_restarts_total', 'counter', 'Plugin restarts after a failure', ['plugin'] as const),
   pluginErrors: self('plugin_errors_total', 'counter', 'Errors a plugin reported and survived (e.g. a failed poll)', ['plugin'] as const),
   buildInfo: self('build_info', 'gauge', 'Always 1; labels carry the agent build', ['version', 'nodejs_version'] as const),
+  cpuBudgetCores: self('cpu_budget_cores', 'gauge', 'CPU the agent may use (cpuBudget), in cores (absent when off)', [] as const),
+  cpuUsageCores: self('cpu_usage_cores', 'gauge', 'CPU the agent used over the last budget interval, in cores (set while cpuBudget is on)', [] as const),
+  samplingRate: self('sampling_rate', 'gauge', 'Kernel event sampling under cpuBudget: one event in N is reported, by plugin', ['plugin'] as const),
+  sampledAwayEvents: self(
+    'sampled_away_events_total',
+    'counter',
+    'Kernel events not reported because of cpuBudget sampling (reported events stand for N each), by plugin',
+    ['plugin'] as const,
+  ),
 } as const satisfies Record<string, MetricSpec>;
