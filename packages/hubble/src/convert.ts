@@ -122,6 +122,8 @@ export function extensionFields(ext: RetinaExtensions | undefined): Record<strin
   }
   str('source_zone', ext.sourceZone);
   str('destination_zone', ext.destinationZone);
+  // Not one of Retina's keys: present only on records kept by cpuBudget sampling (one in N).
+  if (ext.sampleRate !== undefined && ext.sampleRate > 1) num('sample_rate', ext.sampleRate, true);
   return Object.keys(fields).length > 0 ? fields : undefined;
 }
 

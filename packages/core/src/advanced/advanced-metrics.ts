@@ -391,8 +391,13 @@ export class AdvancedFlowMetrics {
     if (side >= 0) this.#localAdd(family, flow, side as 0 | 1, 1, now);
   }
 
-  /** Counts `n` for each observed side (local) or once with both sides (remote). */
+  /**
+   * Counts `n` for each observed side (local) or once with both sides (remote). A record kept by cpuBudget sampling
+   * (one in `sampleRate`) counts for `sampleRate` records, so the totals stay estimates of every packet.
+   */
   #count(family: FlowFamily, flow: Flow, n: number, now: number, kind: FixedKind, flag = ''): void {
+    const rate = flow.extensions?.sampleRate;
+    if (rate !== undefined && rate > 1) n *= rate;
     if (this.#remote) {
       this.#fill(family, flow, kind, remoteDirection(flow.trafficDirection), flag);
       this.#remoteAdd(family, flow, n, now);

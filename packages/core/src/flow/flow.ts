@@ -196,6 +196,11 @@ export interface RetinaExtensions {
   destinationZone?: string;
   /** Packets this record stands for (1 when unset); aggregated kernel records carry more. */
   packets?: number;
+  /**
+   * retina-ts: the record was reported with chance 1/N under `cpuBudget` sampling, so it stands for N records like it
+   * (every count it carries, times N). Unset (or 1): not sampled.
+   */
+  sampleRate?: number;
 }
 
 /** A flow record. Field names follow flow.proto in camelCase. */
