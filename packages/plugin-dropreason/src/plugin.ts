@@ -3,10 +3,10 @@
  * `drop_count` / `drop_bytes` (every metrics interval) and, with pod-level metrics on, DROPPED flows.
  */
 import { existsSync } from 'node:fs';
-import { BpfObject, RingBufferReader, bundledObjectCandidates, monotonicToEpochOffsetNs, probes } from '@retina-ts/bpf-runtime';
+import { BpfObject, RingBufferReader, bundledObjectCandidates, probes } from '@retina-ts/bpf-runtime';
 import type { BpfLink, BpfMap, RecordBatch } from '@retina-ts/bpf-runtime';
-import { LostEventType, PluginBase } from '@retina-ts/core';
-import type { PluginContext } from '@retina-ts/core';
+import { PluginBase } from '@retina-ts/core';
+import type { EventClock, EventStream, PluginContext } from '@retina-ts/core';
 import { readKernelEnums, readModuleEnums } from './btf.js';
 import {
   decodeDropEvent,
@@ -46,11 +46,8 @@ export class DropReasonPlugin extends PluginBase {
   #object: BpfObject | undefined;
   #hook: AttachedHook | undefined;
   #flowEvents = false;
-  #reader: RingBufferReader | undefined;
-  readonly #lostSeen = new Map<string, bigint>();
+  #events: EventStream | undefined;
   readonly #subsystemLookups = new Set<number>();
-  #readerDropped = 0;
-  #monoToEpochNs = 0n;
 
   /** The hook attached by init (undefined before). */
   get hook(): AttachedHook | undefined {
@@ -159,16 +156,13 @@ export class DropReasonPlugin extends PluginBase {
 
   protected override onStart(): void {
     const obj = this.#object!;
-    this.#monoToEpochNs = monotonicToEpochOffsetNs();
-    if (this.#flowEvents) {
-      const reader = new RingBufferReader(obj.map(MAP_EVENTS), { onBatch: (batch) => this.#onBatch(batch) });
-      reader.start();
-      this.#reader = reader;
-      this.defer(() => {
-        reader.stop();
-        this.#reader = undefined;
-      });
-    }
+    const stats = obj.map(MAP_STATS);
+    // Without flow events the ring buffer is never written: no reader, but the kernel's losses are still followed.
+    this.#events = this.readEvents(
+      this.#flowEvents ? (handlers) => new RingBufferReader(obj.map(MAP_EVENTS), handlers) : undefined,
+      (batch: RecordBatch, clock: EventClock) => this.#onBatch(batch, clock),
+      { kernelLost: () => kernelLost(stats) },
+    );
     this.every(this.ctx.config.metricsIntervalMs, () => this.publish());
   }
 
@@ -176,8 +170,6 @@ export class DropReasonPlugin extends PluginBase {
   publish(): void {
     const obj = this.#object;
     if (!obj) return;
-    // Follow wall-clock adjustments (NTP) for flow times.
-    this.#monoToEpochNs = monotonicToEpochOffsetNs();
     const counters = this.readCounters(obj.map(MAP_METRICS));
     this.#learnSubsystemNames(counters);
     const { dropCount, dropBytes } = this.ctx.metrics.basic;
@@ -185,7 +177,7 @@ export class DropReasonPlugin extends PluginBase {
       dropCount.set({ reason: s.reason, direction: s.direction }, s.packets);
       dropBytes.set({ reason: s.reason, direction: s.direction }, s.bytes);
     }
-    this.#publishLost(obj.map(MAP_STATS));
+    this.#events?.account();
   }
 
   /** Sums the per-CPU (reason, direction) counters of the metrics map. */
@@ -215,36 +207,29 @@ export class DropReasonPlugin extends PluginBase {
     }
   }
 
-  #publishLost(stats: BpfMap): void {
-    const lost = this.ctx.metrics.self.lostEventsCounter;
-    for (const { index, reason } of KERNEL_STATS) {
-      const key = Buffer.alloc(4);
-      key.writeUInt32LE(index);
-      const values = stats.lookupPerCpu(key);
-      if (!values) continue;
-      const total = sumU64(values);
-      const delta = total - (this.#lostSeen.get(reason) ?? 0n);
-      if (delta > 0n) lost.inc({ type: LostEventType.KERNEL, reason }, Number(delta));
-      this.#lostSeen.set(reason, total);
-    }
-    const reader = this.#reader;
-    if (reader) {
-      const dropped = reader.stats().dropped;
-      if (dropped > this.#readerDropped) {
-        lost.inc(
-          { type: LostEventType.BUFFERED_CHANNEL, reason: 'dropreason_reader_queue' },
-          dropped - this.#readerDropped,
-        );
-      }
-      this.#readerDropped = dropped;
-    }
-  }
-
-  #onBatch(batch: RecordBatch): void {
-    const ctx = { catalog: this.#catalog, nodeName: this.ctx.nodeName, monoToEpochNs: this.#monoToEpochNs };
+  /** Emits one DROPPED flow per record; returns how many records were too short to be events. */
+  #onBatch(batch: RecordBatch, clock: EventClock): number {
+    const ctx = { catalog: this.#catalog, nodeName: this.ctx.nodeName, monoToEpochNs: clock.epochOffsetNs };
+    let malformed = 0;
     for (let i = 0; i < batch.count; i++) {
-      if (batch.lengths[i]! < DROP_EVENT_SIZE) continue;
+      if (batch.lengths[i]! < DROP_EVENT_SIZE) {
+        malformed++;
+        continue;
+      }
       this.ctx.emit(eventToFlow(decodeDropEvent(batch.buffer, batch.offsets[i]!), ctx));
     }
+    return malformed;
   }
+}
+
+/** Events the kernel program could not hand over: ring buffer full, rate limited, metrics map full. */
+function kernelLost(stats: BpfMap): bigint {
+  let total = 0n;
+  for (const { index } of KERNEL_STATS) {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(index);
+    const values = stats.lookupPerCpu(key);
+    if (values) total += sumU64(values);
+  }
+  return total;
 }

@@ -336,7 +336,7 @@ describeKernel(
       await waitUntil(async () => {
         h.plugin.publish();
         delivered = h.flows.filter(isUdpTo(DROP_PORT)).length;
-        limited = await lost(h.metrics, 'dropreason_rate_limited');
+        limited = await lost(h.metrics, 'dropreason');
         return delivered + limited >= N;
       });
       expect(delivered + limited).toBe(N);
