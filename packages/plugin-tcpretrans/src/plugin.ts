@@ -3,12 +3,11 @@
  * `tcp_retransmission_count` every `metricsIntervalDuration`, and (when flows are on) turns ring-buffer records
  * into RETRANSMISSION flows on the FlowBus.
  */
-import { LostEventType, PluginBase, type PluginContext } from '@retina-ts/core';
+import { PluginBase, type EventClock, type EventStream, type PluginContext } from '@retina-ts/core';
 import { BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfMap, type RecordBatch } from '@retina-ts/bpf-runtime';
 import {
   aggregateRetransEvents,
   decodeRetransBatch,
-  monotonicToEpochOffsetNs,
   retransFlow,
   sumRetransStats,
   type RetransStats,
@@ -57,11 +56,9 @@ export class TcpRetransPlugin extends PluginBase<TcpRetransOptions> {
   #stats: BpfMap | undefined;
   #events: BpfMap | undefined;
   #flows = false;
-  /** Kernel totals already published, so each interval adds only what is new. */
-  #published: RetransStats = { retransmits: 0n, eventsLost: 0n, eventsLimited: 0n };
-  #readerDropped = 0;
-  #reader: RingBufferReader | undefined;
-  #epochOffsetNs = 0n;
+  /** Retransmissions already published, so each interval adds only what is new. */
+  #published = 0n;
+  #stream: EventStream | undefined;
   #flowsEmitted = 0;
 
   /** Whether flows are sent to the FlowBus (decided at init). */
@@ -104,15 +101,20 @@ export class TcpRetransPlugin extends PluginBase<TcpRetransOptions> {
   }
 
   protected override onStart(): void {
-    this.#refreshClock();
-    if (this.#flows && this.#events) {
-      const reader = new RingBufferReader(this.#events, { onBatch: (batch) => this.#onBatch(batch) });
-      this.#reader = reader;
-      this.defer(() => reader.stop());
-      reader.start();
-    }
+    const events = this.#events;
+    const stats = this.#stats;
+    this.#stream = this.readEvents(
+      this.#flows && events ? (handlers) => new RingBufferReader(events, handlers) : undefined,
+      (batch: RecordBatch, clock: EventClock) => this.#onBatch(batch, clock),
+      {
+        // Records the program could not write (ring buffer full) or chose not to (over the per-CPU budget).
+        kernelLost: () => {
+          const now = sumRetransStats(stats?.lookupPerCpu(ZERO_KEY) ?? []);
+          return now.eventsLost + now.eventsLimited;
+        },
+      },
+    );
     this.every(this.ctx.config.metricsIntervalMs, () => {
-      this.#refreshClock();
       this.collect();
     });
   }
@@ -125,36 +127,21 @@ export class TcpRetransPlugin extends PluginBase<TcpRetransOptions> {
     const stats = this.#stats;
     if (!stats) throw new Error('tcpretrans: collect() needs a successful init() first');
     const now = sumRetransStats(stats.lookupPerCpu(ZERO_KEY) ?? []);
-    const { basic, self } = this.ctx.metrics;
-    const newRetransmits = now.retransmits - this.#published.retransmits;
-    if (newRetransmits > 0n) basic.tcpRetransmissionCount.inc(Number(newRetransmits));
-    const newLost = now.eventsLost - this.#published.eventsLost + (now.eventsLimited - this.#published.eventsLimited);
-    if (newLost > 0n) self.lostEventsCounter.inc({ type: LostEventType.KERNEL, reason: PLUGIN }, Number(newLost));
-    this.#published = now;
-
-    const dropped = this.#reader?.stats().dropped ?? 0;
-    if (dropped > this.#readerDropped) {
-      self.lostEventsCounter.inc({ type: LostEventType.BUFFERED_CHANNEL, reason: PLUGIN }, dropped - this.#readerDropped);
-      this.#readerDropped = dropped;
-    }
+    const newRetransmits = now.retransmits - this.#published;
+    if (newRetransmits > 0n) this.ctx.metrics.basic.tcpRetransmissionCount.inc(Number(newRetransmits));
+    this.#published = now.retransmits;
+    this.#stream?.account();
     return now;
   }
 
-  #refreshClock(): void {
-    // Re-measured on every interval so flow times follow wall-clock adjustments (NTP steps).
-    this.#epochOffsetNs = monotonicToEpochOffsetNs(Date.now(), process.hrtime.bigint());
-  }
-
-  #onBatch(batch: RecordBatch): void {
-    if (this.stopped) return;
+  /** One RETRANSMISSION flow per connection in the batch; returns how many records were malformed. */
+  #onBatch(batch: RecordBatch, clock: EventClock): number {
     const { events, malformed } = decodeRetransBatch(batch);
-    if (malformed > 0) {
-      this.ctx.metrics.self.lostEventsCounter.inc({ type: LostEventType.PARSER, reason: PLUGIN }, malformed);
-    }
-    const opts = { nodeName: this.ctx.nodeName, epochOffsetNs: this.#epochOffsetNs };
+    const opts = { nodeName: this.ctx.nodeName, epochOffsetNs: clock.epochOffsetNs };
     for (const group of aggregateRetransEvents(events)) {
       this.ctx.emit(retransFlow(group, opts));
       this.#flowsEmitted++;
     }
+    return malformed;
   }
 }
