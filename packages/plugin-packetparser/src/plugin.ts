@@ -3,9 +3,9 @@
  * the ring buffer, turns them into flow records and emits them.
  */
 import { readFile } from 'node:fs/promises';
-import { LostEventType, PluginBase, type PluginContext } from '@retina-ts/core';
+import { PluginBase, type EventClock, type EventStream, type PluginContext } from '@retina-ts/core';
 import { BpfNotSupportedError, BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
-import { addressKey, ctEntryExpired, ctEntryTotals, decodeBatch, eventToFlow, monotonicToEpochOffsetNs } from './decode.js';
+import { addressKey, ctEntryExpired, ctEntryTotals, decodeBatch, eventToFlow } from './decode.js';
 import { parsePacketParserOptions, ringBufferBytes, type PacketParserOptions } from './options.js';
 
 /** File name of the compiled BPF object inside the package's `dist/bpf/`. */
@@ -76,14 +76,11 @@ function checkKernelSupport(): void {
 /** Flow events from TC programs on pod veths and the node's interface. */
 export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
   #obj: BpfObject | undefined;
-  #reader: RingBufferReader | undefined;
+  #stream: EventStream | undefined;
   #mode: 'auto' | 'clsact' = 'auto';
   readonly #attached = new Map<string, { role: InterfaceRole; links: BpfLink[] }>();
   readonly #ips = new Map<string, Buffer>();
   #enabled = false;
-  #epochOffsetNs = 0n;
-  #kernelLost = 0n;
-  #readerDropped = 0;
   #parsed = 0;
 
   /** Whether the plugin runs (it needs `enablePodLevel`). */
@@ -157,18 +154,19 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
   protected override onStart(): void {
     const obj = this.#obj;
     if (!obj) return;
-    this.#refreshClock();
-    const reader = new RingBufferReader(obj.map('rts_pp_events'), {
-      onBatch: (batch) => this.#onBatch(batch),
-      onError: (err) => this.fail(err),
-    });
-    this.#reader = reader;
-    this.defer(() => reader.stop());
-    reader.start();
-    this.every(this.ctx.config.metricsIntervalMs, () => {
-      this.#refreshClock();
-      this.collect();
-    });
+    const stats = obj.map('rts_pp_stats');
+    this.#stream = this.readEvents(
+      (handlers) => new RingBufferReader(obj.map('rts_pp_events'), handlers),
+      (batch: RecordBatch, clock: EventClock) => this.#onBatch(batch, clock),
+      {
+        // Slot 0 of rts_pp_stats: events the ring buffer had no room for.
+        kernelLost: () => {
+          let lost = 0n;
+          for (const v of stats.lookupPerCpu(Buffer.alloc(4)) ?? []) lost += Buffer.from(v.buffer, v.byteOffset, 8).readBigUInt64LE(0);
+          return lost;
+        },
+      },
+    );
     this.every(CONNTRACK_GC_INTERVAL_MS, () => this.collectGarbage());
     if (this.ctx.config.enableConntrackMetrics) {
       const { basic } = this.ctx.metrics;
@@ -271,21 +269,10 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
     for (const [hex, key] of next) this.#ips.set(hex, key);
   }
 
-  /** Adds what the kernel and the reader lost since the previous call to `lost_events_counter`. */
-  collect(): { kernelLost: bigint; readerDropped: number } {
-    const obj = this.#requireObject('collect');
-    const stats = obj.map('rts_pp_stats');
-    let lost = 0n;
-    for (const v of stats.lookupPerCpu(Buffer.alloc(4)) ?? []) lost += Buffer.from(v.buffer, v.byteOffset, 8).readBigUInt64LE(0);
-    const { self } = this.ctx.metrics;
-    if (lost > this.#kernelLost) self.lostEventsCounter.inc({ type: LostEventType.KERNEL, reason: PLUGIN }, Number(lost - this.#kernelLost));
-    this.#kernelLost = lost;
-    const dropped = this.#reader?.stats().dropped ?? 0;
-    if (dropped > this.#readerDropped) {
-      self.lostEventsCounter.inc({ type: LostEventType.BUFFERED_CHANNEL, reason: PLUGIN }, dropped - this.#readerDropped);
-    }
-    this.#readerDropped = dropped;
-    return { kernelLost: lost, readerDropped: dropped };
+  /** Adds what the kernel and the reader lost since the previous accounting to `lost_events_counter` now. */
+  collect(): void {
+    this.#requireObject('collect');
+    this.#stream?.account();
   }
 
   /**
@@ -346,19 +333,13 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
     return this.#obj;
   }
 
-  #refreshClock(): void {
-    // Re-measured on every interval so flow times follow wall-clock adjustments (NTP steps).
-    this.#epochOffsetNs = monotonicToEpochOffsetNs(Date.now(), process.hrtime.bigint());
-  }
-
-  #onBatch(batch: RecordBatch): void {
-    if (this.stopped) return;
+  /** Emits one flow per event; returns how many records were malformed. */
+  #onBatch(batch: RecordBatch, clock: EventClock): number {
     const { events, malformed } = decodeBatch(batch);
-    const { self } = this.ctx.metrics;
-    self.parsedPacketsCounter.inc(batch.count);
+    this.ctx.metrics.self.parsedPacketsCounter.inc(batch.count);
     this.#parsed += batch.count;
-    if (malformed > 0) self.lostEventsCounter.inc({ type: LostEventType.PARSER, reason: PLUGIN }, malformed);
-    const opts = { nodeName: this.ctx.nodeName, epochOffsetNs: this.#epochOffsetNs };
+    const opts = { nodeName: this.ctx.nodeName, epochOffsetNs: clock.epochOffsetNs };
     for (const ev of events) this.ctx.emit(eventToFlow(ev, opts));
+    return malformed;
   }
 }
