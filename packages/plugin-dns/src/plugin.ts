@@ -7,19 +7,19 @@ import {
   BpfObject,
   RingBufferReader,
   bundledObjectCandidates,
-  monotonicToEpochOffsetNs,
   netnsPath,
   probes,
   runInNetns,
   sumPerCpuU64,
   type BpfMap,
   type RawSocket,
+  type RecordBatch,
   type RingBufferStats,
 } from '@retina-ts/bpf-runtime';
-import { PluginBase, type PluginContext } from '@retina-ts/core';
+import { epochOffsetNs, PluginBase, type EventStream, type PluginContext } from '@retina-ts/core';
 import type { DnsDecodeError, ParseErrorReason } from './decode.js';
 import { InterfaceNames } from './interfaces.js';
-import { dnsMetrics, resetDnsMetrics, type DnsMetrics } from './metrics.js';
+import { dnsMetrics, resetDnsMetrics } from './metrics.js';
 import { DNS_OPTION_KEYS, dnsPorts, dnsPortsConstant, parseDnsOptions, type DnsOptions } from './options.js';
 import { DnsEventProcessor, type DnsProcessorStats } from './processor.js';
 
@@ -89,13 +89,10 @@ export class DnsPlugin extends PluginBase {
   #options!: DnsOptions;
   #object: BpfObject | undefined;
   #statsMap: BpfMap | undefined;
-  #reader: RingBufferReader | undefined;
+  #stream: EventStream<RingBufferReader> | undefined;
   #socket: RawSocket | undefined;
   #processor: DnsEventProcessor | undefined;
-  #metrics: DnsMetrics | undefined;
   #emitFlows = false;
-  #lostKernelSeen = 0;
-  #lostReaderSeen = 0;
   readonly #warnedReasons = new Set<ParseErrorReason>();
 
   /** The validated options (after init). */
@@ -163,31 +160,24 @@ export class DnsPlugin extends PluginBase {
     this.#statsMap = obj.map(DNS_STATS_MAP);
 
     const metrics = dnsMetrics(ctx.metrics);
-    this.#metrics = metrics;
     // A stopped plugin's series would otherwise stay exposed, and a restart would start its caps afresh over them.
     this.defer(() => resetDnsMetrics(metrics));
 
     const names = options.netns === undefined ? new InterfaceNames() : undefined;
+    const initialOffsetNs = epochOffsetNs();
+    const stream = () => this.#stream;
     const processor = new DnsEventProcessor(options, {
       metrics,
       ...(this.#emitFlows ? { emit: (flow) => ctx.emit(flow) } : {}),
       nodeName: ctx.nodeName,
-      monoToEpochNs: monotonicToEpochOffsetNs(),
+      // Read per message, so flow times follow the offset readEvents keeps measuring.
+      get monoToEpochNs() {
+        return stream()?.epochOffsetNs ?? initialOffsetNs;
+      },
       ...(names ? { interfaceName: (index: number) => names.name(index) } : {}),
       onParseError: (err) => this.#logParseError(err),
     });
     this.#processor = processor;
-
-    const reader = new RingBufferReader(obj.map(DNS_EVENTS_MAP), {
-      onBatch: (batch) => processor.processBatch(batch),
-      onError: (err) => this.fail(err),
-    });
-    this.#reader = reader;
-    // Stopped after the socket is closed (disposers run newest first), so the last records are still read.
-    this.defer(() => {
-      reader.stop();
-      this.#accountLosses();
-    });
     ctx.logger.info(
       {
         ports,
@@ -202,23 +192,27 @@ export class DnsPlugin extends PluginBase {
 
   protected override onStart(): void {
     const obj = this.#object;
-    const reader = this.#reader;
-    if (!obj || !reader) throw new Error('dns: start() needs a successful init()');
-    reader.start();
+    const processor = this.#processor;
+    if (!obj || !processor) throw new Error('dns: start() needs a successful init()');
+    // Registered before the socket, so at stop the socket closes first and the last records are still read.
+    this.#stream = this.readEvents(
+      (handlers) => new RingBufferReader(obj.map(DNS_EVENTS_MAP), handlers),
+      (batch: RecordBatch) => processor.processBatch(batch),
+      { kernelLost: () => this.#kernelStats().ringBufferFull },
+    );
     const program = obj.program(DNS_PROGRAM);
     const open = (): RawSocket => program.openRawSocket({ protocol: 'all' });
     const netns = this.#options.netns;
     const socket = netns === undefined ? open() : runInNetns(netns, open);
     this.#socket = socket;
     this.defer(() => socket.close());
-    this.every(this.ctx.config.metricsIntervalMs, () => this.#accountLosses());
   }
 
   /** Counters of the kernel program, reader and processor. */
   stats(): DnsPluginStats {
     return {
       kernel: this.#kernelStats(),
-      reader: this.#reader?.stats() ?? { records: 0, batches: 0, dropped: 0, bytes: 0 },
+      reader: this.#stream?.reader?.stats() ?? { records: 0, batches: 0, dropped: 0, bytes: 0 },
       processor: this.#processor?.stats() ?? emptyProcessorStats(),
     };
   }
@@ -239,18 +233,6 @@ export class DnsPlugin extends PluginBase {
       noMessage: read(KernelStat.NO_MESSAGE),
       duplicates: read(KernelStat.DUPLICATE),
     };
-  }
-
-  /** Adds records lost since the last call to lost_events_counter. */
-  #accountLosses(): void {
-    const metrics = this.#metrics;
-    if (!metrics) return;
-    const kernel = this.#kernelStats().ringBufferFull;
-    if (kernel > this.#lostKernelSeen) metrics.lostInKernel.inc(kernel - this.#lostKernelSeen);
-    this.#lostKernelSeen = Math.max(this.#lostKernelSeen, kernel);
-    const dropped = this.#reader?.stats().dropped ?? 0;
-    if (dropped > this.#lostReaderSeen) metrics.lostInReader.inc(dropped - this.#lostReaderSeen);
-    this.#lostReaderSeen = Math.max(this.#lostReaderSeen, dropped);
   }
 
   #logParseError(err: DnsDecodeError): void {
