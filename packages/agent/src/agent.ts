@@ -5,11 +5,6 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import {
-  AdvancedFlowMetrics,
-  ApiServerLatency,
-  apiServerMetricsOf,
-  APISERVER_METRIC_NAMES,
-  defaultAnnotationSpec,
   NodeEventHub,
   Enricher,
   createLogger,
@@ -20,14 +15,15 @@ import {
   loadConfig,
   parseConfig,
   PluginManager,
+  PodLevelMetrics,
   type AgentConfig,
   type Logger,
   type MetricsModule,
   type PluginDefinition,
 } from '@retina-ts/core';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { KubernetesHandle } from '@retina-ts/kubernetes';
+import type { followPodLevelMetrics, KubernetesHandle } from '@retina-ts/kubernetes';
+import { clusterConfigured } from './cluster.js';
 import { boundAddress, startHttpServer, stopHttpServer } from './http.js';
 import { startNativeHeapTrim } from './native-heap.js';
 import { clearStaleTcAttachments } from './stale-tc.js';
@@ -61,12 +57,31 @@ export interface AgentOptions {
   kubeconfig?: string;
 }
 
-/** A composed, not yet started agent. */
 /** The part of a Hubble server the agent needs: something to stop. */
 interface ControlPlane {
   stop(): Promise<void> | void;
 }
 
+/** What `Agent.create` composes and hands the constructor. */
+interface AgentParts {
+  config: AgentConfig;
+  logger: Logger;
+  metrics: MetricsModule;
+  flowBus: FlowBus;
+  ipCache: InMemoryIpCache;
+  manager: PluginManager;
+  /** Plugin discovery (or adding the given definitions); `start` waits for it. */
+  pending: Promise<void>;
+  listen: boolean;
+  nodeName: string;
+  kubeconfig: string | undefined;
+  /** Pod interfaces and IPs of interest, fed from the watchers, read by plugins as `ctx.node`. */
+  nodeEvents: NodeEventHub;
+  /** The environment the agent was created with (`AgentOptions.env`). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** A composed, not yet started agent. */
 export class Agent {
   private server: Server | undefined;
   private hubble: ControlPlane | undefined;
@@ -84,22 +99,34 @@ export class Agent {
   /** Flows after the enricher: what metrics and the Hubble API consume. */
   readonly flows: EnrichedFlows;
   private stopping: Promise<void> | undefined;
+  readonly config: AgentConfig;
+  readonly logger: Logger;
+  readonly metrics: MetricsModule;
+  readonly flowBus: FlowBus;
+  readonly ipCache: InMemoryIpCache;
+  readonly manager: PluginManager;
+  readonly nodeName: string;
+  /** Pod interfaces and IPs of interest, fed from the watchers, read by plugins as `ctx.node`. */
+  readonly nodeEvents: NodeEventHub;
+  private readonly pending: Promise<void>;
+  private readonly listen: boolean;
+  private readonly kubeconfig: string | undefined;
+  private readonly env: NodeJS.ProcessEnv;
 
-  private constructor(
-    readonly config: AgentConfig,
-    readonly logger: Logger,
-    readonly metrics: MetricsModule,
-    readonly flowBus: FlowBus,
-    readonly ipCache: InMemoryIpCache,
-    readonly manager: PluginManager,
-    private readonly pending: Promise<void>,
-    private readonly listen: boolean,
-    readonly nodeName: string,
-    private readonly kubeconfig: string | undefined,
-    /** Pod interfaces and IPs of interest, fed from the watchers, read by plugins as `ctx.node`. */
-    readonly nodeEvents: NodeEventHub,
-  ) {
-    this.flows = new EnrichedFlows(flowBus, new Enricher(ipCache), logger);
+  private constructor(parts: AgentParts) {
+    this.config = parts.config;
+    this.logger = parts.logger;
+    this.metrics = parts.metrics;
+    this.flowBus = parts.flowBus;
+    this.ipCache = parts.ipCache;
+    this.manager = parts.manager;
+    this.nodeName = parts.nodeName;
+    this.nodeEvents = parts.nodeEvents;
+    this.pending = parts.pending;
+    this.listen = parts.listen;
+    this.kubeconfig = parts.kubeconfig;
+    this.env = parts.env;
+    this.flows = new EnrichedFlows(parts.flowBus, new Enricher(parts.ipCache), parts.logger);
   }
 
   /** Reads config, resolves plugins and composes the agent. Unresolvable plugins are reported, never fatal. */
@@ -129,7 +156,7 @@ export class Agent {
         })
       : Agent.discover(config, manager, logger, searchPaths);
 
-    return new Agent(
+    return new Agent({
       config,
       logger,
       metrics,
@@ -137,11 +164,12 @@ export class Agent {
       ipCache,
       manager,
       pending,
-      opts.listen ?? true,
+      listen: opts.listen ?? true,
       nodeName,
-      opts.kubeconfig,
+      kubeconfig: opts.kubeconfig,
       nodeEvents,
-    );
+      env,
+    });
   }
 
   private static async discover(
@@ -202,21 +230,25 @@ export class Agent {
     }
     // Watchers fill the IP cache. The Kubernetes client is loaded only when there is a cluster to reach (or pod
     // interfaces to follow): it is the largest part of a standalone agent's memory otherwise.
-    if (this.clusterConfigured() || this.config.enablePodLevel) {
-      const { startKubernetes } = await importOptional(
-        '@retina-ts/kubernetes',
-        'a cluster configuration or enablePodLevel',
-        () => import('@retina-ts/kubernetes'),
+    if (clusterConfigured({ kubeconfig: this.kubeconfig, env: this.env }) || this.config.enablePodLevel) {
+      const k8s = await importOptional('@retina-ts/kubernetes', 'a cluster configuration or enablePodLevel', () =>
+        import('@retina-ts/kubernetes'),
       );
-      this.kubernetes = startKubernetes({
+      const kubernetes = k8s.startKubernetes({
         config: this.config,
         ipCache: this.ipCache,
         logger: this.logger,
         metrics: this.metrics,
+        env: this.env,
         ...(this.kubeconfig ? { kubeconfig: this.kubeconfig } : {}),
       });
-      this.bridgeNodeEvents(this.kubernetes);
-      if (this.config.enablePodLevel) this.startAdvancedMetrics(this.kubernetes);
+      this.kubernetes = kubernetes;
+      this.stopNodeEvents = k8s.feedNodeEvents(kubernetes, this.nodeEvents, {
+        ipCache: this.ipCache,
+        nodeName: this.nodeName,
+        enableAnnotations: this.config.enableAnnotations,
+      });
+      if (this.config.enablePodLevel) this.startPodLevelMetrics(kubernetes, k8s.followPodLevelMetrics);
     } else {
       this.logger.info('no cluster configuration (KUBECONFIG or in-cluster service account): running standalone');
     }
@@ -232,92 +264,25 @@ export class Agent {
    * Pod-level (`adv_*`) metrics from the enriched flows. Which pods and labels: the accepted MetricsConfiguration, or
    * with `enableAnnotations` the pods and namespaces annotated `retina.sh: observe` (Retina's default context).
    */
-  private startAdvancedMetrics(k8s: KubernetesHandle): void {
-    const annotations = this.config.enableAnnotations;
-    let observed = new Set<string>();
-    const adv = new AdvancedFlowMetrics({
+  private startPodLevelMetrics(
+    k8s: KubernetesHandle,
+    follow: typeof followPodLevelMetrics,
+  ): void {
+    const logger = this.logger.child({ component: 'advanced-metrics' });
+    const podLevel = new PodLevelMetrics({
       metrics: this.metrics,
-      config: { remoteContext: this.config.remoteContext },
-      logger: this.logger.child({ component: 'advanced-metrics' }),
-      ...(annotations ? { isObserved: (ip: string) => observed.has(ip) } : {}),
+      remoteContext: this.config.remoteContext,
+      annotations: this.config.enableAnnotations,
+      apiServerIps: k8s.apiServerIps(),
+      logger,
     });
-    // Node-level API server latency; its adv_* families follow the configuration (and the registry resets).
-    const apiServer = new ApiServerLatency({ metrics: this.metrics, apiServerIps: k8s.apiServerIps() });
-    apiServer.start();
-    const apply = (): void => {
-      try {
-        if (annotations) {
-          observed = new Set(k8s.observedPodIps());
-          adv.update(defaultAnnotationSpec(k8s.observedNamespaces()));
-          apiServer.configure(APISERVER_METRIC_NAMES);
-          return;
-        }
-        const mc = k8s.metricsConfiguration();
-        if (!mc) return;
-        const spec = {
-          contextOptions: mc.spec.contextOptions.map((o) => ({ ...o, ttl: o.ttlMs })),
-          namespaces: mc.spec.namespaces,
-        };
-        adv.update(spec);
-        apiServer.configure(apiServerMetricsOf(spec));
-        this.logger.info({ metricsConfiguration: mc.name }, 'advanced metrics configured');
-      } catch (err) {
-        // A bad spec keeps the previous configuration; the message names the field.
-        this.logger.error({ err: (err as Error).message }, 'advanced metrics configuration refused');
-      }
-    };
-    apply();
-    k8s.on('metricsConfiguration', apply);
-    if (annotations) {
-      k8s.on('observedNamespaces', apply);
-      k8s.on('pod', () => (observed = new Set(k8s.observedPodIps())));
-    }
-    k8s.on('apiServerIps', () => apiServer.setApiServerIps(k8s.apiServerIps()));
-    const unsubscribe = this.flows.subscribe((batch) => {
-      adv.process(batch);
-      apiServer.process(batch);
-    });
+    const unfollow = follow(k8s, podLevel, this.logger);
+    const unsubscribe = this.flows.subscribe((batch) => podLevel.process(batch));
     this.stopAdvanced = () => {
       unsubscribe();
-      adv.close();
-      apiServer.close();
+      unfollow();
+      podLevel.close();
     };
-  }
-
-  /**
-   * Feeds plugins' node events from the watchers: pod interfaces as they come and go, and the IPs of interest (this
-   * node's pods, or the annotated ones with `enableAnnotations`, plus the API server), recomputed at most every
-   * 200 ms so a burst of pod changes costs one pass over the cache.
-   */
-  private bridgeNodeEvents(k8s: KubernetesHandle): void {
-    const hub = this.nodeEvents;
-    for (const link of k8s.podInterfaces()) hub.addPodInterface({ name: link.name, index: link.index });
-    k8s.on('interface', (ev) => {
-      if (ev.type === 'added') hub.addPodInterface({ name: ev.link.name, index: ev.link.index });
-      else hub.removePodInterface(ev.link.name);
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const recompute = (): void => {
-      timer = undefined;
-      let pods: string[];
-      if (this.config.enableAnnotations) {
-        // Annotated pods, and every pod of an annotated namespace: both are observed, so both reach the filter.
-        const namespaces = new Set(k8s.observedNamespaces());
-        pods = [...k8s.observedPodIps(), ...this.ipCache.podIps((p) => namespaces.has(p.namespace ?? ''))];
-      } else {
-        pods = this.ipCache.podIps((p) => p.nodeName === this.nodeName);
-      }
-      hub.setIpsOfInterest([...pods, ...k8s.apiServerIps()]);
-    };
-    const schedule = (): void => {
-      timer ??= setTimeout(recompute, 200).unref();
-    };
-    k8s.on('pod', schedule);
-    k8s.on('apiServerIps', schedule);
-    k8s.on('observedNamespaces', schedule);
-    // What is known already (the API server address of the kubeconfig) goes in without waiting for an event.
-    schedule();
-    this.stopNodeEvents = () => clearTimeout(timer);
   }
 
   /** Serves the FlowBus over the Hubble API; loaded on demand so the standard control plane never loads gRPC. */
@@ -376,15 +341,6 @@ export class Agent {
       serviceVersion: AGENT_VERSION,
       logger: this.logger.child({ component: 'otlp' }),
     });
-  }
-
-  /** A kubeconfig was given or named by KUBECONFIG, or the in-cluster service account is mounted. */
-  private clusterConfigured(): boolean {
-    if (this.kubeconfig || process.env['KUBECONFIG']) return true;
-    return (
-      Boolean(process.env['KUBERNETES_SERVICE_HOST']) &&
-      existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')
-    );
   }
 
   /** The bound HTTP address, once started. */

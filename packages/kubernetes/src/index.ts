@@ -12,3 +12,5 @@ export * from './metrics-configuration.js';
 export * from './self-metrics.js';
 export * from './interfaces/link.js';
 export * from './interfaces/watcher.js';
+export * from './ips-of-interest.js';
+export * from './pod-level.js';
