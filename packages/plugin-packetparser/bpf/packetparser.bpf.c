@@ -109,7 +109,7 @@ struct pp_event {
 	__u32 prev_packets;              /* 72 */
 	__u32 prev_bytes;                /* 76 */
 	__u32 prev_flags[NUM_FLAGS];     /* 80 */
-	__u32 pad2;                      /* 116 */
+	__u32 sample_rate;               /* 116: cpuBudget sampling in effect (1 in N); 1: not sampled */
 	__u64 ct_bytes_tx;               /* 120 */
 	__u64 ct_bytes_rx;               /* 128 */
 	__u64 ct_packets_tx;             /* 136 */
@@ -122,7 +122,8 @@ _Static_assert(sizeof(struct ct_entry) == 160, "ct_entry layout is shared with s
 
 /* Indexes of rts_pp_stats. */
 #define STAT_RINGBUF_FULL 0
-#define STAT_MAX 1
+#define STAT_SAMPLED_AWAY 1 /* events cpuBudget sampling kept out of the ring */
+#define STAT_MAX 2
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -149,6 +150,17 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } rts_pp_stats SEC(".maps");
+
+/*
+ * cpuBudget sampling: user space writes N here (0 or 1: every event). One event in N reaches the ring; the others
+ * are counted in rts_pp_stats[STAT_SAMPLED_AWAY]. The connection tracker still sees every packet.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} rts_pp_sample SEC(".maps");
 
 /* One packet's parsed headers. */
 struct pkt {
@@ -530,6 +542,16 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 obs)
 	if (aggregation_high && !res.report)
 		return RETINA_TC_CONTINUE;
 
+	__u32 zero = 0, rate = 1;
+	__u32 *sample = bpf_map_lookup_elem(&rts_pp_sample, &zero);
+
+	if (sample && *sample > 1) {
+		rate = *sample;
+		if (bpf_get_prandom_u32() % rate) {
+			count_stat(STAT_SAMPLED_AWAY);
+			return RETINA_TC_CONTINUE;
+		}
+	}
 	ev = bpf_ringbuf_reserve(&rts_pp_events, sizeof(*ev), 0);
 	if (!ev) {
 		count_stat(STAT_RINGBUF_FULL);
@@ -566,7 +588,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 obs)
 		for (int i = 0; i < NUM_FLAGS; i++)
 			ev->prev_flags[i] = 0;
 	}
-	ev->pad2 = 0;
+	ev->sample_rate = rate;
 	ev->ct_bytes_tx = res.bytes_tx;
 	ev->ct_bytes_rx = res.bytes_rx;
 	ev->ct_packets_tx = res.packets_tx;

@@ -42,6 +42,7 @@ export const EVENT_OFFSETS = {
   prevPackets: 72,
   prevBytes: 76,
   prevFlags: 80,
+  sampleRate: 116,
   ctBytesTx: 120,
   ctBytesRx: 128,
   ctPacketsTx: 136,
@@ -109,6 +110,8 @@ export interface PacketEvent {
    * as bigint would allocate four BigInts per event on the hot path.
    */
   conntrack: { bytesTx: number; bytesRx: number; packetsTx: number; packetsRx: number };
+  /** Under cpuBudget sampling: the kernel reported one event in this many (absent when not sampled). */
+  sampleRate?: number;
 }
 
 /** IPv4 texts by address: a node sees the same few thousand addresses over and over. */
@@ -179,7 +182,7 @@ function decodeAt(v: DataView, base: number, length: number): PacketEvent {
   }
   const prev: number[] = [];
   for (let i = 0; i < PREV_FLAG_ORDER.length; i++) prev.push(v.getUint32(base + o.prevFlags + i * 4, true));
-  return {
+  const ev: PacketEvent = {
     tNs: v.getBigUint64(base + o.tNs, true),
     family,
     source: formatAddress(v, base + o.src, family),
@@ -206,6 +209,9 @@ function decodeAt(v: DataView, base: number, length: number): PacketEvent {
       packetsRx: u64(v, base + o.ctPacketsRx),
     },
   };
+  const sampleRate = v.getUint32(base + o.sampleRate, true);
+  if (sampleRate > 1) ev.sampleRate = sampleRate;
+  return ev;
 }
 
 /** A ring-buffer batch, as @retina-ts/bpf-runtime delivers it. */
@@ -263,7 +269,8 @@ export { monotonicToEpochOffsetNs } from '@retina-ts/bpf-runtime';
 /**
  * Builds the flow record of one event: verdict FORWARDED, L3_L4, trace event type with the observation point's
  * subtype, IsReply and TrafficDirection from the kernel's connection tracker, and the extensions `bytes`,
- * `previously_observed_*` (only when non-zero) and `tcp_id` (TSval leaving the node, TSecr entering it).
+ * `previously_observed_*` (only when non-zero), `tcp_id` (TSval leaving the node, TSecr entering it) and, for an
+ * event kept by cpuBudget sampling, `sampleRate`.
  */
 export function eventToFlow(ev: PacketEvent, opts: FlowOptions): Flow {
   const obs = OBSERVATION[ev.observationPoint];
@@ -284,6 +291,7 @@ export function eventToFlow(ev: PacketEvent, opts: FlowOptions): Flow {
         ? ev.tsecr
         : 0;
   if (ev.proto === IPPROTO_TCP && tcpId !== 0) extensions.tcpId = tcpId;
+  if (ev.sampleRate !== undefined) extensions.sampleRate = ev.sampleRate;
 
   const flow: Flow = {
     timeNs: ev.tNs + opts.epochOffsetNs,

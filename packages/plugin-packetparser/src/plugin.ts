@@ -3,7 +3,7 @@
  * the ring buffer, turns them into flow records and emits them.
  */
 import { readFile } from 'node:fs/promises';
-import { PluginBase, type EventClock, type EventStream, type PluginContext } from '@retina-ts/core';
+import { PluginBase, samplingHubOf, type EventClock, type EventStream, type PluginContext } from '@retina-ts/core';
 import { BpfNotSupportedError, BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
 import { addressKey, ctEntryExpired, ctEntryTotals, decodeBatch, eventToFlow } from './decode.js';
 import { parsePacketParserOptions, ringBufferBytes, type PacketParserOptions } from './options.js';
@@ -12,6 +12,9 @@ import { parsePacketParserOptions, ringBufferBytes, type PacketParserOptions } f
 export const BPF_OBJECT_FILE = 'packetparser.bpf.o';
 
 const PLUGIN = 'packetparser';
+
+/** Index of the sampled-away counter in `rts_pp_stats` (STAT_SAMPLED_AWAY in the BPF program). */
+const STAT_SAMPLED_AWAY = 1;
 
 /** How often expired connections are removed from the conntrack map. */
 export const CONNTRACK_GC_INTERVAL_MS = 15_000;
@@ -82,6 +85,7 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
   readonly #ips = new Map<string, Buffer>();
   #enabled = false;
   #parsed = 0;
+  #sampledAway = 0n;
 
   /** Whether the plugin runs (it needs `enablePodLevel`). */
   get enabled(): boolean {
@@ -168,6 +172,7 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
       },
     );
     this.every(CONNTRACK_GC_INTERVAL_MS, () => this.collectGarbage());
+    if (this.ctx.config.cpuBudget > 0) this.#followCpuBudget();
     if (this.ctx.config.enableConntrackMetrics) {
       const { basic } = this.ctx.metrics;
       // A stopped plugin's totals would otherwise stay exposed with their last values.
@@ -273,6 +278,58 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
   collect(): void {
     this.#requireObject('collect');
     this.#stream?.account();
+  }
+
+  /**
+   * Reports one event in `rate` (an integer of at least 1; 1 reports every event), from now on. The kernel counts the
+   * others (`sampledAway()`), and every reported event carries the rate so its flow stands for `rate` events. The
+   * agent's CPU budget sets it; with no budget it stays 1.
+   */
+  setSamplingRate(rate: number): void {
+    if (!Number.isInteger(rate) || rate < 1 || rate > 0xffff_ffff) {
+      throw new RangeError(`packetparser: sampling rate ${rate} is not an integer from 1 to 4294967295`);
+    }
+    const value = Buffer.alloc(4);
+    value.writeUInt32LE(rate);
+    this.#requireObject('setSamplingRate').map('rts_pp_sample').update(Buffer.alloc(4), value);
+  }
+
+  /** The sampling rate the kernel applies now (1: every event). */
+  samplingRate(): number {
+    const v = this.#requireObject('samplingRate').map('rts_pp_sample').lookup(Buffer.alloc(4));
+    return Math.max(1, v ? v.readUInt32LE(0) : 1);
+  }
+
+  /** Events the kernel kept out of the ring because of sampling, since the programs were loaded. */
+  sampledAway(): bigint {
+    return this.#readSampledAway(this.#requireObject('sampledAway'));
+  }
+
+  #readSampledAway(obj: BpfObject): bigint {
+    let total = 0n;
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(STAT_SAMPLED_AWAY);
+    for (const v of obj.map('rts_pp_stats').lookupPerCpu(key) ?? []) {
+      total += Buffer.from(v.buffer, v.byteOffset, 8).readBigUInt64LE(0);
+    }
+    return total;
+  }
+
+  /** Follows the agent's CPU budget: applies its sampling rate and counts what sampling kept out. */
+  #followCpuBudget(): void {
+    const { self } = this.ctx.metrics;
+    const report = (): void => {
+      const obj = this.#obj;
+      // On stop this runs while the plugin is stopping, before the object closes.
+      if (!obj || obj.closed) return;
+      const away = this.#readSampledAway(obj);
+      if (away > this.#sampledAway) self.sampledAwayEvents.inc({ plugin: PLUGIN }, Number(away - this.#sampledAway));
+      this.#sampledAway = away;
+    };
+    this.defer(samplingHubOf(this.ctx.metrics).register({ name: PLUGIN, setRate: (n) => this.setSamplingRate(n) }));
+    // Runs before the object closes (defers run last first), so the final count is not lost.
+    this.defer(report);
+    this.every(this.ctx.config.metricsIntervalMs, report);
   }
 
   /**

@@ -85,6 +85,7 @@ export interface HarnessConfig {
   conntrackReportInterval?: string;
   enableConntrackMetrics?: boolean;
   dataSamplingRate?: number;
+  cpuBudget?: number;
   enableTCX?: 'auto' | 'off';
   /** Node events handed to the plugin as ctx.node. */
   node?: NodeEvents;
