@@ -27,6 +27,7 @@ import { clusterConfigured } from './cluster.js';
 import { boundAddress, startHttpServer, stopHttpServer } from './http.js';
 import { startNativeHeapTrim } from './native-heap.js';
 import { clearStaleTcAttachments } from './stale-tc.js';
+import { startCpuBudget } from './cpu-budget.js';
 import { EnrichedFlows } from './flows.js';
 import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
 import { announceClusterNodes } from './peer-nodes.js';
@@ -94,6 +95,7 @@ export class Agent {
   private stopPeerNodes: (() => void) | undefined;
   private stopAdvanced: (() => void) | undefined;
   private stopHeapTrim: (() => void) | undefined;
+  private stopCpuBudget: (() => void) | undefined;
   /** bpf-runtime's readerQueues(), loaded when the debug endpoints are on. */
   private readerQueues: (() => unknown[]) | undefined;
   /** Flows after the enricher: what metrics and the Hubble API consume. */
@@ -256,6 +258,7 @@ export class Agent {
     if (this.config.exporters.otlp) await this.startOtlp();
     if (this.config.ui.enabled) await this.startUi();
     await clearStaleTcAttachments(this.logger);
+    this.stopCpuBudget = startCpuBudget({ config: this.config, metrics: this.metrics, logger: this.logger });
     await this.manager.start();
     this.stopHeapTrim = startNativeHeapTrim({ logger: this.logger });
   }
@@ -354,6 +357,7 @@ export class Agent {
   stop(deadlineMs = 10_000): Promise<void> {
     this.stopping ??= (async () => {
       this.stopHeapTrim?.();
+      this.stopCpuBudget?.();
       await this.manager.stop({ deadlineMs });
       await this.otlp?.stop();
       await this.ui?.close();

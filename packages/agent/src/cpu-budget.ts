@@ -1,0 +1,30 @@
+/**
+ * The agent's CPU budget (`cpuBudget`): a controller that measures the process's CPU every second and sets the
+ * kernel sampling rate of every event-producing plugin through the agent's sampling hub.
+ */
+import { CpuBudgetController, samplingHubOf, type AgentConfig, type Logger, type MetricsModule } from '@retina-ts/core';
+
+/** Starts the controller when the configuration sets a budget; returns the function that stops it. */
+export function startCpuBudget(parts: { config: AgentConfig; metrics: MetricsModule; logger: Logger }): (() => void) | undefined {
+  const { config, metrics } = parts;
+  if (!(config.cpuBudget > 0)) return undefined;
+  const logger = parts.logger.child({ component: 'cpu-budget' });
+  const hub = samplingHubOf(metrics);
+  hub.onError((err, sampler) =>
+    logger.error({ plugin: sampler.name, err: (err as Error).message }, 'cannot apply the sampling rate'),
+  );
+  const controller = new CpuBudgetController({
+    budgetCores: config.cpuBudget,
+    hub,
+    metrics,
+    // Rate changes are rare once settled; each is worth a line.
+    onChange: (c) =>
+      logger.info(
+        { from: c.from, to: c.to, usageCores: Number(c.usageCores.toFixed(3)), budgetCores: c.budgetCores },
+        'sampling rate changed to keep the CPU budget',
+      ),
+  });
+  controller.start();
+  logger.info({ budgetCores: config.cpuBudget }, 'CPU budget on: kernel events are sampled when the agent is over it');
+  return () => controller.stop();
+}
