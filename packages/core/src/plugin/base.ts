@@ -176,7 +176,7 @@ export abstract class PluginBase<TOptions = Record<string, unknown>> implements 
    * Without a source (e.g. flows turned off) only the kernel loss counter is followed. Call it from onStart.
    */
   protected readEvents<B, R extends EventReader = EventReader>(
-    source: EventSource<B, R> | undefined,
+    source: EventSource<NoInfer<B>, R> | undefined,
     onBatch: EventBatchHandler<B>,
     options: ReadEventsOptions = {},
   ): EventStream<R> {

@@ -11,14 +11,26 @@ import type { NodeEvents } from './node-events.js';
 
 export type Platform = 'linux' | 'windows';
 
-/** What a plugin needs from the host, so the manager can explain why it cannot run. */
+/**
+ * What a plugin needs from the host. The PluginManager checks it before the first init with the checker the agent
+ * gives it (bpf-runtime's probes); an unmet requirement leaves the plugin `unsupported` with the reason.
+ */
 export interface PluginRequirements {
-  /** Minimum kernel release, e.g. "5.8". */
+  /** Minimum kernel release, e.g. "5.8"; shown, not compared (distributions backport features: the probes decide). */
   minKernel?: string;
-  /** Linux capabilities, e.g. ["CAP_BPF", "CAP_NET_ADMIN"]. */
-  capabilities?: readonly string[];
-  /** Free-form kernel features, e.g. "BTF", "ring buffer maps". */
+  /**
+   * Linux capabilities of the process. An entry that is a list is met by any one of its capabilities, e.g.
+   * `[['CAP_BPF', 'CAP_SYS_ADMIN']]` (kernels before 5.8 have no CAP_BPF).
+   */
+  capabilities?: readonly (string | readonly string[])[];
+  /** BPF program types the kernel must load, e.g. "sched_cls", "socket_filter". */
+  programTypes?: readonly string[];
+  /** BPF map types the kernel must create, e.g. "ringbuf", "lru_hash". */
+  mapTypes?: readonly string[];
+  /** Kernel features that are probed: "btf", "tp_btf", "tcx", "tracefs", "bpffs". */
   features?: readonly string[];
+  /** Anything else it needs, in words (shown, not checked). */
+  notes?: readonly string[];
 }
 
 /** What every plugin instance receives in `init`. Read-only views; the plugin owns nothing here. */
@@ -66,6 +78,7 @@ export interface PluginDefinition<TOptions = Record<string, unknown>> {
   readonly platforms: readonly Platform[];
   /** One line shown in `/plugins` and logs. */
   readonly description?: string;
+  /** What the host must offer; checked before the first init (see PluginRequirements). */
   readonly requires?: PluginRequirements;
   /** Creates a fresh instance; called again for every restart. */
   create(): Plugin<TOptions>;

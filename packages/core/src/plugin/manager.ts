@@ -10,7 +10,7 @@ import type { FlowBus } from '../flow/bus.js';
 import type { IpCacheReader } from '../ipcache/ipcache.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricsModule } from '../metrics/module.js';
-import type { Platform, Plugin, PluginContext, PluginDefinition } from './contract.js';
+import type { Platform, Plugin, PluginContext, PluginDefinition, PluginRequirements } from './contract.js';
 import { PluginTimeoutError } from './errors.js';
 import { NodeEventHub, type NodeEvents } from './node-events.js';
 
@@ -39,6 +39,8 @@ export interface PluginStatus {
   restarts: number;
   /** When the plugin entered its state (ISO 8601). */
   since: string;
+  /** The definition's one-line description. */
+  description?: string;
   /** When the next attempt is due (ISO 8601), in `backoff`. */
   nextRetryAt?: string;
 }
@@ -76,7 +78,19 @@ export interface PluginManagerOptions {
   stableAfterMs?: number;
   /** Random source for jitter (default Math.random). */
   random?: () => number;
+  /**
+   * Checks a definition's `requires` against this host before its first init; returns why each unmet requirement
+   * is unmet (empty: all met). A plugin with unmet requirements is `unsupported` and not retried. Default: none
+   * checked (core knows no kernel; the agent passes one built from bpf-runtime's probes).
+   */
+  checkRequirements?: RequirementChecker;
 }
+
+/** Says which of `requires` this host does not meet, one reason each (see PluginManagerOptions.checkRequirements). */
+export type RequirementChecker = (
+  requires: PluginRequirements,
+  plugin: string,
+) => readonly string[] | Promise<readonly string[]>;
 
 /** Options of `add`. */
 export interface AddPluginOptions {
@@ -181,6 +195,7 @@ export class PluginManager {
   readonly #platformName: string;
   readonly #platform: Platform | undefined;
   readonly #random: () => number;
+  readonly #checkRequirements: RequirementChecker | undefined;
   readonly #records = new Map<string, Managed>();
   readonly #startOrder: Managed[] = [];
   readonly #listeners = new Set<PluginTransitionListener>();
@@ -216,6 +231,7 @@ export class PluginManager {
     this.#platformName = platform === 'win32' ? 'windows' : platform;
     this.#platform = toPluginPlatform(platform);
     this.#random = options.random ?? Math.random;
+    this.#checkRequirements = options.checkRequirements;
   }
 
   /** The configuration plugins currently receive. */
@@ -402,6 +418,7 @@ export class PluginManager {
       ...(rec.lastError !== undefined ? { lastError: rec.lastError } : {}),
       restarts: rec.restarts,
       since: new Date(rec.since).toISOString(),
+      ...(rec.definition?.description ? { description: rec.definition.description } : {}),
       ...(rec.state === 'backoff' && rec.nextRetryAt !== undefined
         ? { nextRetryAt: new Date(rec.nextRetryAt).toISOString() }
         : {}),
@@ -429,16 +446,42 @@ export class PluginManager {
     if (!this.#startOrder.includes(rec)) this.#startOrder.push(rec);
     const def = rec.definition as AnyDefinition;
     if (!this.#platform || !def.platforms.includes(this.#platform)) {
-      rec.final = true;
-      rec.lastError = `requires ${def.platforms.join(' or ')} (this node runs ${this.#platformName})`;
-      this.#metrics.self.pluginManagerFailedToReconcile.inc({ reason: rec.name });
-      this.#logger.warn({ plugin: rec.name }, `plugin ${rec.name} ${rec.lastError}; it will not be started`);
-      this.#setState(rec, 'unsupported');
-      rec.firstAttempt.resolve();
+      this.#unsupported(rec, `requires ${def.platforms.join(' or ')} (this node runs ${this.#platformName})`);
+      return rec.firstAttempt.promise;
+    }
+    const check = this.#checkRequirements;
+    if (def.requires && check && rec.generation === 0) {
+      // Checked once per record: the kernel and the process's capabilities do not change between restarts. The
+      // generation bump makes a relaunch while checking supersede this check.
+      const gen = ++rec.generation;
+      void Promise.resolve()
+        .then(() => check(def.requires as PluginRequirements, rec.name))
+        .then(
+          (unmet) => unmet,
+          (err: unknown) => [`its requirements could not be checked: ${errorText(err)}`],
+        )
+        .then((unmet) => {
+          if (rec.generation !== gen || this.#records.get(rec.name) !== rec || this.#stopping) {
+            rec.firstAttempt.resolve();
+            return;
+          }
+          if (unmet.length > 0) this.#unsupported(rec, unmet.join('; '));
+          else void this.#attempt(rec);
+        });
       return rec.firstAttempt.promise;
     }
     void this.#attempt(rec);
     return rec.firstAttempt.promise;
+  }
+
+  /** Marks `rec` unsupported on this node for `reason`; it is not retried. */
+  #unsupported(rec: Managed, reason: string): void {
+    rec.final = true;
+    rec.lastError = reason;
+    this.#metrics.self.pluginManagerFailedToReconcile.inc({ reason: rec.name });
+    this.#logger.warn({ plugin: rec.name }, `plugin ${rec.name} ${reason}; it will not be started`);
+    this.#setState(rec, 'unsupported');
+    rec.firstAttempt.resolve();
   }
 
   #contextFor(rec: Managed, options: Record<string, unknown>): PluginContext<Record<string, unknown>> {
