@@ -5,6 +5,9 @@
       "sources": [
         "native/addon.cc",
         "native/object.cc",
+        "native/program.cc",
+        "native/map.cc",
+        "native/btf.cc",
         "native/link.cc",
         "native/reader.cc",
         "native/socket.cc"

@@ -449,6 +449,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   retina::InitLink(env, exports, data);
   retina::InitReader(env, exports, data);
   retina::InitSocket(env, exports, data);
+  retina::InitBtf(env, exports, data);
   return exports;
 }
 

@@ -149,6 +149,7 @@ struct AddonData {
   Napi::FunctionReference mapCtor;
   Napi::FunctionReference linkCtor;
   Napi::FunctionReference socketCtor;
+  Napi::FunctionReference btfCtor;
   ClsactRegistryPtr clsact = std::make_shared<ClsactRegistry>();
 };
 AddonData* GetAddonData(Napi::Env env);
@@ -169,6 +170,7 @@ void InitLink(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitReader(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitSocket(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitSystem(Napi::Env env, Napi::Object exports, AddonData* data);
+void InitBtf(Napi::Env env, Napi::Object exports, AddonData* data);
 
 // Link construction helpers used by NativeProgram.
 Napi::Object NewLibbpfLink(Napi::Env env, bpf_link* link, const std::string& kind);

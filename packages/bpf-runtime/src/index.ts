@@ -62,6 +62,20 @@ export {
   type StructValue,
   type U64Mode,
 } from './struct.js';
+export {
+  Btf,
+  KERNEL_BTF_DIR,
+  kernelEnum,
+  kernelEnums,
+  layoutMismatches,
+  moduleEnums,
+  objectLayoutMismatches,
+  type BtfEnum,
+  type BtfEnumMember,
+  type BtfMember,
+  type BtfStruct,
+  type ModuleBtfEnum,
+} from './btf.js';
 export { formatIpv4, formatIpv6, formatMac, writeIpv4, writeIpv6, writeMac } from './address.js';
 export {
   decodeConstant,

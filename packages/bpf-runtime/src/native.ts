@@ -171,6 +171,26 @@ export interface NativeTcFilter {
   progId: number;
 }
 
+/** A parsed BTF (kernel, module split BTF, or a BPF object's .BTF section). */
+export interface NativeBtfHandle {
+  readonly typeCount: number;
+  enums(match: string[] | ((name: string) => boolean)): Array<{
+    name: string;
+    typeId: number;
+    size: number;
+    signed: boolean;
+    names: string[];
+    values: bigint[];
+  }>;
+  struct(name: string): {
+    name: string;
+    kind: 'struct' | 'union';
+    size: number;
+    members: Array<{ name: string; bitOffset: number; bitSize: number; size: number }>;
+  } | null;
+  close(): void;
+}
+
 export interface NativeAddon {
   setErrorFactory(factory: (info: NativeErrorInfo) => Error): void;
   possibleCpus(): number;
@@ -215,6 +235,7 @@ export interface NativeAddon {
     wakeupEvents: number,
   ) => NativeBatchReaderHandle;
   NativeSocket: new () => NativeSocketHandle;
+  NativeBtf: new (path: string | null, base?: NativeBtfHandle) => NativeBtfHandle;
 }
 
 let addon: NativeAddon | undefined;

@@ -1,7 +1,6 @@
 // Struct layouts for map keys/values and ring-buffer records: C alignment rules, one compiled decoder per layout.
 import { formatIpv4, formatIpv6, formatMac, writeIpv4, writeIpv6, writeMac } from './address.js';
 import { hostIsLittleEndian } from './constants.js';
-import type { RecordBatch } from './ringbuf.js';
 
 /**
  * Scalar field types. Unprefixed integers are in host byte order (as BPF writes them); `be*` are network order
@@ -99,6 +98,17 @@ export interface FieldInfo {
   readonly align: number;
 }
 
+/**
+ * The records of a reader batch (RingBufferReader's RecordBatch has this shape). Declared here rather than imported
+ * so the layout code depends on no reader (map.ts imports this file, and the readers import map.ts).
+ */
+export interface RecordsView {
+  readonly count: number;
+  readonly buffer: Buffer;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+}
+
 /** A compiled struct layout. */
 export interface StructLayout<V extends object> {
   /** Size in bytes, including tail padding (sizeof). */
@@ -116,7 +126,7 @@ export interface StructLayout<V extends object> {
   /** Encodes into `buf` at `offset` (the struct's bytes are zeroed first). */
   encodeInto(value: StructInput<V>, buf: Buffer, offset?: number): void;
   /** Decodes every record of a ring-buffer batch; throws if a record is shorter than the layout. */
-  decodeBatch(batch: RecordBatch): V[];
+  decodeBatch(batch: RecordsView): V[];
   /**
    * Decodes into an existing object (every field is assigned) and returns it: no allocation for numeric fields.
    * Throws RangeError if the buffer is too short.
@@ -127,7 +137,7 @@ export interface StructLayout<V extends object> {
    * copy what must outlive the call. The fastest way to consume a batch (no allocation per record for numeric
    * fields). Throws if a record is shorter than the layout.
    */
-  forEach(batch: RecordBatch, fn: (record: V, index: number) => void): void;
+  forEach(batch: RecordsView, fn: (record: V, index: number) => void): void;
 }
 
 /** Options of defineStruct(). */

@@ -12,54 +12,14 @@
  * the next record of that flow, and a per-CPU budget caps records per second, so a drop storm cannot flood user
  * space. Records that could not be sent are counted in rts_dr_stats.
  */
-#include "retina/common.h"
+#include "retina/kernel.h"
 
 /*
- * The kernel-internal fields this program reads, as CO-RE definitions: libbpf finds each field by name in the
- * running kernel's BTF and rewrites the offsets at load time. Other fields and field order do not matter.
+ * The kernel-internal fields this program reads (sk_buff, net_device, sock, trace_entry) are the CO-RE definitions
+ * of retina/kernel.h; libbpf finds each field by name in the running kernel's BTF and rewrites the offsets at load
+ * time. Only what is particular to skb:kfree_skb is declared here.
  */
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
-
-struct ns_common {
-	unsigned int inum;
-};
-
-struct net {
-	struct ns_common ns;
-};
-
-typedef struct {
-	struct net *net;
-} possible_net_t;
-
-struct net_device {
-	int ifindex;
-	possible_net_t nd_net;
-};
-
-struct sock_common {
-	possible_net_t skc_net;
-};
-
-struct sock {
-	struct sock_common __sk_common;
-};
-
-struct sk_buff {
-	struct net_device *dev;
-	struct sock *sk;
-	unsigned int len;
-	__u16 network_header;
-	int skb_iif;
-	unsigned char *head;
-};
-
-struct trace_entry {
-	unsigned short type;
-	unsigned char flags;
-	unsigned char preempt_count;
-	int pid;
-};
 
 /*
  * CO-RE matches an enum field only with an enum of the same name (an int would not match), so the kernel's enum is

@@ -26,20 +26,9 @@ export {
   shortReasonName,
   dropReasonDesc,
 } from './reasons.js';
-export {
-  parseBtf,
-  findBtfEnums,
-  readKernelEnums,
-  readModuleEnums,
-  trailingSize,
-  BtfKind,
-  BtfParseError,
-  KERNEL_BTF_PATH,
-  type Btf,
-  type BtfEnum,
-  type BtfEnumMember,
-  type ModuleBtfEnum,
-} from './btf.js';
+// Kernel enums are read through @retina-ts/bpf-runtime's libbpf BTF API; its types are re-exported for callers
+// of DropReasonCatalog.fromBtf().
+export type { BtfEnum, BtfEnumMember, ModuleBtfEnum } from '@retina-ts/bpf-runtime';
 export {
   decodeDropEvent,
   eventToFlow,

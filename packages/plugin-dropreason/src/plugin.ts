@@ -7,7 +7,7 @@ import { BpfObject, RingBufferReader, bundledObjectCandidates, probes } from '@r
 import type { BpfLink, BpfMap, RecordBatch } from '@retina-ts/bpf-runtime';
 import { PluginBase } from '@retina-ts/core';
 import type { EventClock, EventStream, PluginContext } from '@retina-ts/core';
-import { readKernelEnums, readModuleEnums } from './btf.js';
+import { kernelEnums, moduleEnums } from '@retina-ts/bpf-runtime';
 import {
   decodeDropEvent,
   decodeMetricKey,
@@ -75,7 +75,7 @@ export class DropReasonPlugin extends PluginBase {
       );
     }
 
-    const enums = readKernelEnums([DROP_REASON_ENUM, DROP_REASON_SUBSYS_ENUM], this.#options.btfPath);
+    const enums = kernelEnums([DROP_REASON_ENUM, DROP_REASON_SUBSYS_ENUM], this.#options.btfPath);
     const reasons = enums.get(DROP_REASON_ENUM);
     if (!reasons) {
       throw new Error(
@@ -200,7 +200,7 @@ export class DropReasonPlugin extends PluginBase {
     // Subsystem reasons (e.g. openvswitch) are named by an enum in that module's own BTF; read it once per value.
     unnamed.forEach((r) => this.#subsystemLookups.add(r));
     try {
-      for (const e of readModuleEnums((n) => n.endsWith('_drop_reason')))
+      for (const e of moduleEnums((n) => n.endsWith('_drop_reason')))
         this.#catalog.addSubsystemNames(e.members);
     } catch (err) {
       this.logger.debug({ err }, 'module BTF unreadable; subsystem drop reasons keep numeric names');

@@ -6,7 +6,7 @@
  * Retina's reason values, Retina's value is used so existing dashboards keep working; every other reason keeps the
  * kernel's name without the `SKB_DROP_REASON_` prefix (the same text the kernel's own trace output prints).
  */
-import type { BtfEnum } from './btf.js';
+import type { BtfEnum } from '@retina-ts/bpf-runtime';
 import { DropReasonDesc } from '@retina-ts/core';
 
 /** The kernel enum that names drop reasons (Linux 5.17+). */

@@ -2,6 +2,30 @@
  * Builds small raw BTF blobs for tests, byte by byte from the format description, so the reader is checked
  * against independently written data (every kind, both byte orders, split BTF).
  */
+/** BTF kinds, as numbered in include/uapi/linux/btf.h. */
+export const BtfKind = {
+  UNKN: 0,
+  INT: 1,
+  PTR: 2,
+  ARRAY: 3,
+  STRUCT: 4,
+  UNION: 5,
+  ENUM: 6,
+  FWD: 7,
+  TYPEDEF: 8,
+  VOLATILE: 9,
+  CONST: 10,
+  RESTRICT: 11,
+  FUNC: 12,
+  FUNC_PROTO: 13,
+  VAR: 14,
+  DATASEC: 15,
+  FLOAT: 16,
+  DECL_TAG: 17,
+  TYPE_TAG: 18,
+  ENUM64: 19,
+} as const;
+
 export interface TypeSpec {
   kind: number;
   name?: string;

@@ -8,7 +8,7 @@ import {
   Verdict,
 } from '@retina-ts/core';
 import { describe, expect, it } from 'vitest';
-import type { BtfEnum } from '../src/btf.js';
+import type { BtfEnum } from '@retina-ts/bpf-runtime';
 import {
   decodeDropEvent,
   decodeMetricKey,

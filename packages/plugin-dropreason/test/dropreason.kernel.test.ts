@@ -12,8 +12,7 @@ import { DropReasonDesc, Verdict } from '@retina-ts/core';
 import type { Flow, MetricsModule } from '@retina-ts/core';
 import { createTestContext, startTestPlugin } from '@retina-ts/core/testing';
 import { DropReasonPlugin } from '../src/plugin.js';
-import { BtfKind } from '../src/btf.js';
-import { buildBtf, enumData } from './btf-builder.js';
+import { BtfKind, buildBtf, enumData } from './btf-builder.js';
 import { describeKernel, programsStillLoaded } from '@retina-ts/testkit';
 import { probes } from '@retina-ts/bpf-runtime';
 import {

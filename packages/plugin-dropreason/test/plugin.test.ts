@@ -11,9 +11,8 @@ import { Verdict } from '@retina-ts/core';
 import type { Flow, MetricsModule } from '@retina-ts/core';
 import { createTestContext, startTestPlugin } from '@retina-ts/core/testing';
 import type * as BpfRuntime from '@retina-ts/bpf-runtime';
-import { BtfKind } from '../src/btf.js';
 import { encodeDropEvent, encodeMetricKey } from '../src/decode.js';
-import { buildBtf, enumData } from './btf-builder.js';
+import { BtfKind, buildBtf, enumData } from './btf-builder.js';
 
 /** What the double records, shared with the mocked module. */
 const world = vi.hoisted(() => ({
@@ -33,8 +32,9 @@ const world = vi.hoisted(() => ({
 }));
 
 vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
-  // Address formatting, object lookup and the clock offset are pure: the real ones are used.
-  const { formatIpv4, formatIpv6, bundledObjectCandidates, monotonicToEpochOffsetNs } = await importOriginal<typeof BpfRuntime>();
+  // Address formatting, object lookup, the clock offset and BTF reading (of the files the tests write) are real.
+  const { formatIpv4, formatIpv6, bundledObjectCandidates, monotonicToEpochOffsetNs, kernelEnums, moduleEnums } =
+    await importOriginal<typeof BpfRuntime>();
   class FakeMap {
     constructor(readonly name: string) {}
     *keys(): IterableIterator<Buffer> {
@@ -119,7 +119,17 @@ vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
       return { path: '/sys/kernel/tracing', mounted: true };
     },
   };
-  return { BpfObject, RingBufferReader, probes, formatIpv4, formatIpv6, bundledObjectCandidates, monotonicToEpochOffsetNs };
+  return {
+    BpfObject,
+    RingBufferReader,
+    probes,
+    formatIpv4,
+    formatIpv6,
+    bundledObjectCandidates,
+    monotonicToEpochOffsetNs,
+    kernelEnums,
+    moduleEnums,
+  };
 });
 
 const { DropReasonPlugin } = await import('../src/plugin.js');

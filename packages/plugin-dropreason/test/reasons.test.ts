@@ -1,6 +1,6 @@
 import { DropReasonDesc } from '@retina-ts/core';
 import { describe, expect, it } from 'vitest';
-import type { BtfEnum } from '../src/btf.js';
+import type { BtfEnum } from '@retina-ts/bpf-runtime';
 import {
   DropReasonCatalog,
   dropReasonDesc,

@@ -57,6 +57,11 @@ struct icmphdr {
  * constant and prunes the branches that depend on it. */
 #define RETINA_CONST(type, name, value) const volatile type name = value
 
+/* Keeps `struct name` in the object's BTF. A record that only ever lives in ring-buffer memory is otherwise left out
+ * of it, and user space checks its declared layout of the record against this BTF (objectLayoutMismatches() of
+ * @retina-ts/bpf-runtime). Costs one pointer of .rodata that nothing reads. */
+#define RETINA_BTF_STRUCT(name) const struct name *const retina_btf_##name __attribute__((used)) = 0
+
 /* tcx return codes (Linux 6.6); the values equal TC_ACT_UNSPEC/OK/SHOT so one program serves tcx and clsact. */
 #ifndef TCX_NEXT
 #define TCX_NEXT -1

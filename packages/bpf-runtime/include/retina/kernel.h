@@ -15,12 +15,26 @@
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
+struct ns_common {
+	unsigned int inum;
+};
+
+struct net {
+	struct ns_common ns;
+};
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
 struct net_device {
 	int ifindex;
 	char name[16];
+	possible_net_t nd_net;
 };
 
 struct sock_common {
+	possible_net_t skc_net;
 	union {
 		struct {
 			__be32 skc_daddr;
