@@ -21,3 +21,4 @@ export * from './translate/targets.js';
 export * from './translate/job.js';
 export * from './translate/status.js';
 export * from './translate/kube.js';
+export * from './translate/download.js';

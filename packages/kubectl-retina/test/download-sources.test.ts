@@ -1,15 +1,15 @@
 /**
  * `capture download` from an S3 bucket (s3rver, a real S3-compatible server started here) and from the nodes'
- * host paths through download pods, against the API server double: the double's exec handler plays the
+ * host paths through download pods, against the API server double: its node-files exec handler plays the
  * container, serving files only through the pod's read-only hostPath mount, from a directory per node.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type ExecRequest, type ExecResult, type KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { nodeFilesExecHandler, startApiServerDouble, startKubelet, writeKubeconfig, type ApiServerDouble, type ExecRequest } from '@retina-ts/k8s-apiserver-double';
 import { uploadToS3 } from '@retina-ts/capture';
 import { downloadCapture, downloadPodManifest, runProgram } from '../src/index.js';
 
@@ -100,40 +100,11 @@ describe('capture download from the nodes through download pods', () => {
   let kubeconfig: string;
   let kc: KubeConfig;
   let nodesRoot: string;
-  let kubelet: NodeJS.Timeout;
+  let stopKubelet: () => void;
   /** Pods the simulated kubelet leaves Pending (to exercise the start timeout). */
   const stuckNodes = new Set<string>();
   const execs: ExecRequest[] = [];
   const HOST_PATH = '/var/log/retina/captures/retina';
-
-  /** The container's view of `path`: only what a volume mount exposes, read from the node's directory. */
-  function resolveInPod(pod: V1Pod, path: string): string | undefined {
-    const c = pod.spec!.containers[0]!;
-    for (const m of c.volumeMounts ?? []) {
-      if (path !== m.mountPath && !path.startsWith(`${m.mountPath}/`)) continue;
-      const vol = pod.spec!.volumes!.find((v) => v.name === m.name);
-      if (!vol?.hostPath) return undefined;
-      return join(nodesRoot, pod.spec!.nodeName!, vol.hostPath.path, posix.relative(m.mountPath, path));
-    }
-    return undefined;
-  }
-
-  async function runInPod(req: ExecRequest): Promise<ExecResult> {
-    execs.push(req);
-    const pod = req.object as unknown as V1Pod;
-    const [cmd, ...args] = req.command;
-    const target = (p: string | undefined) => (p ? resolveInPod(pod, p) : undefined);
-    if (cmd === 'test' && args[0] === '-r') {
-      const f = target(args[1]);
-      return { exitCode: f && (await readFile(f).then(() => true, () => false)) ? 0 : 1 };
-    }
-    if (cmd === 'cat') {
-      const f = target(args[0]);
-      const data = f ? await readFile(f).catch(() => undefined) : undefined;
-      return data ? { stdout: data } : { stderr: `cat: can't open '${args[0]}': No such file or directory\n`, exitCode: 1 };
-    }
-    return { stderr: `sh: ${cmd}: not found\n`, exitCode: 127 };
-  }
 
   beforeAll(async () => {
     api = await startApiServerDouble();
@@ -141,17 +112,12 @@ describe('capture download from the nodes through download pods', () => {
     kc = new KubeConfig();
     kc.loadFromFile(kubeconfig);
     nodesRoot = await mkdtemp(join(dir, 'nodes-'));
-    api.setExecHandler(runInPod);
-    // The kubelet: start download pods on their node unless the node is stuck.
-    kubelet = setInterval(() => {
-      for (const p of api.list<KubeObject & { spec: { nodeName: string }; status?: { phase?: string } }>('pods')) {
-        if (p.status?.phase || stuckNodes.has(p.spec.nodeName)) continue;
-        api.modify('pods', p.metadata.namespace, p.metadata.name, (x) => void (x.status = { phase: 'Running' }));
-      }
-    }, 5);
+    api.setExecHandler(nodeFilesExecHandler(nodesRoot, (req) => execs.push(req)));
+    // Download pods start on their node unless the node is stuck.
+    stopKubelet = startKubelet(api, (p) => stuckNodes.has((p as unknown as V1Pod).spec!.nodeName!));
   });
   afterAll(async () => {
-    clearInterval(kubelet);
+    stopKubelet();
     await api.close();
   });
 
@@ -193,7 +159,7 @@ describe('capture download from the nodes through download pods', () => {
       expect(p.spec!.volumes).toEqual([{ name: 'capture-host-path', hostPath: { path: HOST_PATH, type: 'Directory' } }]);
       expect(p.spec!.containers[0]!.volumeMounts![0]).toMatchObject({ mountPath: `/host${HOST_PATH}`, readOnly: true });
     }
-    expect(execs.map((e) => e.command[0])).toEqual(['test', 'cat', 'test', 'cat']);
+    expect(execs.map((e) => e.command[0])).toEqual(['wc', 'cat', 'wc', 'cat']);
     expect(api.list('pods')).toEqual([]);
   });
 

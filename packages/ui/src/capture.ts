@@ -7,6 +7,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '@retina-ts/core';
 import type { UiCapture } from './model/types.js';
 
@@ -22,6 +24,13 @@ export interface CaptureRequest {
 
 export class CaptureRequestError extends Error {
   override readonly name = 'CaptureRequestError';
+  /** The HTTP status the server answers with. */
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$/;
@@ -71,12 +80,28 @@ export function captureFilter(r: CaptureRequest): string {
   return r.port ? `${hosts} and port ${r.port}` : hosts;
 }
 
+/** How a cluster capture's tarball is streamed to a browser. */
+export interface StreamTarballOptions {
+  /** Stops the download (the browser went away, or the time ran out). */
+  signal: AbortSignal;
+  /** Largest tarball sent. */
+  maxBytes: number;
+  /** Called once the file is known to be readable, before its first byte is written. */
+  onStart(file: string, bytes: number): void;
+}
+
 export interface CaptureBackend {
   readonly mode: 'standalone' | 'cluster';
   start(r: CaptureRequest): Promise<UiCapture>;
   list(): Promise<UiCapture[]>;
   /** Path of a finished capture's tarball (standalone only). */
   tarball(id: string): string | undefined;
+  /**
+   * Cluster only: streams the tarball node `node` (may be omitted when there is one) keeps for capture `id` into
+   * `sink`, reading it off the node as `kubectl retina capture download` does. Errors are CaptureRequestErrors
+   * (unknown capture or node, not done) or CaptureDownloadErrors of @retina-ts/capture.
+   */
+  streamTarball?(id: string, node: string | undefined, sink: Writable, o: StreamTarballOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -187,18 +212,28 @@ export class ClusterCaptures implements CaptureBackend {
   readonly #namespace: string;
   readonly #kubeconfig: string | undefined;
   readonly #created: UiCapture[] = [];
+  readonly #podReadyTimeoutMs: number | undefined;
+  #kc: KubeConfig | undefined;
 
-  constructor(o: { namespace: string; kubeconfig?: string }) {
+  constructor(o: { namespace: string; kubeconfig?: string; podReadyTimeoutMs?: number }) {
     this.#namespace = o.namespace;
     this.#kubeconfig = o.kubeconfig;
+    this.#podReadyTimeoutMs = o.podReadyTimeoutMs;
   }
 
-  async #api() {
+  async #kubeConfig(): Promise<KubeConfig> {
+    if (this.#kc) return this.#kc;
     const k8s = await import('@kubernetes/client-node');
     const kc = new k8s.KubeConfig();
     if (this.#kubeconfig) kc.loadFromFile(this.#kubeconfig);
     else kc.loadFromDefault();
-    return kc.makeApiClient(k8s.CustomObjectsApi);
+    this.#kc = kc;
+    return kc;
+  }
+
+  async #api() {
+    const k8s = await import('@kubernetes/client-node');
+    return (await this.#kubeConfig()).makeApiClient(k8s.CustomObjectsApi);
   }
 
   async start(r: CaptureRequest): Promise<UiCapture> {
@@ -244,28 +279,38 @@ export class ClusterCaptures implements CaptureBackend {
     return c;
   }
 
-  /** The Captures created here, their state read back from the API server. */
+  /** The Captures created here, their state read back from the API server, and a done one's tarballs. */
   async list(): Promise<UiCapture[]> {
-    const { CAPTURE_GROUP, CAPTURE_PLURAL, CAPTURE_VERSION } = await import('@retina-ts/capture');
+    const { CAPTURE_GROUP, CAPTURE_PLURAL, CAPTURE_VERSION, nodeTarballs } = await import('@retina-ts/capture');
     const api = await this.#api();
     await Promise.all(
       this.#created
-        .filter((c) => c.state === 'running')
+        .filter((c) => c.state === 'running' || (c.state === 'done' && !c.files))
         .map(async (c) => {
           try {
-            const obj = (await api.getNamespacedCustomObject({
-              group: CAPTURE_GROUP,
-              version: CAPTURE_VERSION,
-              namespace: this.#namespace,
-              plural: CAPTURE_PLURAL,
-              name: c.name,
-            })) as { status?: { conditions?: { type: string; status: string; message?: string }[] } };
-            const cond = obj.status?.conditions ?? [];
-            const failed = cond.find((x) => x.type === 'error' && x.status === 'True');
-            if (failed) {
-              c.state = 'failed';
-              c.error = failed.message ?? 'failed';
-            } else if (cond.some((x) => x.type === 'complete' && x.status === 'True')) c.state = 'done';
+            if (c.state === 'running') {
+              const obj = (await api.getNamespacedCustomObject({
+                group: CAPTURE_GROUP,
+                version: CAPTURE_VERSION,
+                namespace: this.#namespace,
+                plural: CAPTURE_PLURAL,
+                name: c.name,
+              })) as { status?: { conditions?: { type: string; status: string; message?: string }[] } };
+              const cond = obj.status?.conditions ?? [];
+              const failed = cond.find((x) => x.type === 'error' && x.status === 'True');
+              if (failed) {
+                c.state = 'failed';
+                c.error = failed.message ?? 'failed';
+              } else if (cond.some((x) => x.type === 'complete' && x.status === 'True')) c.state = 'done';
+            }
+            if (c.state === 'done') {
+              // The capture's Jobs name the nodes and host paths of its tarballs.
+              c.files = (await nodeTarballs(await this.#kubeConfig(), this.#namespace, c.name))
+                .map((t) => ({ node: t.node, file: t.file }))
+                .sort((a, b) => (a.node < b.node ? -1 : 1));
+              c.downloadable = c.files.length > 0;
+              delete c.error;
+            }
           } catch (err) {
             c.error = `reading ${c.resource}: ${(err as Error).message}`;
           }
@@ -276,6 +321,26 @@ export class ClusterCaptures implements CaptureBackend {
 
   tarball(): undefined {
     return undefined;
+  }
+
+  async streamTarball(id: string, node: string | undefined, sink: Writable, o: StreamTarballOptions): Promise<void> {
+    const c = this.#created.find((x) => x.id === id);
+    if (!c) throw new CaptureRequestError(`capture ${id} was not started from this UI`, 404);
+    if (c.state !== 'done') throw new CaptureRequestError(`capture ${c.resource} is ${c.state}, not done: nothing to download yet`, 409);
+    const { nodeTarballs, streamNodeTarball } = await import('@retina-ts/capture');
+    const kc = await this.#kubeConfig();
+    const all = await nodeTarballs(kc, this.#namespace, c.name);
+    if (node === undefined && all.length > 1) {
+      throw new CaptureRequestError(`node: capture ${c.resource} has tarballs on ${all.length} nodes; name one (${all.map((t) => t.node).sort().join(', ')})`);
+    }
+    const t = node === undefined ? all[0] : all.find((x) => x.node === node);
+    if (!t) throw new CaptureRequestError(`node: capture ${c.resource} has no tarball on node ${JSON.stringify(node)}`, 404);
+    await streamNodeTarball(kc, this.#namespace, c.name, t, sink, {
+      signal: o.signal,
+      maxBytes: o.maxBytes,
+      ...(this.#podReadyTimeoutMs !== undefined ? { podReadyTimeoutMs: this.#podReadyTimeoutMs } : {}),
+      onSize: (bytes) => o.onStart(t.file, bytes),
+    });
   }
 
   async close(): Promise<void> {}

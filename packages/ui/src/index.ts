@@ -1,4 +1,4 @@
-export { startUiServer, MAX_STREAMS } from './server.js';
+export { startUiServer, MAX_STREAMS, MAX_DOWNLOADS, DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_DOWNLOAD_TIMEOUT_MS } from './server.js';
 export type { UiServer, UiServerOptions } from './server.js';
 export { hubbleWhitelist, filterFromQuery, UiFilterError, MAX_FILTER_VALUE, MAX_FILTER_VALUES } from './filters.js';
 export { toUiFlow, decodeExtensions } from './rows.js';
@@ -15,5 +15,5 @@ export {
   ClusterCaptures,
   MAX_CAPTURE_SECONDS,
 } from './capture.js';
-export type { CaptureBackend, CaptureRequest } from './capture.js';
+export type { CaptureBackend, CaptureRequest, StreamTarballOptions } from './capture.js';
 export type * from './model/types.js';

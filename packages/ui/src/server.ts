@@ -42,6 +42,12 @@ export interface UiServerOptions {
   maxFlowsPerSecond?: number;
   /** Directory of the built web app (default: the package's dist/public). */
   publicDir?: string;
+  /** Largest cluster capture tarball the UI downloads (default 512 MiB; larger: `kubectl retina capture download`). */
+  maxDownloadBytes?: number;
+  /** Longest a cluster capture download may take, download pod start included (default 10 min). */
+  downloadTimeoutMs?: number;
+  /** How long a cluster download pod may take to start (default 30 s). */
+  downloadPodReadyTimeoutMs?: number;
 }
 
 export interface UiServer {
@@ -52,6 +58,10 @@ export interface UiServer {
 
 /** Most concurrent browser streams; each holds one GetFlows call to the Hubble endpoint. */
 export const MAX_STREAMS = 32;
+/** Cluster capture downloads running at once (each holds a pod on a node and an exec stream). */
+export const MAX_DOWNLOADS = 2;
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+export const DEFAULT_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 /** Largest request body accepted (capture requests). */
 const MAX_BODY = 16 * 1024;
 /** Flows are batched into one event this often. */
@@ -109,10 +119,15 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
         ? new ClusterCaptures({
             namespace: o.captureNamespace ?? 'default',
             ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+            ...(o.downloadPodReadyTimeoutMs !== undefined ? { podReadyTimeoutMs: o.downloadPodReadyTimeoutMs } : {}),
           })
         : undefined;
   const publicDir = o.publicDir ?? defaultPublicDir();
   const maxPerSecond = o.maxFlowsPerSecond ?? 2000;
+  const maxDownloadBytes = o.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
+  const downloadTimeoutMs = o.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS;
+  /** Cluster captures being downloaded. */
+  const downloads = new Set<string>();
   const streams = new Set<() => void>();
 
   async function serveStatic(res: ServerResponse, path: string): Promise<void> {
@@ -228,6 +243,58 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
     req.on('close', close);
   }
 
+  /**
+   * A cluster capture's tarball, streamed from its node as it is read: one download per capture and
+   * MAX_DOWNLOADS in all at a time, at most maxDownloadBytes, within downloadTimeoutMs. Errors found before the
+   * first byte are answered as JSON naming the cause; a failure after it cuts the response off (the browser sees
+   * fewer bytes than the content-length).
+   */
+  async function downloadFromCluster(res: ServerResponse, id: string, node: string | undefined): Promise<void> {
+    if (node !== undefined && (node.length === 0 || node.length > 253)) return sendJson(res, 400, { error: 'node: not a node name' });
+    if (downloads.has(id)) return sendJson(res, 409, { error: `capture ${id} is being downloaded already; wait for that download to finish` });
+    if (downloads.size >= MAX_DOWNLOADS) return sendJson(res, 503, { error: `at most ${MAX_DOWNLOADS} downloads run at once; try again when one is done` });
+    downloads.add(id);
+    const gone = new AbortController();
+    const closed = (): void => {
+      if (!res.writableFinished) gone.abort(new Error('the browser closed the download'));
+    };
+    // The response's close, not the request's: a GET's request closes as soon as it has been read.
+    res.on('close', closed);
+    const signal = AbortSignal.any([gone.signal, AbortSignal.timeout(downloadTimeoutMs)]);
+    try {
+      await captures!.streamTarball!(id, node, res, {
+        signal,
+        maxBytes: maxDownloadBytes,
+        onStart: (file, bytes) =>
+          res.writeHead(200, {
+            'content-type': 'application/gzip',
+            'content-length': bytes,
+            'content-disposition': `attachment; filename="${file.replace(/[^A-Za-z0-9._-]/g, '_')}"`,
+            'cache-control': 'no-store',
+          }),
+      });
+      res.end();
+    } catch (err) {
+      const e = err as Error & { reason?: string; status?: number };
+      if (res.headersSent) {
+        logger.warn({ err: e.message, capture: id, node }, 'capture download broke off');
+        res.destroy();
+        return;
+      }
+      const status =
+        e instanceof CaptureRequestError
+          ? e.status
+          : e.name === 'CaptureDownloadError'
+            ? ({ 'not-found': 404, 'too-large': 413, timeout: 504, aborted: 499 } as Record<string, number>)[e.reason ?? ''] ?? 502
+            : 502;
+      if (status >= 500) logger.warn({ err: e.message, capture: id, node }, 'capture download failed');
+      sendJson(res, status, { error: status === 502 && e.name !== 'CaptureDownloadError' ? `reading the tarball from the cluster failed: ${e.message}` : e.message });
+    } finally {
+      downloads.delete(id);
+      res.off('close', closed);
+    }
+  }
+
   async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const path = url.pathname;
     if (path === '/api/stream' && req.method === 'GET') return stream(req, res, url.searchParams);
@@ -243,12 +310,13 @@ export async function startUiServer(o: UiServerOptions): Promise<UiServer> {
           const e = err as Error;
           const bad = e instanceof CaptureRequestError || e.name === 'CaptureValidationError' || e.name === 'CaptureFilterError';
           if (!bad) logger.error({ err: e.message }, 'capture failed to start');
-          return sendJson(res, bad ? 400 : 500, { error: e.message });
+          return sendJson(res, e instanceof CaptureRequestError ? e.status : bad ? 400 : 500, { error: e.message });
         }
       }
       return sendJson(res, 405, { error: `${req.method} not allowed` });
     }
-    const m = /^\/api\/captures\/([0-9]{1,9})\/download$/.exec(path);
+    const m = /^\/api\/captures\/([a-z0-9-]{1,63})\/download$/.exec(path);
+    if (m && req.method === 'GET' && captures?.streamTarball) return downloadFromCluster(res, m[1]!, url.searchParams.get('node') ?? undefined);
     if (m && req.method === 'GET') {
       const file = captures?.tarball(m[1]!);
       if (!file) return sendJson(res, 404, { error: `capture ${m[1]} has no tarball (yet)` });

@@ -8,7 +8,7 @@
  * console errors. Each page is saved as a screenshot under test-output/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -334,17 +334,22 @@ describeKernel(
       const load = udpLoad(web, CART.ip, 50, 2);
       tcpConnections(web, CART.ip, 2);
       await load;
-      const link = page.locator('[data-testid=captures] a:has-text("Download")').first();
-      await link.waitFor({ timeout: 20_000 });
+      // Wait for the capture to end, however long a loaded machine takes (the test's own timeout bounds it).
+      const row = page.locator('[data-testid=captures] tbody tr').first();
+      await row.locator('.badge', { hasText: /^(done|failed)$/ }).waitFor({ timeout: 0 });
+      expect(await row.locator('.badge').innerText(), await row.innerText()).toBe('done');
+      const link = row.locator('a:has-text("Download")');
+      await link.waitFor({ timeout: 0 });
       await shot('capture');
-      const href = await link.getAttribute('href');
-      const res = await page.request.get(new URL(href!, uiUrl).href);
-      expect(res.status()).toBe(200);
-      const tar = gunzipSync(await res.body());
+      // The page fetches the tarball and hands it to the browser as a download.
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 0 }), link.click()]);
+      expect(download.suggestedFilename()).toMatch(/^ui-capture-.*\.tar\.gz$/);
+      const tar = gunzipSync(readFileSync((await download.path())!));
       // A tar of <base>/ holding the pcap: the name of the first entry starts the archive.
       expect(tar.subarray(0, 100).toString('latin1')).toMatch(/^ui-capture-/);
       expect(tar.includes(Buffer.from('.pcap'))).toBe(true);
-    });
+      expect(await page.locator('[data-testid=download-error]').count()).toBe(0);
+    }, 180_000);
 
     it('keeps the window bounded and the table updating at about 1,000 flows/s', async () => {
       await freshFlows();

@@ -3,3 +3,4 @@ export * from './selectors.js';
 export * from './store.js';
 export * from './server.js';
 export * from './kubeconfig.js';
+export * from './node-files.js';

@@ -1,37 +1,28 @@
 /**
  * `capture download`: tarballs from an Azure Blob container (listed by the capture name as prefix through the
- * SAS URL), from an S3 bucket (listed under the path prefix), or from the nodes that keep them in their host path.
- * For the nodes, a short-lived pod on each node mounts the host path read-only and the file is streamed out of it
- * with exec (`cat`), as the API server offers no other way to read a node's files.
+ * SAS URL), from an S3 bucket (listed under the path prefix), or from the nodes that keep them in their host path
+ * (read through a short-lived download pod by streamNodeTarball of @retina-ts/capture, which the UI uses too).
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { PassThrough, Readable, type Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { pipeline } from 'node:stream/promises';
-import { CoreV1Api, Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import {
-  ANNOTATION_HOSTPATH,
-  ANNOTATION_TIMESTAMP,
-  captureTarballName,
   downloadFromS3,
-  httpStatus,
-  LABEL_APP,
-  LABEL_APP_DOWNLOAD,
   LABEL_CAPTURE_NAME,
-  LABEL_CAPTURE_NODE,
   listCaptureJobs,
   listS3Tarballs,
-  parseCaptureTimestamp,
+  nodeTarballs,
   redactUrl,
+  streamNodeTarball,
+  type NodeTarball,
   type S3OutputConfig,
 } from '@retina-ts/capture';
 
-/** The image of the download pods (a busybox, as Retina uses): it only needs `sleep`, `test` and `cat`. */
-export const DOWNLOAD_IMAGE = 'mcr.microsoft.com/azurelinux/busybox:1.36';
-/** Where the download pod mounts the node's root of captures: the host path below this prefix. */
-export const DOWNLOAD_MOUNT_PREFIX = '/host';
+export { DOWNLOAD_IMAGE, DOWNLOAD_MOUNT_PREFIX, downloadPodManifest, nodeTarballs, type NodeTarball } from '@retina-ts/capture';
 
 /** What to download. */
 export interface DownloadOptions {
@@ -111,134 +102,25 @@ async function fromS3(o: DownloadOptions & { s3: S3OutputConfig }): Promise<stri
   return written;
 }
 
-/** Where a capture Job left its tarball: the node and the file's path on it. */
-export interface NodeTarball {
-  node: string;
-  jobName: string;
-  /** Directory on the node (the Job's host path). */
-  hostPath: string;
-  file: string;
-}
-
-/** The pod that exposes `t.hostPath` of node `t.node` read-only under DOWNLOAD_MOUNT_PREFIX. */
-export function downloadPodManifest(captureName: string, namespace: string, t: NodeTarball, image = DOWNLOAD_IMAGE): V1Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      // Node names can be long; the API server appends five characters to generateName within the 63 allowed.
-      generateName: `${`${captureName}-download-${t.node}`.slice(0, 57).replace(/[^a-z0-9]+$/, '')}-`,
-      namespace,
-      labels: { [LABEL_APP]: LABEL_APP_DOWNLOAD, [LABEL_CAPTURE_NAME]: captureName },
-    },
-    spec: {
-      nodeName: t.node,
-      restartPolicy: 'Never',
-      // Captures run on tainted nodes too; their tarballs must be reachable the same way.
-      tolerations: [{ operator: 'Exists' }],
-      containers: [
-        {
-          name: 'download',
-          image,
-          command: ['sleep', '3600'],
-          volumeMounts: [{ name: 'capture-host-path', mountPath: posix.join(DOWNLOAD_MOUNT_PREFIX, t.hostPath), readOnly: true }],
-        },
-      ],
-      volumes: [{ name: 'capture-host-path', hostPath: { path: t.hostPath, type: 'Directory' } }],
-    },
-  };
-}
-
-/** The tarballs the capture's Jobs wrote to their nodes. */
-export async function nodeTarballs(kc: KubeConfig, namespace: string, name: string): Promise<NodeTarball[]> {
-  const jobs = await listCaptureJobs(kc, namespace, name);
-  if (jobs.length === 0) throw new Error(`capture ${name} in namespace ${namespace} was not found`);
-  const out: NodeTarball[] = [];
-  for (const j of jobs) {
-    const a = j.spec?.template.metadata?.annotations ?? {};
-    const node = j.metadata?.labels?.[LABEL_CAPTURE_NODE];
-    const hostPath = a[ANNOTATION_HOSTPATH];
-    const ts = a[ANNOTATION_TIMESTAMP];
-    if (!node || !hostPath || !ts) {
-      throw new Error(
-        `job ${j.metadata?.name} of capture ${name} lacks the ${!node ? `label ${LABEL_CAPTURE_NODE}` : `annotation ${!hostPath ? ANNOTATION_HOSTPATH : ANNOTATION_TIMESTAMP}`}: it was not created by retina; download with --blob-url or --s3-bucket`,
-      );
-    }
-    out.push({ node, jobName: j.metadata!.name!, hostPath, file: captureTarballName(name, node, parseCaptureTimestamp(ts)) });
-  }
-  return out;
-}
-
-async function waitRunning(core: CoreV1Api, namespace: string, pod: string, node: string, o: DownloadOptions): Promise<void> {
-  const timeout = o.podReadyTimeoutMs ?? 30_000;
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const p = await core.readNamespacedPod({ namespace, name: pod });
-    const phase = p.status?.phase;
-    if (phase === 'Running') return;
-    if (phase === 'Failed' || phase === 'Succeeded') {
-      throw new Error(`download pod ${namespace}/${pod} on node ${node} ended (${phase}) before the file could be read: ${p.status?.message ?? 'no message'}`);
-    }
-    if (Date.now() > deadline) {
-      const waiting = p.status?.containerStatuses?.[0]?.state?.waiting;
-      throw new Error(
-        `download pod ${namespace}/${pod} on node ${node} did not start within ${timeout / 1000} s (phase ${phase ?? 'unknown'}${waiting?.reason ? `, ${waiting.reason}` : ''})`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, o.pollIntervalMs ?? 500));
-  }
-}
-
-/** Runs `command` in the pod, sending stdout to `stdout`; resolves with the exit code (0 on success). */
-async function execIn(kc: KubeConfig, namespace: string, pod: string, command: string[], stdout: Writable): Promise<{ code: number; stderr: string }> {
-  const stderr: Buffer[] = [];
-  const errStream = new PassThrough();
-  errStream.on('data', (c: Buffer) => stderr.push(c));
-  const status = await new Promise<V1Status>((resolve, reject) => {
-    new Exec(kc)
-      .exec(namespace, pod, 'download', command, stdout, errStream, null, false, resolve)
-      .then((ws) => ws.on('close', () => resolve({ status: 'Failure', message: 'the exec connection closed without a status' })))
-      .catch((err: unknown) => reject(err instanceof Error ? err : new Error(`exec into ${namespace}/${pod} failed: ${JSON.stringify(err)}`)));
-  });
-  if (status.status === 'Success') return { code: 0, stderr: Buffer.concat(stderr).toString() };
-  const exit = status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message;
-  return { code: exit ? Number(exit) : -1, stderr: Buffer.concat(stderr).toString() || (status.message ?? '') };
-}
-
 async function fromNode(o: DownloadOptions & { kube: NonNullable<DownloadOptions['kube']>; name: string }, t: NodeTarball): Promise<string> {
-  const { kc, namespace } = o.kube;
-  const core = kc.makeApiClient(CoreV1Api);
-  const created = await core.createNamespacedPod({ namespace, body: downloadPodManifest(o.name, namespace, t, o.image) });
-  const pod = created.metadata!.name!;
+  const dest = join(o.output, t.file);
+  const partial = `${dest}.partial`;
+  const file = createWriteStream(partial);
   try {
-    await waitRunning(core, namespace, pod, t.node, o);
-    const path = posix.join(DOWNLOAD_MOUNT_PREFIX, t.hostPath, t.file);
-    const check = await execIn(kc, namespace, pod, ['test', '-r', path], new PassThrough().resume());
-    if (check.code !== 0) throw new Error(`node ${t.node} has no readable ${posix.join(t.hostPath, t.file)} (the capture may still be running, or failed)`);
-    const dest = join(o.output, t.file);
-    const partial = `${dest}.partial`;
-    const sink = new PassThrough();
-    const written = pipeline(sink, createWriteStream(partial));
-    let result: { code: number; stderr: string };
-    try {
-      result = await execIn(kc, namespace, pod, ['cat', path], sink);
-    } finally {
-      sink.end();
-    }
-    await written;
-    if (result.code !== 0) {
-      await rm(partial, { force: true });
-      throw new Error(`reading ${posix.join(t.hostPath, t.file)} on node ${t.node} failed (exit ${result.code}): ${result.stderr.trim()}`);
-    }
-    await rename(partial, dest);
-    return dest;
-  } finally {
-    try {
-      await core.deleteNamespacedPod({ namespace, name: pod, gracePeriodSeconds: 0 });
-    } catch (err) {
-      if (httpStatus(err) !== 404) o.out(`  warning: could not delete download pod ${namespace}/${pod}: ${(err as Error).message}`);
-    }
+    await streamNodeTarball(o.kube.kc, o.kube.namespace, o.name, t, file, {
+      ...(o.image ? { image: o.image } : {}),
+      ...(o.podReadyTimeoutMs !== undefined ? { podReadyTimeoutMs: o.podReadyTimeoutMs } : {}),
+      ...(o.pollIntervalMs !== undefined ? { pollIntervalMs: o.pollIntervalMs } : {}),
+      warn: (m) => o.out(`  warning: ${m}`),
+    });
+    await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    file.destroy();
+    await rm(partial, { force: true });
+    throw err;
   }
+  await rename(partial, dest);
+  return dest;
 }
 
 /**

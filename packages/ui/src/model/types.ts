@@ -118,9 +118,14 @@ export interface UiCapture {
   filter: string;
   startedAt: number;
   durationSeconds: number;
-  /** Standalone: the tarball can be downloaded from /api/captures/<id>/download. */
+  /**
+   * The tarball can be downloaded from /api/captures/<id>/download (standalone), or, in a cluster, each node's
+   * from /api/captures/<id>/download?node=<node>.
+   */
   downloadable: boolean;
   error?: string;
   /** Cluster: where the Capture resource lives. */
   resource?: string;
+  /** Cluster, once done: the tarball each node keeps in its host path. */
+  files?: { node: string; file: string }[];
 }

@@ -11,6 +11,72 @@ async function list(): Promise<UiCapture[]> {
   return body.captures ?? [];
 }
 
+/**
+ * Fetches a tarball and hands it to the browser as a download; an error the server names (no file on the node,
+ * over the size limit, one download at a time) is shown instead of a broken download.
+ */
+async function download(href: string, fallbackName: string): Promise<void> {
+  const r = await fetch(href);
+  if (!r.ok) {
+    const body = (await r.json().catch(() => ({}))) as { error?: string };
+    throw new Error(body.error ?? `HTTP ${r.status}`);
+  }
+  const name = /filename="([^"]+)"/.exec(r.headers.get('content-disposition') ?? '')?.[1] ?? fallbackName;
+  const blob = await r.blob().catch(() => {
+    throw new Error('the download broke off before the whole file arrived');
+  });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+function DownloadLink({ href, label, name }: { href: string; label: string; name: string }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  return (
+    <span class="download">
+      <a
+        href={href}
+        aria-disabled={busy}
+        onClick={(e) => {
+          e.preventDefault();
+          if (busy) return;
+          setBusy(true);
+          setError('');
+          download(href, name).then(
+            () => setBusy(false),
+            (err: Error) => {
+              setBusy(false);
+              setError(err.message);
+            },
+          );
+        }}
+      >
+        {busy ? `${label}…` : label}
+      </a>
+      {error ? <span class="error small" data-testid="download-error"> {error}</span> : null}
+    </span>
+  );
+}
+
+function Downloads({ c }: { c: UiCapture }) {
+  if (!c.downloadable) return null;
+  const base = `api/captures/${encodeURIComponent(c.id)}/download`;
+  if (!c.files) return <DownloadLink href={base} label="Download" name={`${c.name}.tar.gz`} />;
+  return (
+    <>
+      {c.files.map((f) => (
+        <DownloadLink href={`${base}?node=${encodeURIComponent(f.node)}`} label={c.files!.length > 1 ? `Download (${f.node})` : 'Download'} name={f.file} />
+      ))}
+    </>
+  );
+}
+
 export function CapturePage() {
   const s = useStore();
   const draft = s.captureDraft;
@@ -85,7 +151,7 @@ export function CapturePage() {
             </button>
             <p class="muted small">
               {mode === 'cluster'
-                ? `Creates a Capture resource on node ${draft.node ?? '(any linux node)'}; fetch the result with kubectl retina capture download.`
+                ? `Creates a Capture resource on node ${draft.node ?? '(any linux node)'}; when it is done, each node's tarball can be downloaded here (read off the node by a short-lived pod).`
                 : 'Runs tcpdump on this host; the tarball (pcap) can be downloaded when it is done.'}
             </p>
           </form>
@@ -116,7 +182,9 @@ export function CapturePage() {
                   <span class={`badge ${c.state === 'done' ? 'v-fwd' : c.state === 'failed' ? 'v-drop' : 'v-other'}`}>{c.state}</span>
                   {c.error ? <span class="error small"> {c.error}</span> : null}
                 </td>
-                <td>{c.downloadable ? <a href={`api/captures/${c.id}/download`}>Download</a> : null}</td>
+                <td>
+                  <Downloads c={c} />
+                </td>
               </tr>
             ))}
           </tbody>
