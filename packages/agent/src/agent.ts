@@ -32,6 +32,7 @@ import { EnrichedFlows } from './flows.js';
 import { defaultSearchPaths, listInstalledPlugins, resolvePlugin } from './discovery.js';
 import { announceClusterNodes } from './peer-nodes.js';
 import { importOptional } from './optional.js';
+import { probeRequirementChecker } from './requirements.js';
 import type { AgentConfigInput } from './config-input.js';
 
 const { version: AGENT_VERSION } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -149,7 +150,17 @@ export class Agent {
     const nodeEvents = new NodeEventHub((err) =>
       logger.error({ err: (err as Error).message }, 'a node event listener threw'),
     );
-    const manager = new PluginManager({ config, metrics, logger, flowBus, ipCache, nodeName, nodeEvents });
+    const manager = new PluginManager({
+      config,
+      metrics,
+      logger,
+      flowBus,
+      ipCache,
+      nodeName,
+      nodeEvents,
+      // Each plugin's `requires`, checked with bpf-runtime's probes before its first init.
+      checkRequirements: probeRequirementChecker(),
+    });
 
     const searchPaths = opts.pluginSearchPaths ? [...opts.pluginSearchPaths] : defaultSearchPaths();
     const pending = opts.plugins

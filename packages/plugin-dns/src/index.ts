@@ -15,8 +15,10 @@ const dnsPlugin = definePlugin({
     'DNS requests and responses from a socket filter: query, type, return code, answers and latency',
   requires: {
     minKernel: '5.8',
-    capabilities: ['CAP_BPF', 'CAP_NET_RAW'],
-    features: ['socket filter programs', 'ring buffer maps'],
+    // Kernels before 5.8 have no CAP_BPF; CAP_SYS_ADMIN covers it there.
+    capabilities: [['CAP_BPF', 'CAP_SYS_ADMIN'], 'CAP_NET_RAW'],
+    programTypes: ['socket_filter'],
+    mapTypes: ['ringbuf'],
   },
   create: () => new DnsPlugin(),
 });

@@ -8,7 +8,6 @@ import {
   RingBufferReader,
   bundledObjectCandidates,
   netnsPath,
-  probes,
   runInNetns,
   sumPerCpuU64,
   type BpfMap,
@@ -121,26 +120,12 @@ export class DnsPlugin extends PluginBase {
     }
     this.#emitFlows = flowsWanted(options.emitFlows, ctx.config);
 
-    const problems: string[] = [];
-    if (!probes.hasCapabilities(['CAP_BPF']) && !probes.hasCapabilities(['CAP_SYS_ADMIN'])) {
-      problems.push(probes.explainUnsupported({ capabilities: ['CAP_BPF'] }));
-    }
-    if (!probes.hasCapabilities(['CAP_NET_RAW'])) {
-      problems.push('the process lacks CAP_NET_RAW, which the packet socket the filter runs on needs');
-    }
-    if (problems.length === 0) {
-      if (!probes.programTypeSupported('socket_filter')) {
-        problems.push(probes.explainUnsupported({ programType: 'socket_filter' }));
-      }
-      if (!probes.mapTypeSupported('ringbuf'))
-        problems.push(probes.explainUnsupported({ mapType: 'ringbuf' }));
-    }
+    // Capabilities, socket filters and ring buffers are declared in `requires` and checked before init.
     if (options.netns !== undefined && !existsSync(netnsPath(options.netns))) {
-      problems.push(
-        `plugins.dns.netns: ${netnsPath(options.netns)} does not exist (give a name under /var/run/netns or a path)`,
+      throw new Error(
+        `dns cannot run: plugins.dns.netns: ${netnsPath(options.netns)} does not exist (give a name under /var/run/netns or a path)`,
       );
     }
-    if (problems.length > 0) throw new Error(`dns cannot run: ${problems.join('; ')}`);
 
     const objectPath = options.objectPath ?? defaultObjectPath();
     if (!existsSync(objectPath)) {

@@ -48,12 +48,12 @@ export default definePlugin({
   description: 'Packets the kernel drops, by kernel drop reason (skb:kfree_skb)',
   requires: {
     minKernel: '5.17',
-    capabilities: ['CAP_BPF', 'CAP_PERFMON'],
-    features: [
-      'BTF (CONFIG_DEBUG_INFO_BTF)',
-      'tp_btf or tracepoint programs',
-      'ring buffer maps (flow events)',
+    capabilities: [
+      ['CAP_BPF', 'CAP_SYS_ADMIN'],
+      ['CAP_PERFMON', 'CAP_SYS_ADMIN'],
     ],
+    features: ['btf'],
+    notes: ['the skb_drop_reason enum in the kernel BTF', 'tp_btf or tracepoint programs', 'ring buffer maps (flow events)'],
   },
   create: () => new DropReasonPlugin(),
 });

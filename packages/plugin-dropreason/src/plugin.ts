@@ -63,18 +63,8 @@ export class DropReasonPlugin extends PluginBase {
     this.#options = parseOptions(ctx.options);
     this.#flowEvents = this.#options.flowEvents ?? ctx.config.enablePodLevel;
 
-    const missing = probes.missingCapabilities(['CAP_BPF', 'CAP_PERFMON']);
-    if (missing.length > 0 && !probes.hasCapabilities(['CAP_SYS_ADMIN'])) {
-      throw new Error(
-        `dropreason: missing capabilities ${missing.join(', ')} (or CAP_SYS_ADMIN); run the agent as root or grant them`,
-      );
-    }
-    if (!probes.btfAvailable()) {
-      throw new Error(
-        'dropreason: the kernel exposes no BTF (/sys/kernel/btf/vmlinux); it needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.17+ for drop reasons)',
-      );
-    }
-
+    // Capabilities and kernel BTF are declared in `requires` and checked before init; the drop-reason enum is
+    // looked up here, in the BTF this plugin reads.
     const enums = kernelEnums([DROP_REASON_ENUM, DROP_REASON_SUBSYS_ENUM], this.#options.btfPath);
     const reasons = enums.get(DROP_REASON_ENUM);
     if (!reasons) {

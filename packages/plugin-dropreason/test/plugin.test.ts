@@ -133,6 +133,7 @@ vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
 });
 
 const { DropReasonPlugin } = await import('../src/plugin.js');
+const { default: definition } = await import('../src/index.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'rts-dr-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -284,15 +285,15 @@ describe('init', () => {
     await expect(init({ hook: 'tp_btf' })).rejects.toThrow(/\(tp_btf: tp_btf refused by the kernel\)$/);
   });
 
-  it('explains missing capabilities, BTF and drop reasons', async () => {
-    world.missingCaps = ['CAP_BPF'];
-    await expect(init({})).rejects.toThrow(
-      'dropreason: missing capabilities CAP_BPF (or CAP_SYS_ADMIN); run the agent as root or grant them',
-    );
-    world.sysAdmin = true;
-    world.btf = false;
-    await expect(init({})).rejects.toThrow(/exposes no BTF .*CONFIG_DEBUG_INFO_BTF=y/);
-    world.btf = true;
+  it('declares capabilities and BTF for the manager, and explains a kernel without drop reasons', async () => {
+    // The manager checks these before init (the agent's checker runs bpf-runtime's probes on them).
+    expect(definition.requires).toMatchObject({
+      capabilities: [
+        ['CAP_BPF', 'CAP_SYS_ADMIN'],
+        ['CAP_PERFMON', 'CAP_SYS_ADMIN'],
+      ],
+      features: ['btf'],
+    });
     const old = join(dir, 'old-vmlinux');
     writeFileSync(old, buildBtf([{ kind: BtfKind.INT, name: 'int', sizeOrType: 4, data: [0x20] }]));
     await expect(init({ btfPath: old })).rejects.toThrow(

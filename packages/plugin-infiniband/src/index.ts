@@ -12,7 +12,7 @@ const infinibandPlugin = definePlugin({
   version,
   platforms: ['linux'],
   description: 'InfiniBand port counters and IPoIB status parameters from sysfs',
-  requires: { features: ['sysfs (/sys/class/infiniband, /sys/class/net)'] },
+  requires: { notes: ['sysfs (/sys/class/infiniband, /sys/class/net)'] },
   create: () => new InfinibandPlugin(),
 });
 

@@ -13,7 +13,7 @@ const linuxUtilPlugin = definePlugin({
   platforms: ['linux'],
   description:
     'TCP/UDP/IP counters, TCP socket states and remote addresses from /proc/net; driver statistics via ethtool',
-  requires: { features: ['procfs (/proc/net)'] },
+  requires: { notes: ['procfs (/proc/net)'] },
   create: () => new LinuxUtilPlugin(),
 });
 

@@ -32,8 +32,9 @@ export default definePlugin<PacketForwardOptions>({
   description: 'Packets and bytes through the node interface(s), counted by TC eBPF programs',
   requires: {
     minKernel: '5.7',
-    capabilities: ['CAP_BPF', 'CAP_NET_ADMIN'],
-    features: ['BPF sched_cls programs (TC)', 'tcx (Linux 6.6) or the clsact qdisc'],
+    capabilities: [['CAP_BPF', 'CAP_SYS_ADMIN'], 'CAP_NET_ADMIN'],
+    programTypes: ['sched_cls'],
+    notes: ['CONFIG_NET_CLS_BPF and CONFIG_NET_SCH_INGRESS', 'tcx (Linux 6.6) or the clsact qdisc'],
   },
   create: () => new PacketForwardPlugin(),
 });

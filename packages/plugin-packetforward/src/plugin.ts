@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { PluginBase, type PluginContext } from '@retina-ts/core';
-import { BpfObject, bundledObjectPath, probes, type BpfMap } from '@retina-ts/bpf-runtime';
+import { BpfObject, bundledObjectPath, type BpfMap } from '@retina-ts/bpf-runtime';
 import { DIRECTIONS, defaultRouteInterfaces, directionKey, sumPerCpuCounters, type Direction, type ForwardTotals } from './decode.js';
 import { parsePacketForwardOptions, type PacketForwardOptions } from './options.js';
 
@@ -31,16 +31,6 @@ export async function resolveDefaultInterfaces(): Promise<string[]> {
   return defaultRouteInterfaces(await read('/proc/net/route'), await read('/proc/net/ipv6_route'));
 }
 
-/** Throws with a reason when this kernel or process cannot run TC programs. */
-function checkKernelSupport(): void {
-  if (!probes.programTypeSupported('sched_cls')) {
-    throw new Error(
-      `packetforward needs BPF programs of type sched_cls (TC), which kernel ${probes.kernelRelease()} refuses; ` +
-        'it needs Linux 5.7 or later with CONFIG_NET_CLS_BPF and CONFIG_NET_SCH_INGRESS (tcx: Linux 6.6)',
-    );
-  }
-}
-
 /** Counts packets and bytes through the node's interface(s) with TC programs. */
 export class PacketForwardPlugin extends PluginBase<PacketForwardOptions> {
   #stats: BpfMap | undefined;
@@ -63,8 +53,8 @@ export class PacketForwardPlugin extends PluginBase<PacketForwardOptions> {
   }
 
   protected override async onInit(ctx: PluginContext<PacketForwardOptions>): Promise<void> {
+    // sched_cls support is declared in `requires` and checked by the manager before init.
     const options = parsePacketForwardOptions(ctx.options);
-    checkKernelSupport();
 
     const interfaces = options.interfaces ?? (await resolveDefaultInterfaces());
     if (interfaces.length === 0) {

@@ -15,7 +15,10 @@ describe('the packetforward definition', () => {
     expect(definition.name).toBe('packetforward');
     expect(definition.version).toBe(version);
     expect(definition.platforms).toEqual(['linux']);
-    expect(definition.requires?.capabilities).toEqual(['CAP_BPF', 'CAP_NET_ADMIN']);
+    expect(definition.requires).toMatchObject({
+      capabilities: [['CAP_BPF', 'CAP_SYS_ADMIN'], 'CAP_NET_ADMIN'],
+      programTypes: ['sched_cls'],
+    });
   });
 
   it('creates a fresh instance each time', () => {

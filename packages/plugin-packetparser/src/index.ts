@@ -59,8 +59,10 @@ export default definePlugin<PacketParserOptions>({
   description: 'Flow records from TC eBPF programs on pod veths and the node interface (IPv4 and IPv6)',
   requires: {
     minKernel: '5.8',
-    capabilities: ['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_PERFMON'],
-    features: ['BPF sched_cls programs (TC)', 'ring buffer maps', 'tcx (Linux 6.6) or the clsact qdisc'],
+    capabilities: [['CAP_BPF', 'CAP_SYS_ADMIN'], 'CAP_NET_ADMIN', ['CAP_PERFMON', 'CAP_SYS_ADMIN']],
+    programTypes: ['sched_cls'],
+    mapTypes: ['ringbuf', 'lru_hash'],
+    notes: ['tcx (Linux 6.6) or the clsact qdisc'],
   },
   create: () => new PacketParserPlugin(),
 });

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { PluginBase, samplingHubOf, type EventClock, type EventStream, type PluginContext } from '@retina-ts/core';
-import { BpfNotSupportedError, BpfObject, RingBufferReader, bundledObjectPath, probes, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
+import { BpfNotSupportedError, BpfObject, RingBufferReader, bundledObjectPath, type BpfLink, type RecordBatch } from '@retina-ts/bpf-runtime';
 import { addressKey, ctEntryExpired, ctEntryTotals, decodeBatch, eventToFlow } from './decode.js';
 import { parsePacketParserOptions, ringBufferBytes, type PacketParserOptions } from './options.js';
 
@@ -68,14 +68,6 @@ export async function defaultRouteInterface(): Promise<string | undefined> {
   return undefined;
 }
 
-/** Throws with a reason when this kernel or process cannot run the programs. */
-function checkKernelSupport(): void {
-  const unmet = probes.unmetRequirements({ programTypes: ['sched_cls'], mapTypes: ['ringbuf', 'lru_hash'] });
-  if (unmet.length > 0) {
-    throw new Error(`packetparser cannot run on kernel ${probes.kernelRelease()}: ${unmet.join('; ')}`);
-  }
-}
-
 /** Flow events from TC programs on pod veths and the node's interface. */
 export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
   #obj: BpfObject | undefined;
@@ -114,7 +106,7 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
       ctx.logger.warn('packetparser does nothing without enablePodLevel: true');
       return;
     }
-    checkKernelSupport();
+    // sched_cls, ringbuf and lru_hash are declared in `requires` and checked by the manager before init.
     const { config } = ctx;
     const high = config.dataAggregationLevel === 'high';
     let hostInterface = options.hostInterface;

@@ -43,8 +43,14 @@ export default definePlugin<TcpRetransOptions>({
   description: 'TCP retransmissions from the tcp_retransmit_skb tracepoint (eBPF)',
   requires: {
     minKernel: '5.8',
-    capabilities: ['CAP_BPF', 'CAP_PERFMON'],
-    features: ['BTF (CONFIG_DEBUG_INFO_BTF)', 'tp_btf programs', 'BPF ring buffers (for flows)'],
+    capabilities: [
+      ['CAP_BPF', 'CAP_SYS_ADMIN'],
+      ['CAP_PERFMON', 'CAP_SYS_ADMIN'],
+    ],
+    features: ['btf'],
+    // tp_btf programs build on raw tracepoints; libbpf cannot probe `tracing` itself (it needs an attach target).
+    programTypes: ['raw_tracepoint'],
+    notes: ['tp_btf programs (Linux 5.5)', 'BPF ring buffers (Linux 5.8) for flows'],
   },
   create: () => new TcpRetransPlugin(),
 });

@@ -29,23 +29,11 @@ export function bpfObjectPath(): string {
   return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npm run build -w @retina-ts/plugin-tcpretrans');
 }
 
-/** Throws with a reason when this kernel cannot run the program (BTF, tp_btf, ring buffers). */
-function checkKernelSupport(needRingBuffer: boolean): void {
-  const release = probes.kernelRelease();
-  if (!probes.btfAvailable()) {
+/** Flows need ring buffers; BTF and raw tracepoints are declared in `requires` and checked before init. */
+function checkRingBuffers(): void {
+  if (!probes.mapTypeSupported('ringbuf')) {
     throw new Error(
-      `tcpretrans needs kernel BTF (/sys/kernel/btf/vmlinux), which kernel ${release} does not expose; ` +
-        'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later)',
-    );
-  }
-  // tp_btf programs build on raw tracepoints. libbpf cannot probe the `tracing` type itself (its programs need an
-  // attach target), so a kernel that has raw tracepoints and BTF but still refuses tp_btf is reported at load.
-  if (!probes.programTypeSupported('raw_tracepoint')) {
-    throw new Error(`tcpretrans needs BTF-enabled tracepoints (tp_btf, Linux 5.5), and kernel ${release} has no raw tracepoints`);
-  }
-  if (needRingBuffer && !probes.mapTypeSupported('ringbuf')) {
-    throw new Error(
-      `tcpretrans flows need BPF ring buffers (Linux 5.8), which kernel ${release} refuses; ` +
+      `tcpretrans flows need BPF ring buffers (Linux 5.8), which kernel ${probes.kernelRelease()} refuses; ` +
         'set plugins.tcpretrans.flows: false to keep only the retransmission counter',
     );
   }
@@ -74,7 +62,7 @@ export class TcpRetransPlugin extends PluginBase<TcpRetransOptions> {
   protected override onInit(ctx: PluginContext<TcpRetransOptions>): void {
     const options = parseTcpRetransOptions(ctx.options);
     this.#flows = options.flows ?? (ctx.config.enablePodLevel || ctx.config.controlPlane === 'hubble');
-    checkKernelSupport(this.#flows);
+    if (this.#flows) checkRingBuffers();
 
     const obj = BpfObject.open(bpfObjectPath(), { name: PLUGIN });
     this.defer(() => obj.close());

@@ -14,7 +14,7 @@ const hnsStatsPlugin = definePlugin({
   description:
     'Windows endpoint counters from HNS (forwarded and dropped packets and bytes) and VFP (TCP flags, connections, ACL drops)',
   requires: {
-    features: [
+    notes: [
       'Host Networking Service API (computenetwork.dll, vmcompute.dll)',
       'vfpctrl.exe for VFP counters',
       'a HostProcess container running as NT AUTHORITY\\SYSTEM',
