@@ -1,11 +1,13 @@
-// NativeRingBuffer and NativePerfBuffer: one polling thread per reader drains a BPF ring buffer (libbpf
-// ring_buffer) or perf event array (libbpf perf_buffer) into chunks and hands each chunk (a batch) to JavaScript
-// through a thread-safe function.
+// NativeRingBuffer and NativePerfBuffer: one polling thread per reader drains a BPF ring buffer (read directly
+// through its mmap) or perf event array (libbpf perf_buffer) into chunks and hands each chunk (a batch) to
+// JavaScript through a thread-safe function.
 //
-// Hot path, per record: libbpf calls the sample callback, which memcpy's the record into the chunk being filled
-// and notes its offset and length (no allocation, no atomic operation). Per batch: the chunk's memory becomes the
-// ArrayBuffer JavaScript receives (an external ArrayBuffer: no second copy, no zero-filled allocation) and comes
-// back to the pool when that ArrayBuffer is garbage collected.
+// Hot path, per record: the record is memcpy'd from the ring into the chunk being filled and its offset and
+// length noted (no allocation, no atomic operation, no call through a pointer); the ring's consumer position is
+// published once per drain, not per record. Per batch: the chunk's memory becomes the ArrayBuffer JavaScript
+// receives (an external ArrayBuffer: no second copy, no zero-filled allocation). It comes back to the pool when
+// that ArrayBuffer is garbage collected, or, with recycle(), as soon as the callback returns (the ArrayBuffer is
+// detached then), so a few chunks are reused warm in the cache and no batch memory waits for the collector.
 //
 // A chunk is handed over when it is full, or as soon as the ring is drained while JavaScript is idle (latency
 // stays low at low rates). While JavaScript is busy with a batch, the thread does not sleep on the ring (the
@@ -13,13 +15,16 @@
 // wakeup preempts JavaScript); it waits for JavaScript to finish, draining the ring at short intervals meanwhile,
 // so batches grow with the load. The number of batches waiting for JavaScript is bounded: when `queueCapacity` are
 // waiting and the current chunk is full, further records are counted as dropped (the kernel ring keeps draining),
-// or with pauseWhenFull the thread stops draining until JavaScript catches up (the kernel ring absorbs the burst).
+// or with pauseWhenFull the thread stops draining until JavaScript catches up: records stay in the kernel ring,
+// whose producer then finds it full (back-pressure; nothing is taken out of the ring and then dropped).
 // Either way the thread never blocks on JavaScript.
 #include "common.h"
 
 #include <linux/perf_event.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/eventfd.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -191,7 +196,8 @@ class ReaderCore {
 
   ~ReaderCore() {
     if (current_ != nullptr) pool_->Release(current_, false);
-    if (rb_ != nullptr) ring_buffer__free(rb_);
+    if (ringData_ != nullptr) munmap(ringData_, ringMapBytes_);
+    if (ringConsumer_ != nullptr) munmap(ringConsumer_, pageBytes_);
     if (pb_ != nullptr) perf_buffer__free(pb_);
     if (epfd_ >= 0) close(epfd_);
     if (evfd_ >= 0) close(evfd_);
@@ -205,16 +211,25 @@ class ReaderCore {
     LibbpfLogCapture capture;
     int sourceFd = -1;
     if (source_ == Source::kRing) {
-      rb_ = ring_buffer__new(mapFd_, &ReaderCore::OnRingSample, this, nullptr);
-      if (rb_ == nullptr) {
-        int err = errno;
-        *log = capture.Text();
-        return -err;
-      }
-      sourceFd = ring_buffer__epoll_fd(rb_);
+      // The ring is read directly rather than through libbpf's ring_buffer, which publishes the consumer
+      // position after every record: that is a store to a cache line the producing CPU reads on every
+      // reservation, so each record moved the line between CPUs twice. Here it is published once per drain.
       bpf_map_info info{};
       uint32_t len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(mapFd_, &info, &len) == 0) ringBytes_ = info.max_entries;
+      if (bpf_obj_get_info_by_fd(mapFd_, &info, &len) != 0) return -errno;
+      if (info.type != BPF_MAP_TYPE_RINGBUF) return -EINVAL;
+      ringBytes_ = info.max_entries;
+      pageBytes_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      // Layout of a ring map's mmap: the consumer page (writable), then the producer page and the data pages,
+      // mapped twice in a row so that a record that wraps around is contiguous.
+      void* consumer = mmap(nullptr, pageBytes_, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd_, 0);
+      if (consumer == MAP_FAILED) return -errno;
+      ringConsumer_ = consumer;
+      ringMapBytes_ = pageBytes_ + 2 * ringBytes_;
+      void* data = mmap(nullptr, ringMapBytes_, PROT_READ, MAP_SHARED, mapFd_, static_cast<off_t>(pageBytes_));
+      if (data == MAP_FAILED) return -errno;
+      ringData_ = data;
+      sourceFd = mapFd_;
     } else {
       // What libbpf's perf_buffer__new() sets up, with the wakeup interval as an option.
       perf_event_attr attr{};
@@ -253,6 +268,8 @@ class ReaderCore {
     tsfn_ = tsfn;
     running_ = true;
     thread_ = std::thread([this] { Loop(); });
+    // Named so that per-thread CPU (top -H, /proc/<pid>/task) shows the reader apart from the JS thread.
+    pthread_setname_np(thread_.native_handle(), source_ == Source::kRing ? "retina-ringbuf" : "retina-perfbuf");
   }
 
   // Stops and joins the thread; batches not yet delivered are counted as dropped. JS thread only.
@@ -267,6 +284,9 @@ class ReaderCore {
   }
 
   bool Running() const { return running_; }
+  // Batches are valid only during the callback: their memory goes back to the pool as soon as it returns (the
+  // ArrayBuffer is detached then) instead of when V8 collects it. Set before start(), read on the JS thread.
+  bool recycle = false;
   bool Paused() const { return paused_.load(std::memory_order_relaxed); }
   Source source() const { return source_; }
 
@@ -291,12 +311,35 @@ class ReaderCore {
   std::atomic<bool> discarding_{false};
 
  private:
-  static int OnRingSample(void* ctx, void* data, size_t size) {
-    auto* self = static_cast<ReaderCore*>(ctx);
-    // An error return makes ring_buffer__consume stop after this record: to pause, and so that stop() is prompt
-    // under constant load.
-    if (!self->Append(data, size, 0)) return -EAGAIN;
-    return self->stopping_.load(std::memory_order_relaxed) ? -ECANCELED : 0;
+  // Takes the committed records between the consumer and producer positions (what libbpf's ring_buffer__consume
+  // does, with one consumer-position update at the end). Stops early at a record still being written, when a
+  // paused reader has no room for a record (it stays in the ring), and on stop().
+  void ConsumeRing() {
+    auto* consumerPos = static_cast<unsigned long*>(ringConsumer_);
+    auto* producerPos = static_cast<unsigned long*>(ringData_);
+    const uint8_t* data = static_cast<const uint8_t*>(ringData_) + pageBytes_;
+    const unsigned long mask = ringBytes_ - 1;
+    unsigned long cons = __atomic_load_n(consumerPos, __ATOMIC_RELAXED);  // only this thread writes it
+    const unsigned long start = cons;
+    const unsigned long prod = __atomic_load_n(producerPos, __ATOMIC_ACQUIRE);
+    while (cons < prod) {
+      const auto* header = reinterpret_cast<const uint32_t*>(data + (cons & mask));
+      uint32_t len = __atomic_load_n(header, __ATOMIC_ACQUIRE);
+      if (len & BPF_RINGBUF_BUSY_BIT) break;  // reserved, not yet submitted or discarded
+      uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+      unsigned long next = cons + ((size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul);
+      if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+        localRead_++;
+        if (!Store(reinterpret_cast<const uint8_t*>(header) + BPF_RINGBUF_HDR_SZ, size, 0)) {
+          localRead_--;  // left in the ring for the next drain
+          break;
+        }
+      }
+      cons = next;
+      if (stopping_.load(std::memory_order_relaxed)) break;
+    }
+    // Frees the space of everything taken (the kernel reads this before each reservation).
+    if (cons != start) __atomic_store_n(consumerPos, cons, __ATOMIC_RELEASE);
   }
 
   // One perf record: a sample (PERF_SAMPLE_RAW: u32 size, then the bytes bpf_perf_event_output wrote, padded)
@@ -341,13 +384,8 @@ class ReaderCore {
           return true;
         }
         paused_ = true;
-        if (source_ == Source::kRing) {
-          // Hold the record libbpf has already consumed; draining stops here until JavaScript catches up.
-          const auto* bytes = static_cast<const uint8_t*>(data);
-          held_.assign(bytes, bytes + size);
-          holding_ = true;
-          return false;
-        }
+        // The record stays in the ring; draining stops here until JavaScript catches up.
+        if (source_ == Source::kRing) return false;
         // perf_buffer__consume cannot stop mid-buffer: let the queue exceed its capacity by what this call
         // drains (at most the per-CPU buffers), and start no further drain until it is back under capacity.
         ForceFlush();
@@ -376,10 +414,6 @@ class ReaderCore {
   bool Resume() {
     if (outstanding.load() >= config_.queueCapacity) return false;
     paused_ = false;
-    if (holding_) {
-      holding_ = false;
-      Store(held_.data(), held_.size(), 0);
-    }
     return true;
   }
 
@@ -413,9 +447,8 @@ class ReaderCore {
 
   int Consume() {
     if (source_ == Source::kRing) {
-      int r = ring_buffer__consume(rb_);
-      // -EAGAIN and -ECANCELED come from OnRingSample (pause, stop).
-      return r == -EAGAIN || r == -ECANCELED || r == -EINTR || r >= 0 ? 0 : r;
+      ConsumeRing();
+      return 0;
     }
     int r = perf_buffer__consume(pb_);
     return r == -EINTR || r >= 0 ? 0 : r;
@@ -511,7 +544,6 @@ class ReaderCore {
       pool_->Release(current_, false);
       current_ = nullptr;
     }
-    if (holding_) localDropped_++;
     Publish();
     int err = error.load();
     if (err != 0 && !stopping_.load()) {
@@ -525,7 +557,10 @@ class ReaderCore {
   const ReaderConfig config_;
   std::shared_ptr<ChunkPool> pool_;
   int mapFd_ = -1;
-  ring_buffer* rb_ = nullptr;
+  void* ringConsumer_ = nullptr;  // the consumer page
+  void* ringData_ = nullptr;      // the producer page, then the data pages twice
+  size_t ringMapBytes_ = 0;
+  size_t pageBytes_ = 0;
   perf_buffer* pb_ = nullptr;
   size_t ringBytes_ = 0;
   uint64_t windowNs_ = 200'000;
@@ -543,8 +578,6 @@ class ReaderCore {
   uint64_t localDropped_ = 0;
   uint64_t lastDrainNs_ = 0;
   uint64_t lastDrainRecords_ = 0;
-  std::vector<uint8_t> held_;  // a ring record taken when the queue was full (pauseWhenFull)
-  bool holding_ = false;
   uint64_t lastFlushNs_ = 0;
 };
 
@@ -552,6 +585,40 @@ class ReaderCore {
 void ReturnLentChunk(Napi::Env /*env*/, void* /*data*/, Chunk* chunk) {
   std::shared_ptr<ChunkPool> pool = chunk->lentFrom;  // keeps the pool alive past Release
   pool->Release(chunk, true);
+}
+
+// Hands a chunk to JavaScript for the duration of the callback only: its memory is the ArrayBuffer (no copy, no
+// allocation but the ArrayBuffer object), detached when the callback returns or throws, so the chunk is reused at
+// once and stays warm in the cache; no batch memory waits for garbage collection.
+void CallJsRecycled(Napi::Env env, Napi::Function callback, ReaderCore* core, Chunk* chunk) {
+  uint32_t count = chunk->count;
+  size_t dataBytes = chunk->used;
+  napi_value ab = nullptr;
+  if (napi_create_external_arraybuffer(env, chunk->mem, chunk->TotalBytes(), nullptr, nullptr, &ab) != napi_ok) {
+    core->dropped.fetch_add(count, std::memory_order_relaxed);
+    core->pool().Release(chunk, false);
+    if (core->outstanding.fetch_sub(1) == 1 || core->Paused()) core->Wake();
+    return;
+  }
+  core->delivered.fetch_add(count, std::memory_order_relaxed);
+  core->bytes.fetch_add(dataBytes, std::memory_order_relaxed);
+  core->batches.fetch_add(1, std::memory_order_relaxed);
+  struct GiveBack {
+    napi_env env;
+    napi_value ab;
+    ReaderCore* core;
+    Chunk* chunk;
+    ~GiveBack() {
+      // A detached ArrayBuffer (and every view of it) reads as empty: nothing can see the chunk being refilled.
+      // Detaching only fails for a value that is not a detachable ArrayBuffer, which ours always is; if it ever
+      // did, the chunk is given up rather than reused under JavaScript's eyes.
+      if (napi_detach_arraybuffer(env, ab) == napi_ok) core->pool().Release(chunk, false);
+      // JavaScript is done with this batch: a paused poller, or one holding a partial batch, may go on.
+      if (core->outstanding.fetch_sub(1) == 1 || core->Paused()) core->Wake();
+    }
+  } giveBack{env, ab, core, chunk};
+  callback.Call({Napi::Value(env, ab), Napi::Number::New(env, count),
+                 Napi::Number::New(env, static_cast<double>(dataBytes)), Napi::Number::New(env, chunk->stride)});
 }
 
 void CallJs(Napi::Env env, Napi::Function callback, ReaderCore* core, Chunk* chunk) {
@@ -570,6 +637,10 @@ void CallJs(Napi::Env env, Napi::Function callback, ReaderCore* core, Chunk* chu
   }
   size_t dataBytes = chunk->used;
   uint32_t stride = chunk->stride;
+  if (core->recycle) {
+    CallJsRecycled(env, callback, core, chunk);
+    return;
+  }
   Napi::ArrayBuffer ab;
   if (core->pool().TryLend(chunk)) {
     ab = Napi::ArrayBuffer::New(env, chunk->mem, chunk->TotalBytes(), ReturnLentChunk, chunk);
@@ -614,6 +685,7 @@ class NativeReader : public Napi::ObjectWrap<NativeReader<kSource>> {
                                          NativeReader::template InstanceMethod<&NativeReader::Stats>("stats"),
                                          NativeReader::template InstanceMethod<&NativeReader::Ref>("ref"),
                                          NativeReader::template InstanceMethod<&NativeReader::Unref>("unref"),
+                                         NativeReader::template InstanceMethod<&NativeReader::Recycle>("recycle"),
                                      });
   }
 
@@ -704,6 +776,13 @@ class NativeReader : public Napi::ObjectWrap<NativeReader<kSource>> {
     o.Set("copied", num(core_->copied));
     o.Set("error", Napi::Number::New(env, core_->error.load()));
     return o;
+  }
+
+  // recycle(): batches are valid during the callback only (see CallJsRecycled). Before start() only.
+  Napi::Value Recycle(const Napi::CallbackInfo& info) {
+    if (started_) ThrowTypeError(info.Env(), "recycle() must come before start()");
+    core_->recycle = true;
+    return info.Env().Undefined();
   }
 
   Napi::Value Ref(const Napi::CallbackInfo& info) {

@@ -149,6 +149,8 @@ export interface NativeBatchReaderHandle {
   start(onBatch: NativeBatchCallback): void;
   stop(): void;
   stats(): NativeReaderStats;
+  /** Batches valid during the callback only (memory reused, ArrayBuffer detached, when it returns). */
+  recycle(): void;
   ref(): void;
   unref(): void;
 }

@@ -115,6 +115,63 @@ describeKernel(
       expect(reader.stats()).toMatchObject({ records: 1000, batches: 1000, dropped: 0 });
     });
 
+    it('with recycleBatches, delivers every record once across ring wrap-arounds and detaches each batch after onBatch', async () => {
+      const o = load();
+      // 30,000 records of 40 bytes (with the ring's header) pass through a 256 KiB ring: it wraps around 4 times.
+      const total = 30_000;
+      let next = 0;
+      let badRecord: string | undefined;
+      let kept: RecordBatch | undefined;
+      let keptLength = 0;
+      const reader = new RingBufferReader(o.map('events'), {
+        maxBatch: 512,
+        recycleBatches: true,
+        onBatch(batch) {
+          if (kept === undefined) {
+            kept = batch;
+            keptLength = batch.buffer.length;
+          }
+          Event.forEach(batch, (e) => {
+            if (Number(e.seq) !== next || e.cookie !== 0xc0ffee || e.marker !== 0xabcd0123) {
+              badRecord ??= JSON.stringify({ ...e, seq: String(e.seq), expected: next });
+            }
+            next++;
+          });
+        },
+      }).start();
+      const prog = o.program('tc_ringbuf');
+      for (let done = 0; done < total; done += 1000) {
+        prog.testRun(markedPacket(0xabcd0123), { repeat: 1000 });
+        await waitFor(() => next >= done + 1000, { description: `${done + 1000} records`, timeoutMs: 10_000 });
+      }
+      reader.stop();
+
+      expect(badRecord).toBeUndefined();
+      expect(next).toBe(total);
+      expect(reader.stats()).toMatchObject({ records: total, dropped: 0 });
+      // The first batch's memory went back to the reader when its onBatch returned: every view of it is empty.
+      expect(keptLength).toBeGreaterThan(0);
+      expect(kept?.buffer.length).toBe(0);
+      expect(kept?.offsets.length).toBe(0);
+    });
+
+    it('skips records the program reserved and then discarded', async () => {
+      const o = load();
+      const seqs: number[] = [];
+      const reader = new RingBufferReader(o.map('events'), {
+        onBatch: (batch) => Event.forEach(batch, (e) => seqs.push(Number(e.seq))),
+      }).start();
+      const prog = o.program('tc_ringbuf');
+      for (let i = 0; i < 5; i++) {
+        prog.testRun(markedPacket(0xd15ca4d0), { repeat: 100 });
+        prog.testRun(markedPacket(1), { repeat: 100 });
+      }
+      await waitFor(() => seqs.length >= 500, { description: '500 records', timeoutMs: 10_000 });
+      reader.stop();
+      expect(seqs).toEqual(Array.from({ length: 500 }, (_, i) => i));
+      expect(reader.stats()).toMatchObject({ records: 500, dropped: 0 });
+    });
+
     it('stop() is idempotent, a stopped reader cannot restart, and closing the object stops readers', () => {
       const o = load();
       const reader = new RingBufferReader(o.map('events'), { onBatch: () => undefined }).start();
@@ -137,6 +194,9 @@ describeKernel(
       expect(() => new RingBufferReader(o.map('events'), { onBatch: () => undefined, maxBatch: 0 })).toThrow(
         BpfError,
       );
+      expect(
+        () => new RingBufferReader(o.map('events'), { onBatch: () => undefined, recycleBatches: 'yes' as never }),
+      ).toThrow(/recycleBatches must be a boolean, got yes/);
     });
   },
   { requires: addonMissing },
