@@ -99,6 +99,7 @@ struct drop_event {
 	__u32 ifindex;
 	__u32 netns;
 };
+RETINA_BTF_STRUCT(drop_event);
 
 struct flow_key {
 	__u8 saddr[16];

@@ -10,7 +10,7 @@ import {
   TrafficDirection,
   Verdict,
 } from '@retina-ts/core';
-import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
+import { defineStruct, formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
 import type { Flow, Layer4 } from '@retina-ts/core';
 import { dropReasonDesc, type DropReasonCatalog } from './reasons.js';
 
@@ -28,10 +28,42 @@ export function directionLabel(dir: number): 'ingress' | 'egress' | 'unknown' {
   return 'unknown';
 }
 
-/** `struct metric_key { u32 reason; u32 dir; }` */
-export const METRIC_KEY_SIZE = 8;
-/** `struct metric_val { u64 packets; u64 bytes; }` (one per CPU) */
-export const METRIC_VALUE_SIZE = 16;
+/*
+ * The structs shared with bpf/dropreason.bpf.c, field for field with the C names: the one declaration each decoder
+ * below takes its offsets from. test/layout.test.ts checks them against the compiled object's BTF.
+ */
+
+/** `struct metric_key`: a key of the per-CPU counters map. */
+export const METRIC_KEY = defineStruct({ reason: 'u32', dir: 'u32' });
+/** `struct metric_val`: one CPU's counters of a key. */
+export const METRIC_VAL = defineStruct({ packets: 'u64', bytes: 'u64' });
+/** `struct drop_event`: a ring-buffer record. */
+export const DROP_EVENT = defineStruct({
+  ts_mono_ns: 'u64',
+  reason: 'u32',
+  skb_len: 'u32',
+  packets: 'u64',
+  bytes: 'u64',
+  saddr: { bytes: 16 },
+  daddr: { bytes: 16 },
+  sport: 'u16',
+  dport: 'u16',
+  ip_version: 'u8',
+  l4proto: 'u8',
+  dir: 'u8',
+  pad: 'u8',
+  ifindex: 'u32',
+  netns: 'u32',
+});
+
+/** Size of `struct metric_key`. */
+export const METRIC_KEY_SIZE = METRIC_KEY.size;
+/** Size of `struct metric_val` (one per CPU). */
+export const METRIC_VALUE_SIZE = METRIC_VAL.size;
+
+const K = METRIC_KEY.offsets;
+const V = METRIC_VAL.offsets;
+const E = DROP_EVENT.offsets;
 
 /** Indexes of the kernel's rts_dr_stats per-CPU array, and the lost-event reason each one reports. */
 export const KERNEL_STATS = [
@@ -54,14 +86,14 @@ export function decodeMetricKey(key: Uint8Array): { reason: number; dir: number 
     throw new RangeError(`metric key: ${key.byteLength} bytes, expected ${METRIC_KEY_SIZE}`);
   }
   const v = new DataView(key.buffer, key.byteOffset, key.byteLength);
-  return { reason: v.getUint32(0, true), dir: v.getUint32(4, true) };
+  return { reason: v.getUint32(K.reason, true), dir: v.getUint32(K.dir, true) };
 }
 
 /** Encodes a metrics map key (used by tests and map look-ups). */
 export function encodeMetricKey(reason: number, dir: number): Buffer {
   const b = Buffer.alloc(METRIC_KEY_SIZE);
-  b.writeUInt32LE(reason >>> 0, 0);
-  b.writeUInt32LE(dir >>> 0, 4);
+  b.writeUInt32LE(reason >>> 0, K.reason);
+  b.writeUInt32LE(dir >>> 0, K.dir);
   return b;
 }
 
@@ -74,8 +106,8 @@ export function sumMetricValues(perCpu: readonly Uint8Array[]): { packets: bigin
       throw new RangeError(`metric value: ${slot.byteLength} bytes per CPU, expected ${METRIC_VALUE_SIZE}`);
     }
     const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
-    packets += v.getBigUint64(0, true);
-    bytes += v.getBigUint64(8, true);
+    packets += v.getBigUint64(V.packets, true);
+    bytes += v.getBigUint64(V.bytes, true);
   }
   return { packets, bytes };
 }
@@ -118,7 +150,7 @@ export function toSeries(counters: Iterable<DropCounter>, catalog: DropReasonCat
 }
 
 /** Size of `struct drop_event`. */
-export const DROP_EVENT_SIZE = 80;
+export const DROP_EVENT_SIZE = DROP_EVENT.size;
 
 /** A decoded ring-buffer record. */
 export interface DropEvent {
@@ -152,53 +184,53 @@ export function decodeDropEvent(buf: Uint8Array, off = 0): DropEvent {
     );
   }
   const v = new DataView(buf.buffer, buf.byteOffset + off, DROP_EVENT_SIZE);
-  const ipVersion = v.getUint8(68);
+  const ipVersion = v.getUint8(E.ip_version);
   const base = buf.byteOffset + off;
   const bytes = new Uint8Array(buf.buffer, base, DROP_EVENT_SIZE);
   let source = '';
   let destination = '';
   if (ipVersion === 4) {
-    source = formatIpv4(bytes, 32);
-    destination = formatIpv4(bytes, 48);
+    source = formatIpv4(bytes, E.saddr);
+    destination = formatIpv4(bytes, E.daddr);
   } else if (ipVersion === 6) {
-    source = formatIpv6(bytes, 32);
-    destination = formatIpv6(bytes, 48);
+    source = formatIpv6(bytes, E.saddr);
+    destination = formatIpv6(bytes, E.daddr);
   }
   return {
-    tsMonoNs: v.getBigUint64(0, true),
-    reason: v.getUint32(8, true),
-    skbLen: v.getUint32(12, true),
-    packets: Number(v.getBigUint64(16, true)),
-    bytes: Number(v.getBigUint64(24, true)),
+    tsMonoNs: v.getBigUint64(E.ts_mono_ns, true),
+    reason: v.getUint32(E.reason, true),
+    skbLen: v.getUint32(E.skb_len, true),
+    packets: Number(v.getBigUint64(E.packets, true)),
+    bytes: Number(v.getBigUint64(E.bytes, true)),
     source,
     destination,
-    sport: v.getUint16(64, true),
-    dport: v.getUint16(66, true),
+    sport: v.getUint16(E.sport, true),
+    dport: v.getUint16(E.dport, true),
     ipVersion,
-    l4proto: v.getUint8(69),
-    dir: v.getUint8(70),
-    ifindex: v.getUint32(72, true),
-    netns: v.getUint32(76, true),
+    l4proto: v.getUint8(E.l4proto),
+    dir: v.getUint8(E.dir),
+    ifindex: v.getUint32(E.ifindex, true),
+    netns: v.getUint32(E.netns, true),
   };
 }
 
 /** Encodes a DropEvent into the kernel layout (for fixtures and tests). */
 export function encodeDropEvent(e: DropEvent, srcBytes: Uint8Array, dstBytes: Uint8Array): Buffer {
   const b = Buffer.alloc(DROP_EVENT_SIZE);
-  b.writeBigUInt64LE(e.tsMonoNs, 0);
-  b.writeUInt32LE(e.reason, 8);
-  b.writeUInt32LE(e.skbLen, 12);
-  b.writeBigUInt64LE(BigInt(e.packets), 16);
-  b.writeBigUInt64LE(BigInt(e.bytes), 24);
-  b.set(srcBytes.subarray(0, 16), 32);
-  b.set(dstBytes.subarray(0, 16), 48);
-  b.writeUInt16LE(e.sport, 64);
-  b.writeUInt16LE(e.dport, 66);
-  b.writeUInt8(e.ipVersion, 68);
-  b.writeUInt8(e.l4proto, 69);
-  b.writeUInt8(e.dir, 70);
-  b.writeUInt32LE(e.ifindex, 72);
-  b.writeUInt32LE(e.netns, 76);
+  b.writeBigUInt64LE(e.tsMonoNs, E.ts_mono_ns);
+  b.writeUInt32LE(e.reason, E.reason);
+  b.writeUInt32LE(e.skbLen, E.skb_len);
+  b.writeBigUInt64LE(BigInt(e.packets), E.packets);
+  b.writeBigUInt64LE(BigInt(e.bytes), E.bytes);
+  b.set(srcBytes.subarray(0, 16), E.saddr);
+  b.set(dstBytes.subarray(0, 16), E.daddr);
+  b.writeUInt16LE(e.sport, E.sport);
+  b.writeUInt16LE(e.dport, E.dport);
+  b.writeUInt8(e.ipVersion, E.ip_version);
+  b.writeUInt8(e.l4proto, E.l4proto);
+  b.writeUInt8(e.dir, E.dir);
+  b.writeUInt32LE(e.ifindex, E.ifindex);
+  b.writeUInt32LE(e.netns, E.netns);
   return b;
 }
 

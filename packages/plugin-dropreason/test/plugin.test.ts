@@ -32,9 +32,17 @@ const world = vi.hoisted(() => ({
 }));
 
 vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
-  // Address formatting, object lookup, the clock offset and BTF reading (of the files the tests write) are real.
-  const { formatIpv4, formatIpv6, bundledObjectCandidates, monotonicToEpochOffsetNs, kernelEnums, moduleEnums } =
-    await importOriginal<typeof BpfRuntime>();
+  // Address formatting, struct layouts, object lookup, the clock offset and BTF reading (of the files the tests
+  // write) are real.
+  const {
+    formatIpv4,
+    formatIpv6,
+    defineStruct,
+    bundledObjectCandidates,
+    monotonicToEpochOffsetNs,
+    kernelEnums,
+    moduleEnums,
+  } = await importOriginal<typeof BpfRuntime>();
   class FakeMap {
     constructor(readonly name: string) {}
     *keys(): IterableIterator<Buffer> {
@@ -125,6 +133,7 @@ vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
     probes,
     formatIpv4,
     formatIpv6,
+    defineStruct,
     bundledObjectCandidates,
     monotonicToEpochOffsetNs,
     kernelEnums,

@@ -117,6 +117,7 @@ struct pp_event {
 };                                   /* 152 */
 
 _Static_assert(sizeof(struct pp_event) == 152, "pp_event layout is shared with src/decode.ts");
+RETINA_BTF_STRUCT(pp_event);
 _Static_assert(sizeof(struct ct_key) == 40, "ct_key layout is shared with src/decode.ts");
 _Static_assert(sizeof(struct ct_entry) == 160, "ct_entry layout is shared with src/decode.ts");
 

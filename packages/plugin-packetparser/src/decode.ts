@@ -17,36 +17,71 @@ import {
   type TcpFlagName,
   type TcpFlags,
 } from '@retina-ts/core';
+import { defineStruct, formatIpv6 } from '@retina-ts/bpf-runtime';
 
-/** Size of `struct pp_event` (bpf/packetparser.bpf.c). */
-export const EVENT_SIZE = 152;
+/**
+ * `struct pp_event` of bpf/packetparser.bpf.c, field for field with the C names: the one declaration the decoder
+ * takes its offsets from. test/layout.test.ts checks it against the struct in the compiled object's BTF, so a C
+ * change that moves a field fails a test instead of decoding garbage.
+ */
+export const PP_EVENT = defineStruct({
+  t_ns: 'u64',
+  src: { bytes: 16 },
+  dst: { bytes: 16 },
+  sport: 'be16',
+  dport: 'be16',
+  bytes: 'u32',
+  seq: 'u32',
+  ack: 'u32',
+  tsval: 'u32',
+  tsecr: 'u32',
+  obs: 'u8',
+  traffic_direction: 'u8',
+  proto: 'u8',
+  family: 'u8',
+  flags: 'u16',
+  is_reply: 'u8',
+  pad: 'u8',
+  prev_packets: 'u32',
+  prev_bytes: 'u32',
+  prev_flags: { array: 'u32', length: 9 },
+  sample_rate: 'u32',
+  ct_bytes_tx: 'u64',
+  ct_bytes_rx: 'u64',
+  ct_packets_tx: 'u64',
+  ct_packets_rx: 'u64',
+});
 
-/** Byte offsets of `struct pp_event`. */
+/** Size of `struct pp_event`. */
+export const EVENT_SIZE = PP_EVENT.size;
+
+const P = PP_EVENT.offsets;
+/** Byte offsets of `struct pp_event`, from PP_EVENT. */
 export const EVENT_OFFSETS = {
-  tNs: 0,
-  src: 8,
-  dst: 24,
-  sport: 40,
-  dport: 42,
-  bytes: 44,
-  seq: 48,
-  ack: 52,
-  tsval: 56,
-  tsecr: 60,
-  obs: 64,
-  trafficDirection: 65,
-  proto: 66,
-  family: 67,
-  flags: 68,
-  isReply: 70,
-  prevPackets: 72,
-  prevBytes: 76,
-  prevFlags: 80,
-  sampleRate: 116,
-  ctBytesTx: 120,
-  ctBytesRx: 128,
-  ctPacketsTx: 136,
-  ctPacketsRx: 144,
+  tNs: P.t_ns,
+  src: P.src,
+  dst: P.dst,
+  sport: P.sport,
+  dport: P.dport,
+  bytes: P.bytes,
+  seq: P.seq,
+  ack: P.ack,
+  tsval: P.tsval,
+  tsecr: P.tsecr,
+  obs: P.obs,
+  trafficDirection: P.traffic_direction,
+  proto: P.proto,
+  family: P.family,
+  flags: P.flags,
+  isReply: P.is_reply,
+  prevPackets: P.prev_packets,
+  prevBytes: P.prev_bytes,
+  prevFlags: P.prev_flags,
+  sampleRate: P.sample_rate,
+  ctBytesTx: P.ct_bytes_tx,
+  ctBytesRx: P.ct_bytes_rx,
+  ctPacketsTx: P.ct_packets_tx,
+  ctPacketsRx: P.ct_packets_rx,
 } as const;
 
 /** The hook a program sits on, as the kernel numbers it. */
@@ -118,8 +153,8 @@ export interface PacketEvent {
 const ipv4Texts = new Map<number, string>();
 const IPV4_TEXTS_MAX = 65_536;
 
-/** Formats 4 or 16 address bytes at `offset`. */
-function formatAddress(view: DataView, offset: number, family: 4 | 6): string {
+/** Formats 4 or 16 address bytes at `offset` (`bytes` views the same memory as `view`). */
+function formatAddress(view: DataView, bytes: Uint8Array, offset: number, family: 4 | 6): string {
   if (family === 4) {
     const n = view.getUint32(offset, false);
     let text = ipv4Texts.get(n);
@@ -131,26 +166,7 @@ function formatAddress(view: DataView, offset: number, family: 4 | 6): string {
     }
     return text;
   }
-  const groups: string[] = [];
-  for (let i = 0; i < 8; i++) groups.push(view.getUint16(offset + i * 2, false).toString(16));
-  // RFC 5952: compress the longest run (of two or more) of zero groups.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (bestStart < 0) return groups.join(':');
-  return `${groups.slice(0, bestStart).join(':')}::${groups.slice(bestStart + bestLen).join(':')}`;
+  return formatIpv6(bytes, offset);
 }
 
 /** Thrown for a record that is not a `pp_event`. */
@@ -160,7 +176,8 @@ export class MalformedEventError extends Error {
 
 /** Decodes one `pp_event` record. Throws MalformedEventError for a short record or an unknown address family. */
 export function decodeEvent(record: Uint8Array): PacketEvent {
-  return decodeAt(new DataView(record.buffer, record.byteOffset, record.byteLength), 0, record.byteLength);
+  const bytes = new Uint8Array(record.buffer, record.byteOffset, record.byteLength);
+  return decodeAt(new DataView(record.buffer, record.byteOffset, record.byteLength), bytes, 0, record.byteLength);
 }
 
 /** A little-endian u64 as a number (exact below 2^53). */
@@ -168,8 +185,8 @@ function u64(v: DataView, offset: number): number {
   return v.getUint32(offset, true) + v.getUint32(offset + 4, true) * 0x1_0000_0000;
 }
 
-/** Decodes the record of `length` bytes at `base` in `v` (one view serves a whole batch). */
-function decodeAt(v: DataView, base: number, length: number): PacketEvent {
+/** Decodes the record of `length` bytes at `base` in `v` and `bytes` (two views of one batch serve all of it). */
+function decodeAt(v: DataView, bytes: Uint8Array, base: number, length: number): PacketEvent {
   if (length < EVENT_SIZE) {
     throw new MalformedEventError(
       `packetparser event has ${length} bytes, expected ${EVENT_SIZE} (rebuild the package so the BPF object and decoder match)`,
@@ -185,8 +202,8 @@ function decodeAt(v: DataView, base: number, length: number): PacketEvent {
   const ev: PacketEvent = {
     tNs: v.getBigUint64(base + o.tNs, true),
     family,
-    source: formatAddress(v, base + o.src, family),
-    destination: formatAddress(v, base + o.dst, family),
+    source: formatAddress(v, bytes, base + o.src, family),
+    destination: formatAddress(v, bytes, base + o.dst, family),
     sourcePort: v.getUint16(base + o.sport, false),
     destinationPort: v.getUint16(base + o.dport, false),
     proto: v.getUint8(base + o.proto),
@@ -228,9 +245,10 @@ export function decodeBatch(batch: EventBatch): { events: PacketEvent[]; malform
   let malformed = 0;
   const { buffer } = batch;
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   for (let i = 0; i < batch.count; i++) {
     try {
-      events.push(decodeAt(view, batch.offsets[i]!, batch.lengths[i]!));
+      events.push(decodeAt(view, bytes, batch.offsets[i]!, batch.lengths[i]!));
     } catch (err) {
       if (!(err instanceof MalformedEventError)) throw err;
       malformed++;
@@ -318,8 +336,11 @@ export function eventToFlow(ev: PacketEvent, opts: FlowOptions): Flow {
   return flow;
 }
 
+/** `struct pp_addr`: a key of the IPs-of-interest map (checked against BTF like PP_EVENT). */
+export const PP_ADDR = defineStruct({ b: { bytes: 16 } });
+
 /** Size of a key of the IPs-of-interest map (`struct pp_addr`). */
-export const ADDRESS_KEY_SIZE = 16;
+export const ADDRESS_KEY_SIZE = PP_ADDR.size;
 
 /**
  * The IPs-of-interest map key of an address: IPv4 in the first 4 bytes (rest zero), IPv6 as its 16 bytes.
@@ -353,9 +374,41 @@ export function addressKey(ip: string): Buffer {
   return key;
 }
 
+/** `struct ct_key` of bpf/packetparser.bpf.c: the connection table's key (checked against BTF like PP_EVENT). */
+export const CT_KEY = defineStruct({
+  src: { bytes: 16 },
+  dst: { bytes: 16 },
+  sport: 'be16',
+  dport: 'be16',
+  proto: 'u8',
+  family: 'u8',
+  pad: { bytes: 2 },
+});
+
+/** `struct ct_dir`: one direction's state inside a `ct_entry` (9 flag counters, as PREV_FLAG_ORDER). */
+export const CT_DIR = defineStruct({
+  last_report_ns: 'u64',
+  bytes_since_report: 'u32',
+  packets_since_report: 'u32',
+  flags_since_report: { array: 'u32', length: 9 },
+  flags_seen: 'u8',
+  pad: { bytes: 3 },
+  bytes_total: 'u64',
+  packets_total: 'u64',
+});
+
+/** `struct ct_entry`: the connection table's value; `dir[0]` is the opener's direction (tx), `dir[1]` the replies. */
+export const CT_ENTRY = defineStruct({
+  eviction_ns: 'u64',
+  dir: { array: CT_DIR, length: 2 },
+  traffic_direction: 'u8',
+  direction_unknown: 'u8',
+  pad: { bytes: 6 },
+});
+
 /** Sizes of `struct ct_entry` (its `eviction_ns` comes first) and `struct ct_key`. */
-export const CT_ENTRY_SIZE = 160;
-export const CT_KEY_SIZE = 40;
+export const CT_ENTRY_SIZE = CT_ENTRY.size;
+export const CT_KEY_SIZE = CT_KEY.size;
 
 /** Whether a conntrack entry has expired at monotonic time `nowNs` (its `eviction_ns` is in the past). */
 export function ctEntryExpired(value: Uint8Array, nowNs: bigint): boolean {
@@ -366,11 +419,13 @@ export function ctEntryExpired(value: Uint8Array, nowNs: bigint): boolean {
   return v.getBigUint64(0, true) < nowNs;
 }
 
-/**
- * Offsets in `struct ct_entry` of the per-direction totals: `dir[0]` (the opener's direction, tx) at 8 and `dir[1]`
- * (rx) at 80, each `struct ct_dir` of 72 bytes with `bytes_total` at 56 and `packets_total` at 64.
- */
-const CT_TOTALS = { bytesTx: 64, packetsTx: 72, bytesRx: 136, packetsRx: 144 } as const;
+/** Offsets in `struct ct_entry` of the per-direction totals, from CT_ENTRY and CT_DIR. */
+const CT_TOTALS = {
+  bytesTx: CT_ENTRY.offsets.dir + CT_DIR.offsets.bytes_total,
+  packetsTx: CT_ENTRY.offsets.dir + CT_DIR.offsets.packets_total,
+  bytesRx: CT_ENTRY.offsets.dir + CT_DIR.size + CT_DIR.offsets.bytes_total,
+  packetsRx: CT_ENTRY.offsets.dir + CT_DIR.size + CT_DIR.offsets.packets_total,
+} as const;
 
 /** Traffic totals of one tracked connection, per direction (tx = the opener's direction). */
 export interface ConnectionTotals {
