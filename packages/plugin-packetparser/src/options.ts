@@ -3,6 +3,7 @@
  * offending key and value.
  */
 import { isIP } from 'node:net';
+import { parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '@retina-ts/core';
 import { z } from 'zod';
 
 /**
@@ -42,46 +43,38 @@ export const packetParserOptionsSchema = z
       .refine((n) => (n & (n - 1)) === 0, 'must be a power of two')
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((options, ctx) => {
+    const seen = new Set<string>();
+    (options.interfaces ?? []).forEach((name, i) => {
+      // One interface attached twice would report every packet twice.
+      if (seen.has(name) || name === options.hostInterface) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['interfaces', i],
+          message: `"${name}" is listed twice (or is also hostInterface); list each interface once`,
+        });
+      }
+      seen.add(name);
+    });
+  });
 
 /** Validated options of the packetparser plugin. */
 export type PacketParserOptions = z.infer<typeof packetParserOptionsSchema>;
 
 /** Thrown for invalid `plugins.packetparser` options. */
-export class PacketParserOptionsError extends Error {
+export class PacketParserOptionsError extends PluginOptionsError {
   override name = 'PacketParserOptionsError';
+
+  /** `<key>: <rule> (got <value>)`, as this plugin has always worded it. */
+  protected override describe(p: PluginOptionProblem): string {
+    return p.allowed ? super.describe(p) : `${p.key}: ${p.rule} (got ${p.shown})`;
+  }
 }
 
 /** Validates raw options; the error lists every problem as `plugins.packetparser.<path>: <what is wrong>`. */
 export function parsePacketParserOptions(raw: unknown): PacketParserOptions {
-  const result = packetParserOptionsSchema.safeParse(raw ?? {});
-  if (result.success) {
-    const seen = new Set<string>();
-    for (const name of result.data.interfaces ?? []) {
-      if (seen.has(name) || name === result.data.hostInterface) {
-        // One interface attached twice would report every packet twice.
-        throw new PacketParserOptionsError(
-          `plugins.packetparser.interfaces: "${name}" is listed twice (or is also hostInterface); list each interface once`,
-        );
-      }
-      seen.add(name);
-    }
-    return result.data;
-  }
-  const problems = result.error.issues.map((issue) => {
-    const path = ['plugins', 'packetparser', ...issue.path.map(String)].join('.');
-    const value = issue.path.reduce<unknown>(
-      (v, key) =>
-        v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key] : undefined,
-      raw,
-    );
-    const shown =
-      issue.code === 'unrecognized_keys'
-        ? ` (allowed: ${Object.keys(packetParserOptionsSchema.shape).join(', ')})`
-        : ` (got ${JSON.stringify(value)})`;
-    return `${path}: ${issue.message}${shown}`;
-  });
-  throw new PacketParserOptionsError(`invalid packetparser options: ${problems.join('; ')}`);
+  return parsePluginOptions('packetparser', packetParserOptionsSchema, raw, PacketParserOptionsError).options;
 }
 
 /**
