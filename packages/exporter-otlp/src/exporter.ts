@@ -13,7 +13,7 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { Logger, MetricsModule, OtlpExporterConfig } from '@retina-ts/core';
+import { PRODUCED_SELF_METRIC_NAMES, type Logger, type MetricsModule, type OtlpExporterConfig } from '@retina-ts/core';
 import { compileFilterLists, FilterError, hubbleTypes, type FlowFilterInput, type FlowPredicate } from '@retina-ts/hubble';
 import { AccountingLogExporter, FlowLogPipeline, type FlowLogCounts, type FlowSource } from './flow-logs.js';
 import { PromRegistryProducer } from './metrics-producer.js';
@@ -156,7 +156,7 @@ export async function startOtlpExporter(args: StartOtlpExporterArgs): Promise<Ot
   const resource = resourceFromAttributes(exporterResourceAttributes(args));
 
   const exports = metrics.counter({
-    name: 'controlplane_networkobservability_otlp_exports_total',
+    name: PRODUCED_SELF_METRIC_NAMES.otlpExports,
     help: 'OTLP export requests by signal and result',
     labelNames: ['signal', 'result'] as const,
   });
@@ -182,16 +182,16 @@ export async function startOtlpExporter(args: StartOtlpExporterArgs): Promise<Ot
   let pipeline: FlowLogPipeline | undefined;
   if (config.flows && filter && args.flows) {
     const dropped = metrics.counter({
-      name: 'controlplane_networkobservability_otlp_flow_logs_dropped_total',
+      name: PRODUCED_SELF_METRIC_NAMES.otlpFlowLogsDropped,
       help: 'Flow log records not delivered: queue_full (queue and in-flight records at maxQueueSize) or export_failed',
       labelNames: ['reason'] as const,
     });
     const exported = metrics.counter({
-      name: 'controlplane_networkobservability_otlp_flow_logs_exported_total',
+      name: PRODUCED_SELF_METRIC_NAMES.otlpFlowLogsExported,
       help: 'Flow log records the OTLP receiver acknowledged',
     });
     const filtered = metrics.counter({
-      name: 'controlplane_networkobservability_otlp_flow_logs_filtered_total',
+      name: PRODUCED_SELF_METRIC_NAMES.otlpFlowLogsFiltered,
       help: 'Flows not exported because of exporters.otlp allowList/denyList',
     });
     const warn = rateLimitedWarn(logger, 'flow log');

@@ -1,17 +1,17 @@
 /**
- * The watchers' own metrics, registered through the metrics module so `/metrics` exposes them. The module adds the
- * `networkobservability_` prefix to families registered from outside core.
+ * The watchers' own metrics, registered through the metrics module so `/metrics` exposes them. Their names are
+ * core's (its metric catalog spells every name).
  */
-import type { MetricsModule } from '@retina-ts/core';
+import { METRIC_PREFIX, PRODUCED_METRIC_NAMES, PRODUCED_SELF_METRIC_NAMES, type MetricsModule } from '@retina-ts/core';
 
 /** Names of the families registered here (as exposed). */
 export const KUBERNETES_SELF_METRICS = {
-  synced: 'controlplane_networkobservability_k8s_watcher_synced',
-  restarts: 'controlplane_networkobservability_k8s_watcher_restarts_total',
-  relists: 'controlplane_networkobservability_k8s_watcher_relists_total',
-  watches: 'controlplane_networkobservability_k8s_watcher_watch_requests_total',
-  apiServerIps: 'controlplane_networkobservability_k8s_apiserver_ips',
-  podInterfaces: 'networkobservability_pod_interfaces',
+  synced: PRODUCED_SELF_METRIC_NAMES.k8sWatcherSynced,
+  restarts: PRODUCED_SELF_METRIC_NAMES.k8sWatcherRestarts,
+  relists: PRODUCED_SELF_METRIC_NAMES.k8sWatcherRelists,
+  watches: PRODUCED_SELF_METRIC_NAMES.k8sWatchRequests,
+  apiServerIps: PRODUCED_SELF_METRIC_NAMES.k8sApiServerIps,
+  podInterfaces: `${METRIC_PREFIX}${PRODUCED_METRIC_NAMES.podInterfaces}`,
 } as const;
 
 /** The parts of the prom-client handles used here. */

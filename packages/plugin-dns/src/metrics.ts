@@ -1,15 +1,15 @@
 /** The metric families the dns plugin writes. */
-import { LostEventType, type MetricsModule } from '@retina-ts/core';
+import { LostEventType, PRODUCED_METRIC_NAMES, type MetricsModule } from '@retina-ts/core';
 
 /** Upper bounds (seconds) of the latency histogram: 0.5 ms for a node-local cache up to 10 s for timeouts. */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
-/** Name of the latency histogram (without the `networkobservability_` prefix). */
-export const LATENCY_METRIC = 'dns_response_latency_seconds';
+/** Name of the latency histogram (without the `networkobservability_` prefix; core's catalog spells it). */
+export const LATENCY_METRIC = PRODUCED_METRIC_NAMES.dnsResponseLatencySeconds;
 /** Name of the parse-error counter (without the prefix). */
-export const PARSE_ERRORS_METRIC = 'dns_parse_errors_total';
+export const PARSE_ERRORS_METRIC = PRODUCED_METRIC_NAMES.dnsParseErrors;
 /** `reason` of lost_events_counter for everything this plugin loses. */
 export const LOST_EVENTS_REASON = 'dns';
 

@@ -1,11 +1,11 @@
 /** The families this plugin writes, and how a snapshot becomes their series. */
-import type { MetricsModule } from '@retina-ts/core';
+import { BASIC_METRICS, type MetricsModule } from '@retina-ts/core';
 import type { InfinibandSnapshot } from './sysfs.js';
 
 /** Names of the families the plugin sets (core's metric catalog holds their definitions). */
 export const INFINIBAND_FAMILIES = [
-  'networkobservability_infiniband_counter_stats',
-  'networkobservability_infiniband_status_params',
+  BASIC_METRICS.infinibandCounterStats.name,
+  BASIC_METRICS.infinibandStatusParams.name,
 ] as const;
 
 type Gauges = Pick<MetricsModule['basic'], 'infinibandCounterStats' | 'infinibandStatusParams'>;

@@ -3,6 +3,7 @@
  * result to the metrics module and removes the series that disappeared since the previous poll.
  */
 import {
+  ADVANCED_FAMILY_NAMES,
   METRIC_PREFIX,
   MetricRegistrationError,
   type IpCacheReader,
@@ -37,32 +38,32 @@ export const POD_FAMILIES: Readonly<
   Record<PodFamily, { name: string; help: string; labelNames: readonly string[] }>
 > = {
   advForwardCount: {
-    name: 'adv_forward_count',
+    name: ADVANCED_FAMILY_NAMES.forwardCount,
     help: 'Packets forwarded by a pod, by direction (cumulative)',
     labelNames: ['direction', ...CONTEXT_LABELS],
   },
   advForwardBytes: {
-    name: 'adv_forward_bytes',
+    name: ADVANCED_FAMILY_NAMES.forwardBytes,
     help: 'Bytes forwarded by a pod, by direction (cumulative)',
     labelNames: ['direction', ...CONTEXT_LABELS],
   },
   advDropCount: {
-    name: 'adv_drop_count',
+    name: ADVANCED_FAMILY_NAMES.dropCount,
     help: 'Packets dropped for a pod, by reason and direction (cumulative)',
     labelNames: ['reason', 'direction', ...CONTEXT_LABELS],
   },
   advTcpFlags: {
-    name: 'adv_tcpflags_count',
+    name: ADVANCED_FAMILY_NAMES.tcpFlags,
     help: 'TCP packets of a pod by flag, both directions (cumulative)',
     labelNames: ['flag', ...CONTEXT_LABELS],
   },
   advWindowsHnsStats: {
-    name: 'adv_windows_hns_stats',
+    name: ADVANCED_FAMILY_NAMES.windowsHnsStats,
     help: 'Host Networking Service counters of a pod (Windows)',
     labelNames: ['direction', ...CONTEXT_LABELS],
   },
   advTcpConnectionStats: {
-    name: 'adv_tcp_connection_stats',
+    name: ADVANCED_FAMILY_NAMES.tcpConnectionStats,
     help: 'VFP TCP connection counters of a pod (Windows, cumulative)',
     labelNames: ['statistic_name', ...CONTEXT_LABELS],
   },

@@ -3,6 +3,7 @@
  * retransmissions) and /plugins (plugin states), read on an interval and shared by every browser.
  */
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { METRIC_PREFIX } from '@retina-ts/core';
 import type { UiNodeSample } from './model/types.js';
 
 /** Largest /metrics or /plugins body read; an agent with huge cardinality is cut off with an error. */
@@ -28,7 +29,7 @@ async function readBounded(url: string, timeoutMs: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const PREFIXES = ['networkobservability_', 'retina_'];
+const PREFIXES = [METRIC_PREFIX, 'retina_'];
 
 /** The node figures out of a Prometheus text exposition. */
 export function nodeFiguresFromExposition(text: string): Omit<UiNodeSample, 'time' | 'plugins'> {

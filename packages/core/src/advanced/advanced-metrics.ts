@@ -14,6 +14,7 @@ import {
 } from '../flow/flow.js';
 import type { Logger } from '../log/logger.js';
 import type { MetricsModule } from '../metrics/module.js';
+import { PRODUCED_SELF_METRIC_NAMES } from '../metrics/names.js';
 import {
   ADVANCED_FLOW_FAMILIES,
   contextLabelNames,
@@ -26,8 +27,8 @@ import {
 import { ContextBuilder, UNKNOWN } from './context.js';
 import { SeriesStore } from './series.js';
 
-/** Name (after the `networkobservability_` prefix) of the counter of updates refused by the cardinality cap. */
-export const ADVANCED_REFUSED_METRIC = 'controlplane_networkobservability_advanced_metrics_cardinality_refused_total';
+/** Name of the counter of updates refused by the cardinality cap. */
+export const ADVANCED_REFUSED_METRIC = PRODUCED_SELF_METRIC_NAMES.advancedCardinalityRefused;
 
 /** Default cap on series per advanced family. */
 export const DEFAULT_MAX_SERIES_PER_METRIC = 100_000;

@@ -11,7 +11,7 @@
 import { TraceObservationPoint, type Flow } from '../flow/flow.js';
 import type { Counter, Histogram } from 'prom-client';
 import type { MetricsModule } from '../metrics/module.js';
-import { APISERVER_LATENCY_BUCKETS_MS } from '../metrics/names.js';
+import { ADVANCED_FAMILY_NAMES, APISERVER_LATENCY_BUCKETS_MS } from '../metrics/names.js';
 import type { MetricsConfigurationSpec } from './config.js';
 
 /** MetricsConfiguration metric names that select the API server families. */
@@ -24,9 +24,9 @@ export type ApiServerMetricName = (typeof APISERVER_METRIC_NAMES)[number];
 
 /** Advanced family (without the `networkobservability_` prefix) of each API server metric name. */
 export const APISERVER_FAMILIES: Readonly<Record<ApiServerMetricName, string>> = {
-  node_apiserver_latency: 'adv_node_apiserver_latency',
-  node_apiserver_handshake_latency: 'adv_node_apiserver_tcp_handshake_latency',
-  node_apiserver_no_response: 'adv_node_apiserver_no_response',
+  node_apiserver_latency: ADVANCED_FAMILY_NAMES.apiServerLatency,
+  node_apiserver_handshake_latency: ADVANCED_FAMILY_NAMES.apiServerHandshakeLatency,
+  node_apiserver_no_response: ADVANCED_FAMILY_NAMES.apiServerNoResponse,
 };
 
 /** Value of the `no_response` label (the only one Retina writes). */

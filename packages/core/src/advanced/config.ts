@@ -3,6 +3,7 @@
  * validation, and the context label names each option expands to.
  */
 import { parseDuration } from '../config/duration.js';
+import { ADVANCED_FAMILY_NAMES } from '../metrics/names.js';
 
 /** One entry of `spec.contextOptions` (MetricsConfiguration CRD). */
 export interface MetricsContextOption {
@@ -82,49 +83,49 @@ interface FamilyShape {
 /** Family name, type and fixed labels of each flow-driven advanced metric (labels as the reference lists them). */
 export const ADVANCED_FLOW_FAMILIES: Readonly<Record<AdvancedFlowMetricName, FamilyShape>> = {
   forward_count: {
-    family: 'adv_forward_count',
+    family: ADVANCED_FAMILY_NAMES.forwardCount,
     type: 'gauge',
     help: 'Packets forwarded, by pod context',
     fixedLabels: ['direction'],
   },
   forward_bytes: {
-    family: 'adv_forward_bytes',
+    family: ADVANCED_FAMILY_NAMES.forwardBytes,
     type: 'gauge',
     help: 'Bytes forwarded, by pod context',
     fixedLabels: ['direction'],
   },
   drop_count: {
-    family: 'adv_drop_count',
+    family: ADVANCED_FAMILY_NAMES.dropCount,
     type: 'gauge',
     help: 'Packets dropped, by pod context',
     fixedLabels: ['reason', 'direction'],
   },
   drop_bytes: {
-    family: 'adv_drop_bytes',
+    family: ADVANCED_FAMILY_NAMES.dropBytes,
     type: 'gauge',
     help: 'Bytes dropped, by pod context',
     fixedLabels: ['reason', 'direction'],
   },
   tcp_flag_gauges: {
-    family: 'adv_tcpflags_count',
+    family: ADVANCED_FAMILY_NAMES.tcpFlags,
     type: 'gauge',
     help: 'TCP flags seen, by pod context',
     fixedLabels: ['flag'],
   },
   tcp_retransmission_count: {
-    family: 'adv_tcpretrans_count',
+    family: ADVANCED_FAMILY_NAMES.tcpRetransmissions,
     type: 'gauge',
     help: 'TCP retransmissions, by pod context',
     fixedLabels: ['direction'],
   },
   dns_request_count: {
-    family: 'adv_dns_request_count',
+    family: ADVANCED_FAMILY_NAMES.dnsRequestCount,
     type: 'counter',
     help: 'DNS requests, by pod context',
     fixedLabels: ['query_type', 'query'],
   },
   dns_response_count: {
-    family: 'adv_dns_response_count',
+    family: ADVANCED_FAMILY_NAMES.dnsResponseCount,
     type: 'counter',
     help: 'DNS responses, by pod context',
     fixedLabels: ['query_type', 'query', 'return_code', 'response', 'num_response'],

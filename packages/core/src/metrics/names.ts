@@ -1,7 +1,7 @@
 /**
  * The metric catalog: every metric family retina-ts registers itself, with its exact name, type and label order.
  * Names and labels match Retina's (see the project's reference notes), so existing dashboards and alerts keep
- * working. Nothing else in the code base spells a metric name.
+ * working. Nothing else in the code base spells a metric name (a test in this package checks every `src`).
  */
 
 /** Prefix of data-plane metrics. */
@@ -130,3 +130,53 @@ export const SELF_METRICS = {
     ['plugin'] as const,
   ),
 } as const satisfies Record<string, MetricSpec>;
+
+/**
+ * Families registered by the part that produces them, only when it runs (an agent without that part exposes none
+ * of them). Their help and labels stay with the producer; their names are spelled here, after the
+ * `networkobservability_` prefix as the metrics module takes them.
+ */
+export const PRODUCED_METRIC_NAMES = {
+  /** The dns plugin. */
+  dnsResponseLatencySeconds: 'dns_response_latency_seconds',
+  dnsParseErrors: 'dns_parse_errors_total',
+  /** @retina-ts/kubernetes: pod interfaces on this node. */
+  podInterfaces: 'pod_interfaces',
+} as const;
+
+/** Self-metrics registered by the part that produces them (full names). */
+export const PRODUCED_SELF_METRIC_NAMES = {
+  /** core's advanced (pod-level) metrics. */
+  advancedCardinalityRefused: `${SELF_METRIC_PREFIX}advanced_metrics_cardinality_refused_total`,
+  /** @retina-ts/kubernetes watchers. */
+  k8sWatcherSynced: `${SELF_METRIC_PREFIX}k8s_watcher_synced`,
+  k8sWatcherRestarts: `${SELF_METRIC_PREFIX}k8s_watcher_restarts_total`,
+  k8sWatcherRelists: `${SELF_METRIC_PREFIX}k8s_watcher_relists_total`,
+  k8sWatchRequests: `${SELF_METRIC_PREFIX}k8s_watcher_watch_requests_total`,
+  k8sApiServerIps: `${SELF_METRIC_PREFIX}k8s_apiserver_ips`,
+  /** @retina-ts/exporter-otlp. */
+  otlpExports: `${SELF_METRIC_PREFIX}otlp_exports_total`,
+  otlpFlowLogsDropped: `${SELF_METRIC_PREFIX}otlp_flow_logs_dropped_total`,
+  otlpFlowLogsExported: `${SELF_METRIC_PREFIX}otlp_flow_logs_exported_total`,
+  otlpFlowLogsFiltered: `${SELF_METRIC_PREFIX}otlp_flow_logs_filtered_total`,
+} as const;
+
+/**
+ * Advanced (pod-level) family names, after the `networkobservability_` prefix: the flow-driven ones (core's
+ * AdvancedFlowMetrics), the API server ones (ApiServerLatency) and the Windows HNS ones (the hnsstats plugin).
+ */
+export const ADVANCED_FAMILY_NAMES = {
+  forwardCount: 'adv_forward_count',
+  forwardBytes: 'adv_forward_bytes',
+  dropCount: 'adv_drop_count',
+  dropBytes: 'adv_drop_bytes',
+  tcpFlags: 'adv_tcpflags_count',
+  tcpRetransmissions: 'adv_tcpretrans_count',
+  dnsRequestCount: 'adv_dns_request_count',
+  dnsResponseCount: 'adv_dns_response_count',
+  apiServerLatency: 'adv_node_apiserver_latency',
+  apiServerHandshakeLatency: 'adv_node_apiserver_tcp_handshake_latency',
+  apiServerNoResponse: 'adv_node_apiserver_no_response',
+  windowsHnsStats: 'adv_windows_hns_stats',
+  tcpConnectionStats: 'adv_tcp_connection_stats',
+} as const;
