@@ -1,8 +1,11 @@
 /**
  * The requirement checker the agent gives the plugin manager, over scripted probes: capabilities (with
- * alternatives) first, then the kernel probes; features it cannot probe are refused by name.
+ * alternatives) first, then the kernel probes; features it cannot probe are refused by name. And through a whole
+ * agent: an unmet requirement leaves the plugin unsupported on /plugins and in plugin_status.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { definePlugin, type Plugin, type PluginRequirements, type PluginStatus } from '@retina-ts/core';
+import { createAgent, type Agent } from '../src/index.js';
 import { probeRequirementChecker, type RequirementProbes } from '../src/requirements.js';
 
 /** Probes of a host with the given capabilities, where `refused` program/map types and features are unmet. */
@@ -58,4 +61,49 @@ describe('probeRequirementChecker', () => {
     ]);
   });
 
+});
+
+describe('the agent enforces requires', () => {
+  let agent: Agent | undefined;
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+  });
+
+  it('shows a plugin whose requirement is unmet as unsupported on /plugins and in plugin_status, and runs the others', async () => {
+    let inits = 0;
+    const plugin = (name: string, requires: PluginRequirements) =>
+      definePlugin({
+        name,
+        version: '0.0.0',
+        platforms: ['linux'],
+        description: `${name}: a test plugin`,
+        requires,
+        create: (): Plugin => ({
+          init: () => {
+            inits++;
+          },
+          start: (signal) => new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true })),
+          stop: () => {},
+        }),
+      });
+    agent = await createAgent({
+      config: { apiServer: { host: '127.0.0.1', port: 0 }, logLevel: 'error' },
+      plugins: [plugin('needs-magic', { features: ['magic'] }), plugin('needs-words', { notes: ['a working network'] })],
+      env: {},
+    });
+    await agent.start();
+    const base = `http://127.0.0.1:${agent.address()!.port}`;
+    const { plugins } = (await (await fetch(`${base}/plugins`)).json()) as { plugins: PluginStatus[] };
+    const byName = Object.fromEntries(plugins.map((p) => [p.name, p]));
+    expect(byName['needs-magic']).toMatchObject({
+      state: 'unsupported',
+      description: 'needs-magic: a test plugin',
+      lastError: 'requires.features "magic" cannot be checked (known: btf, tp_btf, tcx, tracefs, bpffs)',
+    });
+    expect(byName['needs-words']).toMatchObject({ state: 'running', description: 'needs-words: a test plugin' });
+    expect(inits).toBe(1);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toMatch(/^controlplane_networkobservability_plugin_status\{plugin="needs-magic",state="unsupported"[^}]*\} 1$/m);
+  });
 });
