@@ -122,6 +122,58 @@ describe('CpuBudgetController', () => {
     expect(c.rate).toBeGreaterThanOrEqual(before);
   });
 
+  it('raises the rate when events are lost even under the budget, and keeps it for lossHoldMs', () => {
+    // The agent is starved: it uses little CPU yet its samplers lose events.
+    let nowMs = 0;
+    let cpu = 0;
+    let lost = 0;
+    const hub = new SamplingHub();
+    const c = new CpuBudgetController({
+      budgetCores: 1,
+      hub,
+      cpuSeconds: () => cpu,
+      now: () => nowMs,
+      lostEvents: () => lost,
+      lossHoldMs: 10_000,
+    });
+    const second = (lostNow: number) => {
+      cpu += 0.2;
+      nowMs += 1000;
+      lost += lostNow;
+      return c.tick();
+    };
+    expect(second(0)).toBe(1);
+    expect(second(5000)).toBe(2);
+    // Losses go on right after the change: acted on at once, not skipped as settling.
+    expect(second(100)).toBe(4);
+    // Quiet and far under budget, but within the hold: the rate that lost nothing stays.
+    for (let i = 0; i < 8; i++) expect(second(0)).toBe(4);
+    // After the hold it comes down step by step.
+    const after: number[] = [];
+    for (let i = 0; i < 12; i++) after.push(second(0));
+    expect(after.at(-1)).toBe(1);
+    expect(after.every((r) => r <= 4)).toBe(true);
+  });
+
+  it('takes the losses from the samplers by default, and a counter going back is not a loss', () => {
+    let lost = 0;
+    let nowMs = 0;
+    let cpu = 0;
+    const hub = new SamplingHub();
+    hub.register({ name: 'a', setRate: () => {}, lost: () => lost });
+    const c = new CpuBudgetController({ budgetCores: 1, hub, cpuSeconds: () => cpu, now: () => nowMs });
+    const second = () => {
+      cpu += 0.5;
+      nowMs += 1000;
+      return c.tick();
+    };
+    lost = 10;
+    expect(second()).toBe(2);
+    lost = 0; // the plugin restarted
+    expect(second()).toBe(2);
+    expect(hub.lost()).toBe(0);
+  });
+
   it('never goes past maxRate and returns to 1 on stop', () => {
     const agent = fakeAgent({ fixed: 0.5, perEvent: 1e-6, eventsPerSecond: 1_000_000 });
     const c = new CpuBudgetController({

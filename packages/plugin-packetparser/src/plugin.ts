@@ -318,7 +318,14 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
       if (away > this.#sampledAway) self.sampledAwayEvents.inc({ plugin: PLUGIN }, Number(away - this.#sampledAway));
       this.#sampledAway = away;
     };
-    this.defer(samplingHubOf(this.ctx.metrics).register({ name: PLUGIN, setRate: (n) => this.setSamplingRate(n) }));
+    const stats = this.#requireObject('cpuBudget').map('rts_pp_stats');
+    const lost = (): number => {
+      // Slot 0: ring buffer full; plus what the reader dropped because user space fell behind.
+      let kernel = 0;
+      for (const v of stats.lookupPerCpu(Buffer.alloc(4)) ?? []) kernel += Number(Buffer.from(v.buffer, v.byteOffset, 8).readBigUInt64LE(0));
+      return kernel + (this.#stream?.reader?.stats().dropped ?? 0);
+    };
+    this.defer(samplingHubOf(this.ctx.metrics).register({ name: PLUGIN, setRate: (n) => this.setSamplingRate(n), lost }));
     // Runs before the object closes (defers run last first), so the final count is not lost.
     this.defer(report);
     this.every(this.ctx.config.metricsIntervalMs, report);

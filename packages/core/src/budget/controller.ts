@@ -8,6 +8,10 @@
  *   it per step, so reporting comes back gently;
  * - in between: holds N.
  *
+ * Events lost (the samplers' `lost()`: ring buffer full, reader behind) mean the agent is not keeping up even within
+ * its budget (other processes may take the CPU it was promised): N at least doubles then, and does not come back
+ * below that rate for `lossHoldMs`, so a rate that lost events is not tried again at once.
+ *
  * CPU is roughly a fixed part plus a part proportional to the events reported (rate/N): scaling N by usage/target
  * undershoots the change a fixed part needs, so the controller approaches the target from one side instead of
  * jumping across it. The interval after a change is not judged, since its CPU mixes the old rate and the new one.
@@ -30,6 +34,8 @@ export interface CpuBudgetTuning {
   maxStep?: number;
   /** Largest N (default MAX_SAMPLING_RATE). */
   maxRate?: number;
+  /** After events were lost at rate N, N stays above it this long (default 30 s). */
+  lossHoldMs?: number;
 }
 
 export interface CpuBudgetOptions extends CpuBudgetTuning {
@@ -41,6 +47,8 @@ export interface CpuBudgetOptions extends CpuBudgetTuning {
   cpuSeconds?: () => number;
   /** Monotonic time in ms (default: performance.now()). */
   now?: () => number;
+  /** Events lost so far, cumulative (default: the hub's `lost()`). */
+  lostEvents?: () => number;
   /** Receives the current rate and usage as metrics. */
   metrics?: MetricsModule;
   /** Told of every rate change (e.g. to log it). */
@@ -54,6 +62,8 @@ export interface RateChange {
   /** The usage (cores) that led to it. */
   usageCores: number;
   budgetCores: number;
+  /** Events lost in the interval that led to it (0 when usage alone decided). */
+  lostEvents: number;
 }
 
 const processCpuSeconds = (): number => {
@@ -77,6 +87,11 @@ export class CpuBudgetController {
   readonly #underTicks: number;
   readonly #maxStep: number;
   readonly #maxRate: number;
+  readonly #lostEvents: () => number;
+  readonly #lossHoldMs: number;
+  #lastLost = 0;
+  #lossFloor = 1;
+  #lossFloorUntil = 0;
   #lastCpu = 0;
   #lastNow = 0;
   #usage = 0;
@@ -101,8 +116,11 @@ export class CpuBudgetController {
     this.#underTicks = options.underTicks ?? 2;
     this.#maxStep = options.maxStep ?? 16;
     this.#maxRate = Math.min(options.maxRate ?? MAX_SAMPLING_RATE, MAX_SAMPLING_RATE);
+    this.#lostEvents = options.lostEvents ?? (() => this.#hub.lost());
+    this.#lossHoldMs = options.lossHoldMs ?? 30_000;
     this.#lastCpu = this.#cpuSeconds();
     this.#lastNow = this.#now();
+    this.#lastLost = this.#lostEvents();
   }
 
   /** The CPU (cores) measured over the last interval. */
@@ -121,6 +139,7 @@ export class CpuBudgetController {
     this.#metrics?.self.cpuBudgetCores.set(this.budgetCores);
     this.#lastCpu = this.#cpuSeconds();
     this.#lastNow = this.#now();
+    this.#lastLost = this.#lostEvents();
     this.#timer = setInterval(() => this.tick(), this.#intervalMs);
     // The budget must not keep a stopping process alive.
     this.#timer.unref();
@@ -137,30 +156,46 @@ export class CpuBudgetController {
   tick(): number {
     const cpu = this.#cpuSeconds();
     const now = this.#now();
+    const lostTotal = this.#lostEvents();
     const elapsed = (now - this.#lastNow) / 1000;
     const used = cpu - this.#lastCpu;
+    // A counter that went back (a plugin restarted) counts from its new value.
+    const lost = Math.max(0, lostTotal - this.#lastLost);
     this.#lastCpu = cpu;
     this.#lastNow = now;
+    this.#lastLost = lostTotal;
     // A stalled clock or a CPU reading that went backwards says nothing about usage.
     if (!(elapsed > 0) || !(used >= 0)) return this.#hub.rate;
     const usage = used / elapsed;
     this.#usage = usage;
     this.#metrics?.self.cpuUsageCores.set(usage);
-    if (this.#settling) {
+    // Losses are acted on even in the settling interval: they only grow while the rate is too low.
+    if (this.#settling && lost === 0) {
       this.#settling = false;
       return this.#hub.rate;
     }
-    const next = this.#decide(usage);
+    this.#settling = false;
+    const next = lost > 0 ? this.#onLoss(usage, now) : this.#decide(usage, now);
     if (next !== this.#hub.rate) {
       const from = this.#hub.rate;
       this.#hub.setRate(next);
       this.#settling = true;
-      this.#onChange?.({ from, to: next, usageCores: usage, budgetCores: this.budgetCores });
+      this.#onChange?.({ from, to: next, usageCores: usage, budgetCores: this.budgetCores, lostEvents: lost });
     }
     return this.#hub.rate;
   }
 
-  #decide(usage: number): number {
+  #onLoss(usage: number, now: number): number {
+    this.#belowFor = 0;
+    const n = this.#hub.rate;
+    const byUsage = Math.ceil((n * usage) / (this.budgetCores * this.#target));
+    const next = Math.min(this.#maxRate, Math.max(n * 2, Math.min(byUsage, n * this.#maxStep)));
+    this.#lossFloor = next;
+    this.#lossFloorUntil = now + this.#lossHoldMs;
+    return next;
+  }
+
+  #decide(usage: number, now: number): number {
     const n = this.#hub.rate;
     const budget = this.budgetCores;
     const goal = budget * this.#target;
@@ -174,7 +209,8 @@ export class CpuBudgetController {
       if (this.#belowFor < this.#underTicks) return n;
       this.#belowFor = 0;
       const wanted = Math.floor((n * usage) / goal);
-      return Math.max(1, Math.ceil(n / 2), Math.min(wanted, n - 1));
+      const floor = now < this.#lossFloorUntil ? this.#lossFloor : 1;
+      return Math.max(floor, Math.ceil(n / 2), Math.min(wanted, n - 1));
     }
     this.#belowFor = 0;
     return n;

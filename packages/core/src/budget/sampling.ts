@@ -13,6 +13,11 @@ export interface Sampler {
   readonly name: string;
   /** Applies the rate to the kernel (a map update); called on registration and on every change. */
   setRate(rate: number): void;
+  /**
+   * Events lost so far (ring buffer full, reader behind), cumulative. Losses tell the budget controller the agent
+   * is not keeping up even within its budget (e.g. when other processes take the CPU it was promised).
+   */
+  lost?(): number;
 }
 
 /** Receives an error a sampler threw while applying a rate. */
@@ -39,6 +44,19 @@ export class SamplingHub {
   /** Where errors from `Sampler.setRate` go (they never reach the caller of `setRate`). */
   onError(handler: SamplerErrorHandler): void {
     this.#onError = handler;
+  }
+
+  /** Events the samplers have lost so far (the sum of their `lost()`; a sampler that throws counts 0). */
+  lost(): number {
+    let total = 0;
+    for (const s of this.#samplers) {
+      try {
+        total += s.lost?.() ?? 0;
+      } catch (err) {
+        this.#onError(err, s);
+      }
+    }
+    return total;
   }
 
   /** Adds a sampler and applies the current rate to it; returns the function that removes it. */
