@@ -11,6 +11,11 @@
  *
  * Events go to user space through a ring buffer; a reservation that fails is counted in rts_pp_stats so the loss
  * is visible. All programs return TC_ACT_UNSPEC (TCX_NEXT): the packet's fate never changes.
+ *
+ * Wakeups of the reader are batched: an event is submitted without waking it, and a BPF timer wakes it once
+ * WAKEUP_INTERVAL_NS after the first such event (or at once when the ring is filling). At a few thousand events
+ * per second a wakeup per event cost more than the events themselves (a context switch on the CPU the traffic
+ * runs on, and a JavaScript turn for a batch of one); now the reader wakes at most every interval under light load.
  */
 #include "retina/common.h"
 
@@ -121,6 +126,11 @@ RETINA_BTF_STRUCT(pp_event);
 _Static_assert(sizeof(struct ct_key) == 40, "ct_key layout is shared with src/decode.ts");
 _Static_assert(sizeof(struct ct_entry) == 160, "ct_entry layout is shared with src/decode.ts");
 
+/* Longest an event waits in the ring before the reader is woken (the latency batching adds). */
+#define WAKEUP_INTERVAL_NS (5 * 1000 * 1000ULL)
+/* CLOCK_MONOTONIC, for bpf_timer_init. */
+#define PP_CLOCK_MONOTONIC 1
+
 /* Indexes of rts_pp_stats. */
 #define STAT_RINGBUF_FULL 0
 #define STAT_SAMPLED_AWAY 1 /* events cpuBudget sampling kept out of the ring */
@@ -130,6 +140,20 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 << 20); /* user space sets packetParserRingBufferSize */
 } rts_pp_events SEC(".maps");
+
+/* The reader's wakeup timer: `armed` is 1 while a wakeup is scheduled. */
+struct pp_wakeup {
+	struct bpf_timer timer;
+	__u32 armed;
+	__u32 ready;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_wakeup);
+} rts_pp_wakeup SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -526,11 +550,67 @@ static __always_inline void ct_process(struct pkt *p, __u8 obs, __u32 len, __u64
 		bpf_map_delete_elem(&rts_pp_ct, found_key);
 }
 
+/*
+ * Timer callback: the armed flag is cleared first (an atomic exchange, a full barrier), then the ring is looked at.
+ * A producer either saw the flag cleared and arms the timer again, or committed its event before the exchange, so
+ * the event is seen here and the reader is woken for it: no event stays in the ring without a wakeup coming.
+ */
+static int wakeup_reader(void *map, __u32 *key, struct pp_wakeup *w)
+{
+	void *rec;
+
+	__sync_lock_test_and_set(&w->armed, 0);
+	if (bpf_ringbuf_query(&rts_pp_events, BPF_RB_AVAIL_DATA) == 0)
+		return 0;
+	/* A discarded record wakes the reader and is skipped by it. */
+	rec = bpf_ringbuf_reserve(&rts_pp_events, 8, 0);
+	if (rec)
+		bpf_ringbuf_discard(rec, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+/* Flags for the submit of an event: wake the reader now when the ring is filling, else leave it to the timer. */
+static __always_inline __u64 wakeup_flags(void)
+{
+	__u32 zero = 0;
+	struct pp_wakeup *w;
+
+	if (bpf_ringbuf_query(&rts_pp_events, BPF_RB_AVAIL_DATA) >=
+	    bpf_ringbuf_query(&rts_pp_events, BPF_RB_RING_SIZE) / 8)
+		return BPF_RB_FORCE_WAKEUP;
+	w = bpf_map_lookup_elem(&rts_pp_wakeup, &zero);
+	if (!w)
+		return 0; /* the kernel's own policy: wake when the reader has caught up */
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* After a submit without wakeup: schedules one unless one is scheduled already. */
+static __always_inline void schedule_wakeup(void)
+{
+	__u32 zero = 0;
+	struct pp_wakeup *w = bpf_map_lookup_elem(&rts_pp_wakeup, &zero);
+
+	if (!w || w->armed)
+		return;
+	if (__sync_val_compare_and_swap(&w->armed, 0, 1) != 0)
+		return;
+	if (!w->ready) {
+		/* First use: another CPU may have initialised it meanwhile (-EBUSY), which is as good. */
+		bpf_timer_init(&w->timer, &rts_pp_wakeup, PP_CLOCK_MONOTONIC);
+		bpf_timer_set_callback(&w->timer, wakeup_reader);
+		w->ready = 1;
+	}
+	if (bpf_timer_start(&w->timer, WAKEUP_INTERVAL_NS, 0) != 0)
+		/* No timer: the next event tries again, and the ring's fill level still forces wakeups. */
+		__sync_lock_test_and_set(&w->armed, 0);
+}
+
 static __always_inline int handle(struct __sk_buff *skb, __u8 obs)
 {
 	struct pkt p = {};
 	struct ct_result res = {};
 	struct pp_event *ev;
+	__u64 wake;
 	__u64 now = bpf_ktime_get_ns();
 	__u32 len = skb->len;
 
@@ -594,7 +674,10 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 obs)
 	ev->ct_bytes_rx = res.bytes_rx;
 	ev->ct_packets_tx = res.packets_tx;
 	ev->ct_packets_rx = res.packets_rx;
-	bpf_ringbuf_submit(ev, 0);
+	wake = wakeup_flags();
+	bpf_ringbuf_submit(ev, wake);
+	if (wake == BPF_RB_NO_WAKEUP)
+		schedule_wakeup();
 	return RETINA_TC_CONTINUE;
 }
 
