@@ -38,6 +38,10 @@ const EXPECTED: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ['controlplane_networkobservability_plugin_restarts_total', 'counter', ['plugin']],
   ['controlplane_networkobservability_plugin_errors_total', 'counter', ['plugin']],
   ['controlplane_networkobservability_build_info', 'gauge', ['version', 'nodejs_version']],
+  ['controlplane_networkobservability_cpu_budget_cores', 'gauge', []],
+  ['controlplane_networkobservability_cpu_usage_cores', 'gauge', []],
+  ['controlplane_networkobservability_sampling_rate', 'gauge', ['plugin']],
+  ['controlplane_networkobservability_sampled_away_events_total', 'counter', ['plugin']],
 ];
 
 type AnyHandle = {
