@@ -4,25 +4,47 @@
  */
 import dnsPacket from 'dns-packet';
 import dnsTypes from 'dns-packet/types.js';
-import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
+import { defineStruct, formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
+
+/**
+ * `struct rts_dns_event` of bpf/dns.bpf.c (the header of a ring-buffer record), field for field with the C names:
+ * the one declaration the decoder takes its offsets from. test/layout.test.ts checks it against the compiled
+ * object's BTF.
+ */
+export const RTS_DNS_EVENT = defineStruct({
+  ts_ns: 'u64',
+  saddr: { bytes: 16 },
+  daddr: { bytes: 16 },
+  sport: 'u16',
+  dport: 'u16',
+  ifindex: 'u32',
+  pkt_len: 'u32',
+  msg_len: 'u16',
+  cap_len: 'u16',
+  family: 'u8',
+  proto: 'u8',
+  pkt_type: 'u8',
+  _pad: { bytes: 5 },
+});
 
 /** Size of `struct rts_dns_event`; the DNS message bytes start here. */
-export const DNS_EVENT_HEADER_SIZE = 64;
+export const DNS_EVENT_HEADER_SIZE = RTS_DNS_EVENT.size;
 
-/** Byte offsets of `struct rts_dns_event` fields (little-endian host order unless noted). */
+const H = RTS_DNS_EVENT.offsets;
+/** Byte offsets of `struct rts_dns_event` fields (little-endian host order unless noted), from RTS_DNS_EVENT. */
 export const DNS_EVENT_LAYOUT = {
-  tsNs: 0,
-  saddr: 8,
-  daddr: 24,
-  sport: 40,
-  dport: 42,
-  ifindex: 44,
-  pktLen: 48,
-  msgLen: 52,
-  capLen: 54,
-  family: 56,
-  proto: 57,
-  pktType: 58,
+  tsNs: H.ts_ns,
+  saddr: H.saddr,
+  daddr: H.daddr,
+  sport: H.sport,
+  dport: H.dport,
+  ifindex: H.ifindex,
+  pktLen: H.pkt_len,
+  msgLen: H.msg_len,
+  capLen: H.cap_len,
+  family: H.family,
+  proto: H.proto,
+  pktType: H.pkt_type,
 } as const;
 
 /** A dns-packet codec: `decode.bytes` holds the bytes the last decode consumed. */

@@ -2,13 +2,22 @@
  * Pure parts of the packetforward plugin: the layout of the kernel counters, their per-CPU summing, and the
  * default-route lookup that picks the interface to watch. No I/O here, so all of it is tested with fixtures.
  */
+import { defineStruct } from '@retina-ts/bpf-runtime';
 
 /** Traffic directions, in the order of the BPF map's keys (0 = ingress, 1 = egress). */
 export const DIRECTIONS = ['ingress', 'egress'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
 
-/** Size of one per-CPU value of `rts_pf_stats`: `struct pf_counters { u64 packets; u64 bytes; }`. */
-export const FORWARD_COUNTERS_SIZE = 16;
+/**
+ * `struct pf_counters` of bpf/packetforward.bpf.c, one per CPU in `rts_pf_stats`: the one declaration the summing
+ * below takes its offsets from. test/layout.test.ts checks it against the compiled object's BTF.
+ */
+export const PF_COUNTERS = defineStruct({ packets: 'u64', bytes: 'u64' });
+
+/** Size of one per-CPU value of `rts_pf_stats`. */
+export const FORWARD_COUNTERS_SIZE = PF_COUNTERS.size;
+
+const C = PF_COUNTERS.offsets;
 
 /** Packets and bytes seen in one direction. */
 export interface ForwardTotals {
@@ -35,8 +44,8 @@ export function sumPerCpuCounters(values: readonly Uint8Array[]): ForwardTotals 
       );
     }
     const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-    packets += view.getBigUint64(0, true);
-    bytes += view.getBigUint64(8, true);
+    packets += view.getBigUint64(C.packets, true);
+    bytes += view.getBigUint64(C.bytes, true);
   }
   return { packets, bytes };
 }

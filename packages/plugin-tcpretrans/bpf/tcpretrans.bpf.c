@@ -71,6 +71,7 @@ struct tr_event {
 	__u8 state;        /* sk_state, TCP_ESTABLISHED = 1 ... */
 	__u8 _pad[6];
 };
+RETINA_BTF_STRUCT(tr_event);
 
 /* Counter layout shared with src/decode.ts (sumRetransStats). */
 struct tr_stats {

@@ -2,7 +2,7 @@
  * Pure parts of the tcpretrans plugin: the kernel record and counter layouts, their decoding, the folding of a
  * batch of records into one flow per connection, and the flow record itself. No I/O, so it is tested with bytes.
  */
-import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
+import { defineStruct, formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
 import {
   CiliumEventType,
   FlowType,
@@ -14,10 +14,32 @@ import {
   type TcpFlags,
 } from '@retina-ts/core';
 
-/** Size of `struct tr_event` (bpf/tcpretrans.bpf.c). */
-export const RETRANS_EVENT_SIZE = 56;
+/**
+ * `struct tr_event` of bpf/tcpretrans.bpf.c (a ring-buffer record), field for field with the C names: the one
+ * declaration the decoder takes its offsets from. test/layout.test.ts checks it against the compiled object's BTF.
+ */
+export const TR_EVENT = defineStruct({
+  ts_ns: 'u64',
+  saddr: { bytes: 16 },
+  daddr: { bytes: 16 },
+  sport: 'u16',
+  dport: 'u16',
+  segs: 'u16',
+  tcp_flags: 'u16',
+  family: 'u8',
+  state: 'u8',
+  _pad: { bytes: 6 },
+});
+/** `struct tr_stats`: one CPU's counters (checked against BTF like TR_EVENT). */
+export const TR_STATS = defineStruct({ retransmits: 'u64', events_lost: 'u64', events_limited: 'u64' });
+
+/** Size of `struct tr_event`. */
+export const RETRANS_EVENT_SIZE = TR_EVENT.size;
 /** Size of `struct tr_stats`, one per CPU. */
-export const RETRANS_STATS_SIZE = 24;
+export const RETRANS_STATS_SIZE = TR_STATS.size;
+
+const E = TR_EVENT.offsets;
+const S = TR_STATS.offsets;
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -81,23 +103,23 @@ export function decodeRetransEvent(buf: Uint8Array, offset = 0, length = buf.byt
     throw new RetransDecodeError(`retransmission record has ${Math.min(length, buf.byteLength - offset)} bytes, expected ${RETRANS_EVENT_SIZE}`);
   }
   const view = new DataView(buf.buffer, buf.byteOffset + offset, RETRANS_EVENT_SIZE);
-  const family = view.getUint8(48);
+  const family = view.getUint8(E.family);
   if (family !== AF_INET && family !== AF_INET6) {
     throw new RetransDecodeError(`retransmission record has address family ${family}; expected ${AF_INET} (IPv4) or ${AF_INET6} (IPv6)`);
   }
-  const src = formatAddress(buf, offset + 8, family);
-  const dst = formatAddress(buf, offset + 24, family);
-  const stateNum = view.getUint8(49);
+  const src = formatAddress(buf, offset + E.saddr, family);
+  const dst = formatAddress(buf, offset + E.daddr, family);
+  const stateNum = view.getUint8(E.state);
   return {
-    monotonicNs: view.getBigUint64(0, true),
+    monotonicNs: view.getBigUint64(E.ts_ns, true),
     ipVersion: src.v4 && dst.v4 ? 4 : 6,
     source: src.text,
     destination: dst.text,
-    sourcePort: view.getUint16(40, true),
-    destinationPort: view.getUint16(42, true),
+    sourcePort: view.getUint16(E.sport, true),
+    destinationPort: view.getUint16(E.dport, true),
     state: TCP_STATE_NAMES[stateNum] ?? 'UNKNOWN',
-    tcpFlags: view.getUint16(46, true),
-    segments: Math.max(1, view.getUint16(44, true)),
+    tcpFlags: view.getUint16(E.tcp_flags, true),
+    segments: Math.max(1, view.getUint16(E.segs, true)),
   };
 }
 
@@ -225,9 +247,9 @@ export function sumRetransStats(values: readonly Uint8Array[]): RetransStats {
       );
     }
     const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-    total.retransmits += view.getBigUint64(0, true);
-    total.eventsLost += view.getBigUint64(8, true);
-    total.eventsLimited += view.getBigUint64(16, true);
+    total.retransmits += view.getBigUint64(S.retransmits, true);
+    total.eventsLost += view.getBigUint64(S.events_lost, true);
+    total.eventsLimited += view.getBigUint64(S.events_limited, true);
   }
   return total;
 }
