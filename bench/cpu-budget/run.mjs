@@ -103,7 +103,8 @@ function teardown() {
 // ---------------------------------------------------------------------------------------------------------------
 // Sender (bench/packetparser/sender.c: sendmmsg batches, unpaced)
 
-const senderBin = path.join(work, 'sender');
+// A name of its own, told apart from other benches' senders running on the same machine.
+const senderBin = path.join(work, 'rts-cpubudget-flood');
 let sender;
 
 function startSender(ms) {
