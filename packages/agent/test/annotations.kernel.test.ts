@@ -22,7 +22,7 @@ import {
   type VethPair,
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
-import { PodBridge } from './pod-network.js';
+import { acceptMetricsConfiguration, PodBridge } from './pod-network.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
 const NODE = uniqueName('annot-node-', 40);
@@ -142,15 +142,11 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
     api.create('namespaces', { metadata: { name: 'plain', annotations: { 'retina.sh/owner': 'team-a' } } });
     api.create('namespaces', { metadata: { name: 'late' } });
     // Accepted, selecting `plain` with other labels and a ttl: with annotations on, Retina does not read it.
-    api.create('metricsconfigurations.retina.sh', {
-      apiVersion: 'retina.sh/v1alpha1',
-      kind: 'MetricsConfiguration',
-      metadata: { name: 'ignored-with-annotations' },
-      spec: {
-        contextOptions: [{ metricName: 'forward_count', sourceLabels: ['podname'], destinationLabels: ['podname'], ttl: '1s' }],
-        namespaces: { include: ['plain', 'late'] },
-      },
-      status: { state: 'Accepted' },
+    acceptMetricsConfiguration(api, 'ignored-with-annotations', {
+      metrics: ['forward_count'],
+      include: ['plain', 'late'],
+      sourceLabels: ['podname'],
+      ttl: '1s',
     });
 
     bridge = new PodBridge();

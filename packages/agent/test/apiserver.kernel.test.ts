@@ -27,6 +27,7 @@ import {
   type VethPair,
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
+import { acceptMetricsConfiguration, createNamespaces } from './pod-network.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
 // Addresses live only inside the two namespaces this file creates.
@@ -125,18 +126,12 @@ describeKernel('retina-agent measuring its API server connection', () => {
 
   beforeAll(async () => {
     api = await startApiServerDouble();
-    api.create('namespaces', { metadata: { name: 'default' } });
-    api.create('metricsconfigurations.retina.sh', {
-      apiVersion: 'retina.sh/v1alpha1',
-      kind: 'MetricsConfiguration',
-      metadata: { name: 'apiserver-latency' },
-      spec: {
-        contextOptions: ['node_apiserver_latency', 'node_apiserver_handshake_latency', 'node_apiserver_no_response'].map(
-          (metricName) => ({ metricName, sourceLabels: ['ip'] }),
-        ),
-        namespaces: { include: ['default'] },
-      },
-      status: { state: 'Accepted' },
+    createNamespaces(api, ['default']);
+    acceptMetricsConfiguration(api, 'apiserver-latency', {
+      metrics: ['node_apiserver_latency', 'node_apiserver_handshake_latency', 'node_apiserver_no_response'],
+      include: ['default'],
+      sourceLabels: ['ip'],
+      destinationLabels: [],
     });
 
     node = createNetns('rtanode');

@@ -19,7 +19,14 @@ import {
   type VethPair,
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
-import { deploymentContext, PodBridge, registerDeploymentPod, type DeploymentPodSpec } from './pod-network.js';
+import {
+  acceptMetricsConfiguration,
+  addDeploymentPods,
+  createNamespaces,
+  deploymentContext,
+  PodBridge,
+  type DeploymentPodSpec,
+} from './pod-network.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
 const NODE = uniqueName('cluster-node-', 40);
@@ -98,21 +105,11 @@ describeKernel('retina-agent on pods in network namespaces', () => {
 
   beforeAll(async () => {
     api = await startApiServerDouble();
-    for (const ns of ['shop', 'data']) api.create('namespaces', { metadata: { name: ns } });
-    api.create('metricsconfigurations.retina.sh', {
-      apiVersion: 'retina.sh/v1alpha1',
-      kind: 'MetricsConfiguration',
-      metadata: { name: 'pods' },
-      spec: {
-        contextOptions: ['forward_count', 'forward_bytes', 'tcp_flag_gauges'].map((metricName) => ({
-          metricName,
-          sourceLabels: ['ip', 'namespace', 'podname', 'workload'],
-          destinationLabels: ['ip', 'namespace', 'podname', 'workload'],
-          ttl: TTL,
-        })),
-        namespaces: { include: ['shop', 'data'] },
-      },
-      status: { state: 'Accepted' },
+    createNamespaces(api, ['shop', 'data']);
+    acceptMetricsConfiguration(api, 'pods', {
+      metrics: ['forward_count', 'forward_bytes', 'tcp_flag_gauges'],
+      include: ['shop', 'data'],
+      ttl: TTL,
     });
 
     bridge = new PodBridge();
@@ -135,12 +132,8 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     });
 
     // Pods appear while the agent runs, so the watcher's netlink path attaches them.
-    for (const spec of PODS) {
-      const name = `${spec.deployment}-${spec.hash}-${spec.key}x${process.pid % 1000}`;
-      const { netns, veth } = bridge.addPod(`rtp${spec.key}`, `${spec.ip}/24`);
-      const p: Pod = { ...spec, name, netns, veth, hostIf: veth.name };
-      pods.set(spec.key, p);
-      registerDeploymentPod(api, spec, name, NODE);
+    for (const [key, p] of addDeploymentPods(bridge, api, PODS, { nodeName: NODE, netnsPrefix: 'rtp' })) {
+      pods.set(key, { ...p, hostIf: p.veth.name });
     }
     // Attached: the agent holds an ingress and an egress tcx link on every pod veth.
     for (const p of pods.values()) {

@@ -27,7 +27,14 @@ import {
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
-import { PodBridge, registerDeploymentPod, type DeploymentPodSpec } from './pod-network.js';
+import {
+  acceptMetricsConfiguration,
+  addDeploymentPods,
+  createNamespaces,
+  deploymentPodName,
+  PodBridge,
+  type DeploymentPodSpec,
+} from './pod-network.js';
 import { tcxLinksOf } from './series.js';
 import { MAY_BE_ZERO, NOT_FED, panelKey, panelQueries, RULES_FILE, substitute } from './dashboards.js';
 
@@ -165,38 +172,23 @@ describeKernel(
 
     beforeAll(async () => {
       api = await startApiServerDouble();
-      for (const ns of ['shop', 'infra']) api.create('namespaces', { metadata: { name: ns } });
-      api.create('metricsconfigurations.retina.sh', {
-        apiVersion: 'retina.sh/v1alpha1',
-        kind: 'MetricsConfiguration',
-        metadata: { name: 'dashboards' },
-        spec: {
-          contextOptions: [
-            'forward_count',
-            'forward_bytes',
-            'drop_count',
-            'drop_bytes',
-            'tcp_flag_gauges',
-            'tcp_retransmission_count',
-            'dns_request_count',
-            'dns_response_count',
-          ].map((metricName) => ({
-            metricName,
-            sourceLabels: ['ip', 'namespace', 'podname', 'workload'],
-            destinationLabels: ['ip', 'namespace', 'podname', 'workload'],
-          })),
-          namespaces: { include: ['shop', 'infra'] },
-        },
-        status: { state: 'Accepted' },
+      createNamespaces(api, ['shop', 'infra']);
+      acceptMetricsConfiguration(api, 'dashboards', {
+        metrics: [
+          'forward_count',
+          'forward_bytes',
+          'drop_count',
+          'drop_bytes',
+          'tcp_flag_gauges',
+          'tcp_retransmission_count',
+          'dns_request_count',
+          'dns_response_count',
+        ],
+        include: ['shop', 'infra'],
       });
 
       bridge = new PodBridge();
-      for (const spec of PODS) {
-        const name = `${spec.deployment}-${spec.hash}-${spec.key}x${process.pid % 1000}`;
-        const { netns, veth } = bridge.addPod(`rdb${spec.key}`, `${spec.ip}/24`);
-        pods.set(spec.key, { ...spec, netns, veth });
-        registerDeploymentPod(api, spec, name, NODE);
-      }
+      for (const [key, p] of addDeploymentPods(bridge, api, PODS, { nodeName: NODE, netnsPrefix: 'rdb' })) pods.set(key, p);
       outside = bridge.addPod('rdbx', `${OUTSIDE_IP}/24`);
       const b = pod('b');
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(DROP_PORT), '-j', 'DROP']);
@@ -371,8 +363,8 @@ describeKernel(
       };
       const a = pod('a');
       const b = pod('b');
-      const podA = `shop/${a.deployment}-${a.hash}-ax${process.pid % 1000}`;
-      const podB = `shop/${b.deployment}-${b.hash}-bx${process.pid % 1000}`;
+      const podA = `shop/${deploymentPodName(a)}`;
+      const podB = `shop/${deploymentPodName(b)}`;
       const labels = (rs: QueryResult[], key: string) => rs.map((r) => r.metric[key]).sort();
       expect(labels(await of('retina-ts-pods', 'Outgoing packets by pod'), 'pod')).toEqual(
         expect.arrayContaining([podA, podB]),

@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { recordPackageDefinition } from '../../hubble/api-record/record.mjs';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import { eventually, parseExposition, spawnAgent, tempDir, writePackage, type AgentProcess } from './helpers.js';
+import { acceptMetricsConfiguration } from './pod-network.js';
 
 /** Emits one UDP flow every 20 ms, numbered by source port. */
 const FLOW_PLUGIN_JS = `
@@ -172,17 +173,11 @@ describe('agent in a cluster: flows enriched from the Kubernetes API', () => {
       spec: { nodeName: 'other-node' },
       status: { phase: 'Running', podIP: '10.250.0.2', podIPs: [{ ip: '10.250.0.2' }] },
     });
-    api.create('metricsconfigurations.retina.sh', {
-      apiVersion: 'retina.sh/v1alpha1',
-      kind: 'MetricsConfiguration',
-      metadata: { name: 'observe-shop' },
-      spec: {
-        contextOptions: [
-          { metricName: 'forward_count', sourceLabels: ['ip', 'namespace', 'podname'], destinationLabels: ['podname'] },
-        ],
-        namespaces: { include: ['shop', 'data'] },
-      },
-      status: { state: 'Accepted' },
+    acceptMetricsConfiguration(api, 'observe-shop', {
+      metrics: ['forward_count'],
+      include: ['shop', 'data'],
+      sourceLabels: ['ip', 'namespace', 'podname'],
+      destinationLabels: ['podname'],
     });
     const kubeconfig = join(cwd, 'kubeconfig');
     await writeKubeconfig(kubeconfig, { server: api.url });

@@ -31,7 +31,14 @@ import {
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
-import { deploymentContext, PodBridge, registerDeploymentPod, type DeploymentPodSpec } from './pod-network.js';
+import {
+  acceptMetricsConfiguration,
+  addDeploymentPods,
+  createNamespaces,
+  deploymentContext,
+  PodBridge,
+  type DeploymentPodSpec,
+} from './pod-network.js';
 import { bpfHandlesOf, parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
 const NODE = uniqueName('podmetrics-node-', 40);
@@ -207,26 +214,10 @@ describeKernel(
 
     beforeAll(async () => {
       api = await startApiServerDouble();
-      for (const ns of ['shop', 'infra']) api.create('namespaces', { metadata: { name: ns } });
-      api.create('metricsconfigurations.retina.sh', {
-        apiVersion: 'retina.sh/v1alpha1',
-        kind: 'MetricsConfiguration',
-        metadata: { name: 'drops-dns-retrans' },
-        spec: {
-          contextOptions: [
-            'drop_count',
-            'drop_bytes',
-            'dns_request_count',
-            'dns_response_count',
-            'tcp_retransmission_count',
-          ].map((metricName) => ({
-            metricName,
-            sourceLabels: ['ip', 'namespace', 'podname', 'workload'],
-            destinationLabels: ['ip', 'namespace', 'podname', 'workload'],
-          })),
-          namespaces: { include: ['shop', 'infra'] },
-        },
-        status: { state: 'Accepted' },
+      createNamespaces(api, ['shop', 'infra']);
+      acceptMetricsConfiguration(api, 'drops-dns-retrans', {
+        metrics: ['drop_count', 'drop_bytes', 'dns_request_count', 'dns_response_count', 'tcp_retransmission_count'],
+        include: ['shop', 'infra'],
       });
 
       bridge = new PodBridge();
@@ -248,12 +239,7 @@ describeKernel(
         ],
       });
 
-      for (const spec of PODS) {
-        const name = `${spec.deployment}-${spec.hash}-${spec.key}x${process.pid % 1000}`;
-        const { netns, veth } = bridge.addPod(`rtm${spec.key}`, `${spec.ip}/24`);
-        pods.set(spec.key, { ...spec, name, netns, veth });
-        registerDeploymentPod(api, spec, name, NODE);
-      }
+      for (const [key, p] of addDeploymentPods(bridge, api, PODS, { nodeName: NODE, netnsPrefix: 'rtm' })) pods.set(key, p);
       const b = pod('b');
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(DROP_PORT), '-j', 'DROP']);
       const c = pod('c');

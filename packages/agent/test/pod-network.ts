@@ -108,3 +108,73 @@ export function deploymentContext(
     [`${prefix}_workload_name`]: p.deployment,
   };
 }
+
+/** The context options the kernel tests select on both sides: a pod's IP, namespace, name and workload. */
+export const POD_CONTEXT: readonly string[] = ['ip', 'namespace', 'podname', 'workload'];
+
+/** What acceptMetricsConfiguration writes. */
+export interface AcceptedMetricsConfiguration {
+  /** CRD metric names (`forward_count`, `node_apiserver_latency`, ...). */
+  metrics: readonly string[];
+  /** Namespaces whose pods are observed (`spec.namespaces.include`). */
+  include: readonly string[];
+  /** Source context options (default POD_CONTEXT). */
+  sourceLabels?: readonly string[];
+  /** Destination context options (default: the source ones). */
+  destinationLabels?: readonly string[];
+  ttl?: string;
+}
+
+/** Creates the namespaces `names` in the API server double. */
+export function createNamespaces(api: ApiServerDouble, names: readonly string[]): void {
+  for (const name of names) api.create('namespaces', { metadata: { name } });
+}
+
+/** Creates MetricsConfiguration `name` with the status the operator gives an accepted one (what agents apply). */
+export function acceptMetricsConfiguration(api: ApiServerDouble, name: string, mc: AcceptedMetricsConfiguration): void {
+  const sourceLabels = [...(mc.sourceLabels ?? POD_CONTEXT)];
+  const destinationLabels = [...(mc.destinationLabels ?? sourceLabels)];
+  api.create('metricsconfigurations.retina.sh', {
+    apiVersion: 'retina.sh/v1alpha1',
+    kind: 'MetricsConfiguration',
+    metadata: { name },
+    spec: {
+      contextOptions: mc.metrics.map((metricName) => ({
+        metricName,
+        sourceLabels,
+        destinationLabels,
+        ...(mc.ttl ? { ttl: mc.ttl } : {}),
+      })),
+      namespaces: { include: [...mc.include] },
+    },
+    status: { state: 'Accepted' },
+  });
+}
+
+/** A Deployment's pod running in a namespace on the bridge. */
+export type DeploymentPod<S extends DeploymentPodSpec> = S & PodNetwork & { name: string };
+
+/**
+ * Puts each spec's pod on the bridge (namespace names from `netnsPrefix` and the key) and registers it, its
+ * ReplicaSet and its Deployment on `nodeName`. Pod names carry the process id, so concurrent runs differ.
+ */
+export function addDeploymentPods<S extends DeploymentPodSpec>(
+  bridge: PodBridge,
+  api: ApiServerDouble,
+  specs: readonly S[],
+  opts: { nodeName: string; netnsPrefix: string },
+): Map<S['key'], DeploymentPod<S>> {
+  const pods = new Map<S['key'], DeploymentPod<S>>();
+  for (const spec of specs) {
+    const name = deploymentPodName(spec);
+    const network = bridge.addPod(`${opts.netnsPrefix}${spec.key}`, `${spec.ip}/24`);
+    pods.set(spec.key, { ...spec, ...network, name });
+    registerDeploymentPod(api, spec, name, opts.nodeName);
+  }
+  return pods;
+}
+
+/** The name addDeploymentPods gives a spec's pod: `<deployment>-<hash>-<key>x<pid % 1000>`. */
+export function deploymentPodName(spec: DeploymentPodSpec): string {
+  return `${spec.deployment}-${spec.hash}-${spec.key}x${process.pid % 1000}`;
+}

@@ -4,13 +4,11 @@
  * installCRDs creates, leaves alone and updates them on the API server double.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { useApiServerDouble } from './api-double.js';
 import { crdFiles, installCRDs, operatorCRDs, retinaCRDs, type JSONSchemaProps } from '../src/index.js';
 
 const crdDir = fileURLToPath(new URL('../../../deploy/crds/', import.meta.url));
@@ -131,37 +129,25 @@ describe('structural schemas', () => {
 });
 
 describe('installCRDs', () => {
-  let api: ApiServerDouble;
-  let dir: string;
-  const kc = new KubeConfig();
-  beforeAll(async () => {
-    api = await startApiServerDouble();
-    dir = await mkdtemp(join(tmpdir(), 'operator-crds-'));
-    await writeKubeconfig(join(dir, 'kubeconfig'), { server: api.url });
-    kc.loadFromFile(join(dir, 'kubeconfig'));
-  });
-  afterAll(async () => {
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const cluster = useApiServerDouble({ prefix: 'operator-crds' });
 
   it('creates the CRDs, leaves equal ones alone and updates changed ones', async () => {
-    const first = await installCRDs(kc, operatorCRDs({ enableRetinaEndpoint: false }));
+    const first = await installCRDs(cluster.kc, operatorCRDs({ enableRetinaEndpoint: false }));
     expect([...first]).toEqual([
       ['captures.retina.sh', 'created'],
       ['metricsconfigurations.retina.sh', 'created'],
     ]);
-    const withEndpoints = await installCRDs(kc, operatorCRDs({ enableRetinaEndpoint: true }));
+    const withEndpoints = await installCRDs(cluster.kc, operatorCRDs({ enableRetinaEndpoint: true }));
     expect(Object.fromEntries(withEndpoints)).toEqual({
       'captures.retina.sh': 'unchanged',
       'metricsconfigurations.retina.sh': 'unchanged',
       'retinaendpoints.retina.sh': 'created',
     });
-    const writes = api.requests({ resource: 'customresourcedefinitions.apiextensions.k8s.io', verb: 'update' }).length;
+    const writes = cluster.api.requests({ resource: 'customresourcedefinitions.apiextensions.k8s.io', verb: 'update' }).length;
     expect(writes).toBe(0);
 
     // An older definition on the server (a field missing) is replaced by this version's.
-    api.modify<KubeObject & { spec: { versions: { schema: { openAPIV3Schema: JSONSchemaProps } }[] } }>(
+    cluster.api.modify<KubeObject & { spec: { versions: { schema: { openAPIV3Schema: JSONSchemaProps } }[] } }>(
       'customresourcedefinitions',
       undefined,
       'metricsconfigurations.retina.sh',
@@ -169,9 +155,9 @@ describe('installCRDs', () => {
         delete crd.spec.versions[0]!.schema.openAPIV3Schema.properties!.status;
       },
     );
-    const again = await installCRDs(kc, operatorCRDs({ enableRetinaEndpoint: true }));
+    const again = await installCRDs(cluster.kc, operatorCRDs({ enableRetinaEndpoint: true }));
     expect(again.get('metricsconfigurations.retina.sh')).toBe('updated');
-    const served = api.get<KubeObject & { spec: unknown }>('customresourcedefinitions', undefined, 'metricsconfigurations.retina.sh');
+    const served = cluster.api.get<KubeObject & { spec: unknown }>('customresourcedefinitions', undefined, 'metricsconfigurations.retina.sh');
     expect(served.spec).toEqual(operatorCRDs({ enableRetinaEndpoint: true })[1]!.spec);
     expect(JSON.stringify(served)).toContain('"x-kubernetes-list-type":"set"');
   });

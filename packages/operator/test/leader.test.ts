@@ -2,37 +2,27 @@
  * Leader election against the API server double: the Lease is a real coordination.k8s.io object, written with
  * the official client, so the optimistic concurrency on resourceVersion is the server's.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { KubeConfig, type V1Lease } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
+import type { V1Lease } from '@kubernetes/client-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { useApiServerDouble } from './api-double.js';
 import { createLogger } from '@retina-ts/core';
 import { kubeLeaseClient, LeaderElector, LeaseConflictError, type LeaseClient } from '../src/index.js';
 
 const logger = createLogger({ level: 'silent' });
-let api: ApiServerDouble;
-let dir: string;
 let client: LeaseClient;
 let nsCounter = 0;
 type LeaseObj = KubeObject & { spec?: V1Lease['spec'] };
 
-beforeAll(async () => {
-  api = await startApiServerDouble();
-  dir = await mkdtemp(join(tmpdir(), 'operator-leader-'));
-  const kc = new KubeConfig();
-  kc.loadFromFile(await writeKubeconfig(join(dir, 'kubeconfig'), { server: api.url, insecureSkipTlsVerify: true }));
-  client = kubeLeaseClient(kc);
+const cluster = useApiServerDouble({ prefix: 'operator-leader', insecureSkipTlsVerify: true });
+beforeAll(() => {
+  client = kubeLeaseClient(cluster.kc);
 });
-afterAll(async () => {
-  await api.close();
-  await rm(dir, { recursive: true, force: true });
-});
+
 
 /** A namespace of its own per test, so leases do not carry over. */
 const freshNamespace = () => `lease-${++nsCounter}`;
-const lease = (ns: string) => api.get<LeaseObj>('leases', ns, '16937e39.retina.sh');
+const lease = (ns: string) => cluster.api.get<LeaseObj>('leases', ns, '16937e39.retina.sh');
 
 describe('leader election', () => {
   it('one candidate leads; the other takes over once the lease expires', async () => {
@@ -85,7 +75,7 @@ describe('leader election', () => {
     await new Promise<void>((leading) => a.run(leading, onLost));
     expect(a.isLeader).toBe(true);
     // Another holder takes the lease over behind a's back; a's renewals fail until the deadline passes.
-    api.modify<LeaseObj>('leases', ns, '16937e39.retina.sh', (l) => {
+    cluster.api.modify<LeaseObj>('leases', ns, '16937e39.retina.sh', (l) => {
       l.spec = { ...l.spec, holderIdentity: 'intruder', renewTime: new Date('2024-01-01T00:01:00Z') };
     });
     now = new Date('2024-01-01T00:00:11Z');

@@ -3,12 +3,9 @@
  * accepted configuration per cluster, re-validation on change, hand-over when the accepted one is deleted, and the
  * accepted one keeping its slot across an operator restart.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { useApiServerDouble } from './api-double.js';
 import { createLogger } from '@retina-ts/core';
 import { MetricsConfigurationController, validateMetricsConfiguration, type MetricsConfigurationObject } from '../src/index.js';
 
@@ -66,39 +63,25 @@ describe('validateMetricsConfiguration', () => {
 });
 
 describe('MetricsConfigurationController', () => {
-  let api: ApiServerDouble;
-  let dir: string;
-  const kc = new KubeConfig();
+  const cluster = useApiServerDouble({ prefix: 'operator-mc', each: true });
   let controller: MetricsConfigurationController | undefined;
   type Obj = KubeObject & { status?: { state?: string; reason?: string } };
-  const status = (name: string) => api.get<Obj>('metricsconfigurations', undefined, name).status;
+  const status = (name: string) => cluster.api.get<Obj>('metricsconfigurations', undefined, name).status;
   const waitState = (name: string, state: string) =>
-    api.waitFor(() => status(name)?.state === state, `${name} ${state} (now ${JSON.stringify(status(name))})`);
+    cluster.api.waitFor(() => status(name)?.state === state, `${name} ${state} (now ${JSON.stringify(status(name))})`);
   const start = async () => {
-    controller = new MetricsConfigurationController(kc, { logger, retryMs: 20, maxRetryMs: 200, informerRestartMs: 50 });
+    controller = new MetricsConfigurationController(cluster.kc, { logger, retryMs: 20, maxRetryMs: 200, informerRestartMs: 50 });
     await controller.start();
   };
 
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'operator-mc-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(async () => {
-    api = await startApiServerDouble();
-    await writeKubeconfig(join(dir, 'kubeconfig'), { server: api.url });
-    kc.loadFromFile(join(dir, 'kubeconfig'));
-  });
   afterEach(async () => {
     await controller?.stop();
     controller = undefined;
-    await api.close();
   });
 
   it('accepts one configuration, refuses the next, re-validates on change and hands over on deletion', async () => {
-    api.create('metricsconfigurations', mc('first', spec(), '2026-01-01T00:00:00Z'));
-    api.create('metricsconfigurations', mc('second', spec(), '2026-01-02T00:00:00Z'));
+    cluster.api.create('metricsconfigurations', mc('first', spec(), '2026-01-01T00:00:00Z'));
+    cluster.api.create('metricsconfigurations', mc('second', spec(), '2026-01-02T00:00:00Z'));
     await start();
     await waitState('first', 'Accepted');
     expect(status('first')?.reason).toBe('CRD is Accepted');
@@ -106,43 +89,43 @@ describe('MetricsConfigurationController', () => {
     expect(status('second')?.reason).toMatch(/already configured on this cluster \(first\)/);
 
     // An edit that breaks the accepted one is reported; it keeps the slot, and fixing it accepts it again.
-    api.modify<Obj & { spec: ReturnType<typeof spec> }>('metricsconfigurations', undefined, 'first', (o) => {
+    cluster.api.modify<Obj & { spec: ReturnType<typeof spec> }>('metricsconfigurations', undefined, 'first', (o) => {
       o.spec.contextOptions[0]!.metricName = 'nope';
     });
     await waitState('first', 'Errored');
     expect(status('first')?.reason).toMatch(/^Validation of CRD failed with: spec\.contextOptions\[0\]\.metricName: "nope"/);
     expect(status('second')?.reason).toMatch(/already configured/);
-    api.modify<Obj & { spec: ReturnType<typeof spec> }>('metricsconfigurations', undefined, 'first', (o) => {
+    cluster.api.modify<Obj & { spec: ReturnType<typeof spec> }>('metricsconfigurations', undefined, 'first', (o) => {
       o.spec.contextOptions[0]!.metricName = 'drop_count';
     });
     await waitState('first', 'Accepted');
 
-    api.delete('metricsconfigurations', undefined, 'first');
+    cluster.api.delete('metricsconfigurations', undefined, 'first');
     await waitState('second', 'Accepted');
     expect(controller!.holder).toBe('second');
   });
 
   it('an invalid configuration does not take the slot; status is written only when it changes', async () => {
-    api.create('metricsconfigurations', mc('broken', spec({ namespaces: {} }), '2026-01-01T00:00:00Z'));
-    api.create('metricsconfigurations', mc('good', spec(), '2026-01-02T00:00:00Z'));
+    cluster.api.create('metricsconfigurations', mc('broken', spec({ namespaces: {} }), '2026-01-01T00:00:00Z'));
+    cluster.api.create('metricsconfigurations', mc('good', spec(), '2026-01-02T00:00:00Z'));
     await start();
     await waitState('broken', 'Errored');
     await waitState('good', 'Accepted');
     expect(status('broken')?.reason).toBe('Validation of CRD failed with: spec.namespaces: set one of include and exclude');
     await controller!.queue.idle();
-    const writes = api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'patch' }).length;
+    const writes = cluster.api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'patch' }).length;
     expect(writes).toBe(2);
-    api.modify<Obj>('metricsconfigurations', undefined, 'good', (o) => {
+    cluster.api.modify<Obj>('metricsconfigurations', undefined, 'good', (o) => {
       o.metadata.labels = { touched: 'yes' };
     });
-    await api.waitFor(() => api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'get' }).some((r) => r.path.endsWith('/good')));
+    await cluster.api.waitFor(() => cluster.api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'get' }).some((r) => r.path.endsWith('/good')));
     await controller!.queue.idle();
-    expect(api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'patch' }).length).toBe(2);
+    expect(cluster.api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'patch' }).length).toBe(2);
   });
 
   it('the accepted configuration keeps its slot across a restart, even when a newer one arrived meanwhile', async () => {
-    api.create('metricsconfigurations', mc('older-unaccepted', spec(), '2026-01-01T00:00:00Z'));
-    api.create('metricsconfigurations', { ...mc('accepted', spec(), '2026-01-02T00:00:00Z'), status: { state: 'Accepted', reason: 'CRD is Accepted' } });
+    cluster.api.create('metricsconfigurations', mc('older-unaccepted', spec(), '2026-01-01T00:00:00Z'));
+    cluster.api.create('metricsconfigurations', { ...mc('accepted', spec(), '2026-01-02T00:00:00Z'), status: { state: 'Accepted', reason: 'CRD is Accepted' } });
     await start();
     await waitState('older-unaccepted', 'Errored');
     expect(status('accepted')?.state).toBe('Accepted');

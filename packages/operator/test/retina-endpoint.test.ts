@@ -3,20 +3,15 @@
  * reader (podInfoFromRetinaEndpoint) needs; host-network and IP-less pods skipped; updates and deletion follow the
  * pod; after a restart nothing is duplicated or rewritten, orphans are deleted and missing ones created.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeConfig } from '@kubernetes/client-node';
-import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { KubeObject } from '@retina-ts/k8s-apiserver-double';
+import { useApiServerDouble } from './api-double.js';
 import { createLogger } from '@retina-ts/core';
 import { podInfoFromRetinaEndpoint } from '@retina-ts/kubernetes';
 import { RetinaEndpointController, type RetinaEndpointObject } from '../src/index.js';
 
 const logger = createLogger({ level: "silent" });
-let api: ApiServerDouble;
-let dir: string;
-const kc = new KubeConfig();
+const cluster = useApiServerDouble({ prefix: 'operator-re', each: true });
 let controller: RetinaEndpointController | undefined;
 
 const pod = (name: string, ip: string | undefined, extra: Record<string, unknown> = {}): KubeObject => ({
@@ -36,40 +31,28 @@ const pod = (name: string, ip: string | undefined, extra: Record<string, unknown
   },
   ...extra,
 });
-const endpoints = () => api.list<RetinaEndpointObject & KubeObject>('retinaendpoints');
+const endpoints = () => cluster.api.list<RetinaEndpointObject & KubeObject>('retinaendpoints');
 const names = () => endpoints().map((e) => `${e.metadata.namespace}/${e.metadata.name}`).sort();
 const start = async () => {
-  controller = new RetinaEndpointController(kc, { logger, retryMs: 20, maxRetryMs: 200, informerRestartMs: 50 });
+  controller = new RetinaEndpointController(cluster.kc, { logger, retryMs: 20, maxRetryMs: 200, informerRestartMs: 50 });
   await controller.start();
 };
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'operator-re-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  api = await startApiServerDouble();
-  await writeKubeconfig(join(dir, 'kubeconfig'), { server: api.url });
-  kc.loadFromFile(join(dir, 'kubeconfig'));
-});
 afterEach(async () => {
   await controller?.stop();
   controller = undefined;
-  await api.close();
 });
 
 describe('RetinaEndpointController', () => {
   it('keeps one RetinaEndpoint per running pod with an IP, as the agents read them', async () => {
-    api.create('pods', pod('web', '10.1.0.5'));
-    api.create('pods', pod('hostnet', '10.0.0.1', { spec: { hostNetwork: true, containers: [] } }));
-    api.create('pods', pod('pending', undefined));
+    cluster.api.create('pods', pod('web', '10.1.0.5'));
+    cluster.api.create('pods', pod('hostnet', '10.0.0.1', { spec: { hostNetwork: true, containers: [] } }));
+    cluster.api.create('pods', pod('pending', undefined));
     await start();
-    await api.waitFor(() => names().length === 1, 'one endpoint');
+    await cluster.api.waitFor(() => names().length === 1, 'one endpoint');
     await controller!.queue.idle();
     expect(names()).toEqual(['shop/web']);
-    const ep = api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web');
+    const ep = cluster.api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web');
     expect(ep.spec).toEqual({
       podIP: '10.1.0.5',
       podIPs: ['10.1.0.5', 'fd00::5'],
@@ -79,7 +62,7 @@ describe('RetinaEndpointController', () => {
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-abc12' }],
       containers: [{ name: 'main', id: 'containerd://c0ffee' }],
     });
-    const podUid = api.get('pods', 'shop', 'web').metadata.uid;
+    const podUid = cluster.api.get('pods', 'shop', 'web').metadata.uid;
     expect(ep.metadata.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Pod', name: 'web', uid: podUid, blockOwnerDeletion: false }]);
     const info = podInfoFromRetinaEndpoint(ep);
     expect(info).toMatchObject({
@@ -93,58 +76,58 @@ describe('RetinaEndpointController', () => {
     });
 
     // The pending pod gets an IP and runs: its endpoint appears.
-    api.modify('pods', 'shop', 'pending', (p) => {
+    cluster.api.modify('pods', 'shop', 'pending', (p) => {
       (p.status as Record<string, unknown>).podIP = '10.1.0.6';
     });
-    await api.waitFor(() => names().length === 2, 'pending pod endpoint');
+    await cluster.api.waitFor(() => names().length === 2, 'pending pod endpoint');
   });
 
   it('follows label, IP and phase changes and deletes with the pod', async () => {
-    api.create('pods', pod('web', '10.1.0.5'));
+    cluster.api.create('pods', pod('web', '10.1.0.5'));
     await start();
-    await api.waitFor(() => names().length === 1);
-    api.modify('pods', 'shop', 'web', (p) => {
+    await cluster.api.waitFor(() => names().length === 1);
+    cluster.api.modify('pods', 'shop', 'web', (p) => {
       p.metadata.labels = { app: 'web', tier: 'front' };
     });
-    await api.waitFor(() => api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web').spec?.labels?.tier === 'front');
-    api.modify('pods', 'shop', 'web', (p) => {
+    await cluster.api.waitFor(() => cluster.api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web').spec?.labels?.tier === 'front');
+    cluster.api.modify('pods', 'shop', 'web', (p) => {
       Object.assign(p.status as object, { podIP: '10.1.0.9', podIPs: [{ ip: '10.1.0.9' }] });
     });
-    await api.waitFor(() => api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web').spec?.podIP === '10.1.0.9');
-    expect(api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web').spec?.podIPs).toEqual(['10.1.0.9']);
+    await cluster.api.waitFor(() => cluster.api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web').spec?.podIP === '10.1.0.9');
+    expect(cluster.api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web').spec?.podIPs).toEqual(['10.1.0.9']);
 
     // A finished pod no longer owns its IP.
-    api.modify('pods', 'shop', 'web', (p) => {
+    cluster.api.modify('pods', 'shop', 'web', (p) => {
       (p.status as Record<string, unknown>).phase = 'Succeeded';
     });
-    await api.waitFor(() => names().length === 0, 'endpoint of the finished pod deleted');
-    api.modify('pods', 'shop', 'web', (p) => {
+    await cluster.api.waitFor(() => names().length === 0, 'endpoint of the finished pod deleted');
+    cluster.api.modify('pods', 'shop', 'web', (p) => {
       (p.status as Record<string, unknown>).phase = 'Running';
     });
-    await api.waitFor(() => names().length === 1);
-    api.delete('pods', 'shop', 'web');
-    await api.waitFor(() => names().length === 0, 'endpoint deleted with the pod');
+    await cluster.api.waitFor(() => names().length === 1);
+    cluster.api.delete('pods', 'shop', 'web');
+    await cluster.api.waitFor(() => names().length === 0, 'endpoint deleted with the pod');
   });
 
   it('after a restart: no duplicates, no rewrite of current ones, orphans deleted, missing ones created', async () => {
-    api.create('pods', pod('a', '10.1.0.1'));
-    api.create('pods', pod('b', '10.1.0.2'));
-    api.create('pods', pod('d', '10.1.0.4'));
+    cluster.api.create('pods', pod('a', '10.1.0.1'));
+    cluster.api.create('pods', pod('b', '10.1.0.2'));
+    cluster.api.create('pods', pod('d', '10.1.0.4'));
     await start();
-    await api.waitFor(() => names().length === 3);
+    await cluster.api.waitFor(() => names().length === 3);
     await controller!.queue.idle();
     await controller!.stop();
     controller = undefined;
 
     // While the operator is down: b goes away, c arrives, someone deletes a's endpoint; d stays as it was.
-    api.delete('pods', 'shop', 'b');
-    api.create('pods', pod('c', '10.1.0.3'));
-    api.delete('retinaendpoints', 'shop', 'a');
-    const before = api.requests({ resource: 'retinaendpoints.retina.sh' }).length;
+    cluster.api.delete('pods', 'shop', 'b');
+    cluster.api.create('pods', pod('c', '10.1.0.3'));
+    cluster.api.delete('retinaendpoints', 'shop', 'a');
+    const before = cluster.api.requests({ resource: 'retinaendpoints.retina.sh' }).length;
     await start();
-    await api.waitFor(() => names().join() === 'shop/a,shop/c,shop/d', `a, c and d (now ${names().join()})`);
+    await cluster.api.waitFor(() => names().join() === 'shop/a,shop/c,shop/d', `a, c and d (now ${names().join()})`);
     await controller!.queue.idle();
-    const writes = api.requests({ resource: 'retinaendpoints.retina.sh' }).slice(before).filter((r) => !['list', 'watch'].includes(r.verb));
+    const writes = cluster.api.requests({ resource: 'retinaendpoints.retina.sh' }).slice(before).filter((r) => !['list', 'watch'].includes(r.verb));
     // a and c created, b's orphan deleted; d's endpoint was current and is not written.
     expect(writes.map((r) => (r.verb === 'create' ? 'create' : `${r.verb} ${r.path.split('/').pop()}`)).sort()).toEqual([
       'create',
@@ -154,13 +137,13 @@ describe('RetinaEndpointController', () => {
   });
 
   it('replaces an endpoint edited by someone else and retries after a failed write', async () => {
-    api.create('pods', pod('web', '10.1.0.5'));
-    api.injectFailure({ resource: 'retinaendpoints', verb: 'create', status: 500 });
+    cluster.api.create('pods', pod('web', '10.1.0.5'));
+    cluster.api.injectFailure({ resource: 'retinaendpoints', verb: 'create', status: 500 });
     await start();
-    await api.waitFor(() => names().length === 1, 'created after a retry');
-    api.modify<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web', (e) => {
+    await cluster.api.waitFor(() => names().length === 1, 'created after a retry');
+    cluster.api.modify<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web', (e) => {
       e.spec!.podIP = '192.0.2.1';
     });
-    await api.waitFor(() => api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web').spec?.podIP === '10.1.0.5', 'restored');
+    await cluster.api.waitFor(() => cluster.api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web').spec?.podIP === '10.1.0.5', 'restored');
   });
 });
