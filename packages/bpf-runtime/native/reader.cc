@@ -312,34 +312,48 @@ class ReaderCore {
 
  private:
   // Takes the committed records between the consumer and producer positions (what libbpf's ring_buffer__consume
-  // does, with one consumer-position update at the end). Stops early at a record still being written, when a
-  // paused reader has no room for a record (it stays in the ring), and on stop().
+  // does, with one consumer-position update per pass instead of per record). Stops early at a record still being
+  // written, when a paused reader has no room for a record (it stays in the ring), and on stop(). Like libbpf, it
+  // looks at the producer position again after publishing its own and goes on while records keep coming (up to a
+  // ring's worth per call): a consumer that has caught up is what the kernel wakes for the next record.
   void ConsumeRing() {
     auto* consumerPos = static_cast<unsigned long*>(ringConsumer_);
     auto* producerPos = static_cast<unsigned long*>(ringData_);
     const uint8_t* data = static_cast<const uint8_t*>(ringData_) + pageBytes_;
     const unsigned long mask = ringBytes_ - 1;
     unsigned long cons = __atomic_load_n(consumerPos, __ATOMIC_RELAXED);  // only this thread writes it
-    const unsigned long start = cons;
-    const unsigned long prod = __atomic_load_n(producerPos, __ATOMIC_ACQUIRE);
-    while (cons < prod) {
-      const auto* header = reinterpret_cast<const uint32_t*>(data + (cons & mask));
-      uint32_t len = __atomic_load_n(header, __ATOMIC_ACQUIRE);
-      if (len & BPF_RINGBUF_BUSY_BIT) break;  // reserved, not yet submitted or discarded
-      uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
-      unsigned long next = cons + ((size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul);
-      if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
-        localRead_++;
-        if (!Store(reinterpret_cast<const uint8_t*>(header) + BPF_RINGBUF_HDR_SZ, size, 0)) {
-          localRead_--;  // left in the ring for the next drain
+    const unsigned long first = cons;
+    for (;;) {
+      const unsigned long start = cons;
+      const unsigned long prod = __atomic_load_n(producerPos, __ATOMIC_ACQUIRE);
+      bool stopped = false;
+      while (cons < prod) {
+        const auto* header = reinterpret_cast<const uint32_t*>(data + (cons & mask));
+        uint32_t len = __atomic_load_n(header, __ATOMIC_ACQUIRE);
+        if (len & BPF_RINGBUF_BUSY_BIT) {  // reserved, not yet submitted or discarded
+          stopped = true;
+          break;
+        }
+        uint32_t size = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+        unsigned long next = cons + ((size + BPF_RINGBUF_HDR_SZ + 7) & ~7ul);
+        if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+          localRead_++;
+          if (!Store(reinterpret_cast<const uint8_t*>(header) + BPF_RINGBUF_HDR_SZ, size, 0)) {
+            localRead_--;  // left in the ring for the next drain
+            stopped = true;
+            break;
+          }
+        }
+        cons = next;
+        if (stopping_.load(std::memory_order_relaxed)) {
+          stopped = true;
           break;
         }
       }
-      cons = next;
-      if (stopping_.load(std::memory_order_relaxed)) break;
+      // Frees the space of everything taken (the kernel reads this before each reservation).
+      if (cons != start) __atomic_store_n(consumerPos, cons, __ATOMIC_RELEASE);
+      if (stopped || cons == start || cons - first >= ringBytes_) return;
     }
-    // Frees the space of everything taken (the kernel reads this before each reservation).
-    if (cons != start) __atomic_store_n(consumerPos, cons, __ATOMIC_RELEASE);
   }
 
   // One perf record: a sample (PERF_SAMPLE_RAW: u32 size, then the bytes bpf_perf_event_output wrote, padded)
