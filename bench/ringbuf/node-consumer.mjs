@@ -18,6 +18,7 @@ const { positionals, values: args } = parseArgs({
     'max-batch': { type: 'string', default: '4096' },
     queue: { type: 'string', default: '16' },
     perf: { type: 'boolean', default: false },
+    recycle: { type: 'boolean', default: false },
     'perf-pages': { type: 'string', default: '1024' },
     'perf-wakeup': { type: 'string', default: '64' },
   },
@@ -26,7 +27,7 @@ const [pinPath] = positionals;
 if (
   !pinPath ||
   !['drop', 'pause'].includes(args['when-full']) ||
-  !['reuse', 'objects'].includes(args.decode) ||
+  !['reuse', 'objects', 'none'].includes(args.decode) ||
   !['number', 'string'].includes(args.ip)
 ) {
   console.error(
@@ -95,11 +96,33 @@ function check(r) {
 
 /** Decodes every record of a batch into its fields and checks it: the work measured. */
 const consume =
-  args.decode === 'objects'
-    ? (batch) => {
-        for (const r of FlowRecord.decodeBatch(batch)) check(r);
-      }
-    : (batch) => FlowRecord.forEach(batch, check);
+  args.decode === 'none'
+    ? () => {}
+    : args.decode === 'objects'
+      ? (batch) => {
+          for (const r of FlowRecord.decodeBatch(batch)) check(r);
+        }
+      : (batch) => FlowRecord.forEach(batch, check);
+
+/**
+ * CPU time in ns of this process's threads so far, by role: the JS thread, the reader's polling thread (named
+ * retina-ringbuf / retina-perfbuf by the runtime), and the rest (V8's GC and compiler helpers, libuv).
+ */
+function threadCpu() {
+  const out = { js: 0, reader: 0, other: 0 };
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      if (Number(tid) === process.pid) out.js += ns;
+      else if (comm.startsWith('retina-')) out.reader += ns;
+      else out.other += ns;
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
 
 /** Context switches of every thread of this process so far (voluntary and not). */
 function contextSwitches() {
@@ -120,6 +143,7 @@ const options = {
   maxBatch: Number(args['max-batch']),
   queueCapacity: Number(args.queue),
   whenQueueFull: args['when-full'],
+  recycleBatches: args.recycle,
   onBatch(batch) {
     consume(batch);
     if (records === 0) firstNs = process.hrtime.bigint();
@@ -139,6 +163,8 @@ const reader = args.perf
 /** Ends once every record that reached the kernel buffer was either decoded here or dropped by the reader. */
 function finishIfDone() {
   if (records + reader.stats().dropped < expect) return;
+  // Measured before stop(): the polling thread's time goes with it when it ends.
+  const threads = threadCpu();
   reader.stop();
   const s = reader.stats();
   const cpu = process.cpuUsage(cpuAtReady);
@@ -155,6 +181,12 @@ function finishIfDone() {
       batches: s.batches,
       cpuUs: cpu.user + cpu.system,
       switches: contextSwitches() - switchesAtReady,
+      userUs: cpu.user,
+      systemUs: cpu.system,
+      jsUs: (threads.js - threadsAtReady.js) / 1000,
+      readerUs: (threads.reader - threadsAtReady.reader) / 1000,
+      otherUs: (threads.other - threadsAtReady.other) / 1000,
+      minorFaults: process.resourceUsage().minorPageFault - faultsAtReady,
       maxRssKb: process.resourceUsage().maxRSS,
     }),
   );
@@ -175,7 +207,56 @@ process.stdin.on('data', (chunk) => {
   }
 });
 
+/**
+ * Runs the decode-and-check path over synthetic records before the producer starts, so V8 has compiled it (the C
+ * consumer is compiled ahead of time): without this, the first hundreds of thousands of records of a flood arrive
+ * while it still runs in the interpreter. The counters are reset afterwards.
+ */
+async function warmUp() {
+  if (args.perf) return; // perf batches carry a cpus array: warmed by the first real batches
+  const count = 4096;
+  const ab = new ArrayBuffer(count * 8 + count * FlowRecord.size);
+  const offsets = new Uint32Array(ab, 0, count);
+  const lengths = new Uint32Array(ab, count * 4, count);
+  const buffer = Buffer.from(ab, count * 8, count * FlowRecord.size);
+  for (let i = 0; i < count; i++) {
+    offsets[i] = i * FlowRecord.size;
+    lengths[i] = FlowRecord.size;
+    FlowRecord.encodeInto(
+      {
+        tsNs: 1,
+        seq: i,
+        saddr: SADDR,
+        daddr: DADDR,
+        sport: 40000,
+        dport: 443,
+        proto: 6,
+        tcpFlags: 0x10,
+        packets: 1,
+      },
+      buffer,
+      offsets[i],
+    );
+  }
+  const batch = { count, buffer, offsets, lengths };
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 20; i++) {
+      lastSeq = -1;
+      consume(batch);
+    }
+    // Lets the compiler threads finish (they share this process's CPU).
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  if (bad !== 0 || outOfOrder !== 0)
+    throw new Error(`warm-up records failed their checks (${bad}, ${outOfOrder})`);
+  bytes = 0;
+  lastSeq = -1;
+}
+
+await warmUp();
 reader.start();
 const cpuAtReady = process.cpuUsage();
 const switchesAtReady = contextSwitches();
+const threadsAtReady = threadCpu();
+const faultsAtReady = process.resourceUsage().minorPageFault;
 process.stdout.write('ready\n');
