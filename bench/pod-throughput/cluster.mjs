@@ -209,9 +209,12 @@ export class Cluster {
     return server;
   }
 
-  /** Starts the agent at `level` (low or high); resolves once it serves /metrics and holds its pod veth links. */
-  async startAgent(level, { extraConfig = [], plugins = ADVANCED_PLUGINS } = {}) {
-    const agent = new Agent(this, level, extraConfig, plugins);
+  /**
+   * Starts the agent at `level` (low or high); resolves once it serves /metrics and holds its pod veth links.
+   * `object`: a packetparser BPF object to run instead of the built one (to compare two builds of the program).
+   */
+  async startAgent(level, { extraConfig = [], plugins = ADVANCED_PLUGINS, object } = {}) {
+    const agent = new Agent(this, level, extraConfig, plugins, object);
     try {
       await agent.start();
     } catch (err) {
@@ -246,8 +249,9 @@ export function totals(text) {
 
 /** The real `retina-agent`, in the cluster's node namespace. */
 export class Agent {
-  constructor(cluster, level, extraConfig, plugins) {
+  constructor(cluster, level, extraConfig, plugins, object) {
     this.cluster = cluster;
+    this.object = object;
     this.plugins = plugins;
     this.level = level;
     this.extraConfig = extraConfig;
@@ -282,7 +286,29 @@ export class Agent {
       ].join('\n'),
     );
     const { ns, node } = cluster.names;
-    this.child = spawn('ip', ['netns', 'exec', ns.node, process.execPath, cli, '--config', config], {
+    const command = [process.execPath, cli, '--config', config];
+    if (this.object) {
+      // Another build of packetparser's program, seen by this agent only: bound over the plugin's object in a
+      // private mount namespace (`unshare` and `sh` exec in place, so the child's pid stays the agent's).
+      const builtin = path.join(
+        path.dirname(require.resolve('@retina-ts/plugin-packetparser/package.json')),
+        'dist',
+        'bpf',
+        'packetparser.bpf.o',
+      );
+      command.unshift(
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-ec',
+        'mount --bind "$0" "$1"; shift 2; exec "$@"',
+        path.resolve(this.object),
+        builtin,
+      );
+    }
+    this.child = spawn('ip', ['netns', 'exec', ns.node, ...command], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_NAME: node, KUBECONFIG: path.join(cluster.work, 'kubeconfig') },
     });

@@ -21,8 +21,10 @@
 //
 // usage (root): npm run bench:pod-throughput -w @retina-ts/bench -- [--rounds 3] [--seconds 8] [--levels low,high]
 //     [--workloads tcp,conn,udp] [--concurrency 8] [--udp-size 64] [--plugins packetparser,dropreason,...] [--quick]
-//     [--no-costs] [--json]
+//     [--no-costs] [--json] [--packetparser-object FILE]
 //   --plugins: the agent's plugins (default: advanced mode's), to see what each one costs.
+//   --packetparser-object: a build of packetparser's BPF program to run instead of the plugin's (the agent sees it
+//     through a bind mount in its own mount namespace), to measure a change against the previous build.
 //   --quick: 1 round of 3 s per workload. --json: also prints the results as one `RESULT {...}` line.
 // needs: built @retina-ts/agent and the plugins, iperf3, iproute2, curl, bpftool.
 import { spawn } from 'node:child_process';
@@ -52,6 +54,7 @@ const { values: args } = parseArgs({
     'no-costs': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     plugins: { type: 'string', default: ADVANCED_PLUGINS.join(',') },
+    'packetparser-object': { type: 'string' },
   },
 });
 const rounds = Number(args.rounds ?? (args.quick ? 1 : 3));
@@ -184,7 +187,7 @@ async function main() {
   );
   console.log(
     `node ${process.version}, ${os.cpus().length} CPUs, ${rounds} round(s) of ${seconds} s per workload; ` +
-      `workloads ${workloads.join(', ')}; levels ${levels.join(', ')}; plugins ${plugins.join(', ')}`,
+      `workloads ${workloads.join(', ')}; levels ${levels.join(', ')}; plugins ${plugins.join(', ')}; packetparser object ${args['packetparser-object'] ?? "(the plugin's)"}`,
   );
   for (let round = 1; round <= rounds; round++) {
     for (const w of workloads) {
@@ -193,7 +196,7 @@ async function main() {
       console.log(`round ${round} ${w} without agent: ${fmtRate(w, rate)}`);
     }
     for (const level of levels) {
-      const agent = await cluster.startAgent(level, { plugins });
+      const agent = await cluster.startAgent(level, { plugins, object: args['packetparser-object'] });
       try {
         for (const w of workloads) {
           const r = await withAgent(agent, w);
@@ -218,7 +221,7 @@ async function measureCosts() {
   await sh('sysctl', '-qw', 'kernel.bpf_stats_enabled=1');
   try {
     for (const level of levels) {
-      const agent = await cluster.startAgent(level, { plugins });
+      const agent = await cluster.startAgent(level, { plugins, object: args['packetparser-object'] });
       try {
         for (const w of workloads) {
           const s0 = await bpfStats(agent);
