@@ -7,11 +7,13 @@ import {
   InMemoryIpCache,
   IpVersion,
   parseConfig,
+  PluginManager,
   TrafficDirection,
   Verdict,
   type Flow,
   type Logger,
   type PluginContext,
+  type PluginManagerOptions,
 } from '../src/index.js';
 
 /** A flow between two IPv4 addresses. */
@@ -55,4 +57,22 @@ export function fakeContext<T = Record<string, unknown>>(name: string, options =
     nodeName: 'node-a',
   };
   return { ctx, lines, metrics, bus };
+}
+
+/** A PluginManager on real core parts for Linux, with short backoffs and captured logs. */
+export function testManager(overrides: Partial<PluginManagerOptions> = {}) {
+  const { logger, lines } = captureLogger();
+  const metrics = createMetricsModule();
+  const manager = new PluginManager({
+    config: parseConfig({}).config,
+    metrics,
+    logger,
+    flowBus: new FlowBus({ capacity: 16, metrics }),
+    ipCache: new InMemoryIpCache(),
+    nodeName: 'node-a',
+    backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 },
+    platform: 'linux',
+    ...overrides,
+  });
+  return { manager, metrics, lines };
 }

@@ -4,14 +4,9 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  createMetricsModule,
   definePlugin,
   epochOffsetNs,
-  FlowBus,
-  InMemoryIpCache,
-  parseConfig,
   PluginBase,
-  PluginManager,
   type EventClock,
   type EventClockSource,
   type EventReaderHandlers,
@@ -19,7 +14,7 @@ import {
   type MetricsModule,
   type PluginContext,
 } from '../src/index.js';
-import { captureLogger, fakeContext } from './helpers.js';
+import { fakeContext, testManager } from './helpers.js';
 
 interface Batch {
   count: number;
@@ -224,18 +219,7 @@ describe('readEvents', () => {
 
 describe('readEvents reader failure', () => {
   it('fails the plugin, and the manager restarts it with a fresh reader', async () => {
-    const { logger } = captureLogger();
-    const metrics = createMetricsModule();
-    const manager = new PluginManager({
-      config: parseConfig({}).config,
-      metrics,
-      logger,
-      flowBus: new FlowBus({ capacity: 16, metrics }),
-      ipCache: new InMemoryIpCache(),
-      nodeName: 'node-a',
-      backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 },
-      platform: 'linux',
-    });
+    const { manager } = testManager();
     const instances: ReadingPlugin[] = [];
     manager.add(
       definePlugin({

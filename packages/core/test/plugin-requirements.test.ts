@@ -4,17 +4,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  createMetricsModule,
   definePlugin,
-  FlowBus,
-  InMemoryIpCache,
-  parseConfig,
-  PluginManager,
+  type PluginManager,
   type Plugin,
   type PluginRequirements,
   type RequirementChecker,
 } from '../src/index.js';
-import { captureLogger } from './helpers.js';
+import { testManager } from './helpers.js';
 
 const managers: PluginManager[] = [];
 afterEach(async () => {
@@ -22,21 +18,9 @@ afterEach(async () => {
 });
 
 function manager(checkRequirements?: RequirementChecker) {
-  const { logger } = captureLogger();
-  const metrics = createMetricsModule();
-  const m = new PluginManager({
-    config: parseConfig({}).config,
-    metrics,
-    logger,
-    flowBus: new FlowBus({ capacity: 16, metrics }),
-    ipCache: new InMemoryIpCache(),
-    nodeName: 'node-a',
-    backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 },
-    platform: 'linux',
-    ...(checkRequirements ? { checkRequirements } : {}),
-  });
-  managers.push(m);
-  return { manager: m, metrics };
+  const made = testManager(checkRequirements ? { checkRequirements } : {});
+  managers.push(made.manager);
+  return made;
 }
 
 /** A definition whose instances count their inits and run until aborted. */
