@@ -1,22 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseConfig, parseConfigYaml } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig, parseConfigYaml } from '../src/index.js';
+import { configError, configMapFolder, scratchDir } from './config-fixtures.js';
 
-const root = mkdtempSync(join(tmpdir(), 'retina-core-config-empty-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
+const root = scratchDir('retina-core-config-empty');
 
-/** Runs fn and returns the ConfigError message it throws (fails if it does not throw one). */
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const defaults = parseConfig({}, { platform: 'linux' }).config;
 
@@ -119,12 +108,7 @@ describe('ranges of durations and numbers', () => {
 });
 
 describe('a config folder, one file per key (--config-dir)', () => {
-  function folder(name: string, files: Record<string, string>): string {
-    const dir = join(root, name);
-    mkdirSync(dir);
-    for (const [key, text] of Object.entries(files)) writeFileSync(join(dir, key), text);
-    return dir;
-  }
+  const folder = (name: string, files: Record<string, string>): string => configMapFolder(root, name, files);
 
   it('reads config.yaml and each key file, skipping the ConfigMap links', () => {
     const dir = folder('hubble', {

@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/index.js';
+import { parseConfig } from '../src/index.js';
+import { configError } from './config-fixtures.js';
 
 function otlp(value: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
   return parseConfig({ exporters: { otlp: value } }, { env }).config.exporters.otlp;
 }
 
-function issue(value: unknown): string {
-  try {
-    parseConfig({ exporters: value });
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('the config was accepted');
-}
+const issue = (value: unknown): string => configError(() => parseConfig({ exporters: value }));
 
 describe('exporters.otlp', () => {
   it('is absent by default', () => {

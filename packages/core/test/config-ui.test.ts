@@ -1,21 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig } from '../src/index.js';
+import { configError, configMapFolder, scratchDir } from './config-fixtures.js';
 
-const root = mkdtempSync(join(tmpdir(), 'retina-core-config-ui-'));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
+const root = scratchDir('retina-core-config-ui');
+const message = configError;
 
 describe('the ui block', () => {
   it('is off on port 10094 by default, and when empty', () => {
@@ -39,9 +27,7 @@ describe('the ui block', () => {
   });
 
   it('reads a ConfigMap folder key `ui` as YAML', () => {
-    const dir = join(root, 'cm');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'ui'), 'enabled: true\nport: 10095\n');
+    const dir = configMapFolder(root, 'cm', { ui: 'enabled: true\nport: 10095\n' });
     expect(loadConfig({ dir, env: {} }).config.ui).toEqual({ enabled: true, port: 10095 });
   });
 });

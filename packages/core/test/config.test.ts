@@ -1,9 +1,6 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  ConfigError,
   effectivePlugins,
   envNamesFor,
   formatDuration,
@@ -12,27 +9,13 @@ import {
   parseDuration,
   selectPlugins,
   toScreamingSnake,
+  type ConfigError,
 } from '../src/index.js';
+import { configError, scratchDir, writeConfig as writeFixture } from './config-fixtures.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'retina-core-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = scratchDir('retina-core-config');
+const writeConfig = (name: string, text: string): string => writeFixture(dir, name, text);
 
-function writeConfig(name: string, text: string): string {
-  const file = join(dir, name);
-  writeFileSync(file, text);
-  return file;
-}
-
-/** Runs fn and returns the ConfigError message it throws (fails if it does not throw one). */
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 // Retina's standard chart renders this ConfigMap (values from helm-values-standard.yaml).
 const STANDARD_CONFIG = `apiServer:
