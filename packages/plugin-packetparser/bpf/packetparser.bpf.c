@@ -177,8 +177,9 @@ struct {
 } rts_pp_stats SEC(".maps");
 
 /*
- * cpuBudget sampling: user space writes N here (0 or 1: every event). One event in N reaches the ring; the others
- * are counted in rts_pp_stats[STAT_SAMPLED_AWAY]. The connection tracker still sees every packet.
+ * cpuBudget sampling: user space writes N here (0: no budget, every event; 1: budget on, every event while the ring
+ * drains). One event in N reaches the ring; the others are counted in rts_pp_stats[STAT_SAMPLED_AWAY]. The connection
+ * tracker still sees every packet.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -626,9 +627,20 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 obs)
 	__u32 zero = 0, rate = 1;
 	__u32 *sample = bpf_map_lookup_elem(&rts_pp_sample, &zero);
 
-	if (sample && *sample > 1) {
+	if (sample && *sample) {
 		rate = *sample;
-		if (bpf_get_prandom_u32() % rate) {
+		/*
+		 * Under a budget, a reader that fell behind (user space starved of CPU for a moment) must not cost events:
+		 * past half the ring keep 16 times fewer, past three quarters 256 times fewer, until it drains.
+		 */
+		__u64 size = bpf_ringbuf_query(&rts_pp_events, BPF_RB_RING_SIZE);
+		__u64 queued = bpf_ringbuf_query(&rts_pp_events, BPF_RB_AVAIL_DATA);
+
+		if (queued > size / 4 * 3)
+			rate = rate > 0xffffffffU / 256 ? 0xffffffffU : rate * 256;
+		else if (queued > size / 2)
+			rate = rate > 0xffffffffU / 16 ? 0xffffffffU : rate * 16;
+		if (rate > 1 && bpf_get_prandom_u32() % rate) {
 			count_stat(STAT_SAMPLED_AWAY);
 			return RETINA_TC_CONTINUE;
 		}

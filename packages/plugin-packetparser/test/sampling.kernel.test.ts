@@ -5,14 +5,104 @@
  * registers and every event is reported (the other kernel tests assert those exact counts).
  */
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { probes } from '@retina-ts/bpf-runtime';
+import { BpfObject, RingBufferReader, probes } from '@retina-ts/bpf-runtime';
 import { CpuBudgetController, TraceObservationPoint, samplingHubOf, type Flow } from '@retina-ts/core';
 import { describeKernel, waitFor } from '@retina-ts/testkit';
+import { decodeEvent, type PacketEvent } from '../src/decode.js';
+import { bpfObjectPath } from '../src/plugin.js';
 import { createTopology, sendUdpFrom, startPlugin, type Harness, type Topology } from './kernel-env.js';
 
 const MARKER_PORT = 47_899;
 const dport = (f: Flow) => f.l4?.udp?.destinationPort;
 const atB = (f: Flow) => f.traceObservationPoint === TraceObservationPoint.TO_ENDPOINT;
+const sched = () => (probes.programTypeSupported('sched_cls') ? undefined : 'the kernel refuses sched_cls programs');
+
+/** Ethernet + IPv4 + UDP with an 8-byte payload. */
+function udpFrame(): Buffer {
+  const eth = Buffer.from('020000000001020000000002' + '0800', 'hex');
+  const udp = Buffer.alloc(16);
+  udp.writeUInt16BE(40_000, 0);
+  udp.writeUInt16BE(53, 2);
+  udp.writeUInt16BE(udp.length, 4);
+  const ip = Buffer.alloc(20);
+  ip[0] = 0x45;
+  ip.writeUInt16BE(ip.length + udp.length, 2);
+  ip[8] = 64;
+  ip[9] = 17;
+  ip.set([10, 239, 0, 1], 12);
+  ip.set([10, 239, 0, 2], 16);
+  return Buffer.concat([eth, ip, udp]);
+}
+
+/** Runs a program `runs` times on one UDP frame with nobody reading the ring; returns the kernel's counters. */
+function runUnread(sample: number | undefined, runs: number) {
+  const obj = BpfObject.open(bpfObjectPath());
+  // One page: 25 events fit, so a reader that never reads fills it at once.
+  obj.setConstant('bypass_ioi', 1).setMapMaxEntries('rts_pp_events', 4096);
+  obj.load();
+  if (sample !== undefined) {
+    const v = Buffer.alloc(4);
+    v.writeUInt32LE(sample);
+    obj.map('rts_pp_sample').update(Buffer.alloc(4), v);
+  }
+  const frame = udpFrame();
+  for (let i = 0; i < runs; i++) obj.program('rts_pp_ep_in').testRun(frame);
+  const stat = (slot: number) => {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(slot);
+    return (obj.map('rts_pp_stats').lookupPerCpu(key) ?? []).reduce((a, v) => a + Number(v.readBigUInt64LE(0)), 0);
+  };
+  return { obj, ringFull: stat(0), sampledAway: stat(1) };
+}
+
+/** Reads `count` events from the object's ring, then closes it. */
+async function drain(obj: BpfObject, count: number): Promise<PacketEvent[]> {
+  const events: PacketEvent[] = [];
+  const reader = new RingBufferReader(obj.map('rts_pp_events'), {
+    onBatch: (b) => {
+      for (let i = 0; i < b.count; i++) events.push(decodeEvent(b.buffer.subarray(b.offsets[i], b.offsets[i]! + b.lengths[i]!)));
+    },
+  }).start();
+  try {
+    await waitFor(() => events.length >= count, { description: `${count} events from the ring` });
+  } finally {
+    reader.stop();
+    obj.close();
+  }
+  return events;
+}
+
+describeKernel(
+  'packetparser backpressure under cpuBudget (BPF_PROG_TEST_RUN)',
+  () => {
+    it('a reader that falls behind costs no event under a budget: past half the ring the programs keep fewer, counted', async () => {
+      const runs = 1000;
+      const { obj, ringFull, sampledAway } = runUnread(1, runs);
+      expect(ringFull).toBe(0);
+      const kept = runs - sampledAway;
+      const events = await drain(obj, kept);
+      expect(events).toHaveLength(kept);
+      // The first half of the ring at the budget's rate (1), then one in 16, then one in 256.
+      expect(events[0]?.sampleRate).toBeUndefined();
+      expect(events.some((e) => e.sampleRate === 16)).toBe(true);
+      for (const e of events) expect([undefined, 16, 256]).toContain(e.sampleRate);
+      // What the kept events stand for adds up to about what was sent (each stands for its rate).
+      const represented = events.reduce((a, e) => a + (e.sampleRate ?? 1), 0);
+      expect(represented).toBeGreaterThan(runs / 4);
+    });
+
+    it('without a budget nothing is sampled: the full ring loses events as it always did, and says so', async () => {
+      const runs = 100;
+      const { obj, ringFull, sampledAway } = runUnread(undefined, runs);
+      expect(sampledAway).toBe(0);
+      expect(ringFull).toBeGreaterThan(0);
+      const events = await drain(obj, runs - ringFull);
+      expect(events).toHaveLength(runs - ringFull);
+      for (const e of events) expect(e.sampleRate).toBeUndefined();
+    });
+  },
+  { requires: sched },
+);
 
 describeKernel(
   'packetparser sampling under cpuBudget',
@@ -117,5 +207,5 @@ describeKernel(
       expect(h.plugin.samplingRate()).toBe(1);
     });
   },
-  { requires: () => (probes.programTypeSupported('sched_cls') ? undefined : 'the kernel refuses sched_cls programs') },
+  { requires: sched },
 );
