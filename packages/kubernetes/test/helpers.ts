@@ -1,5 +1,4 @@
 /** Shared fixtures for the watcher tests: config, logger, object factories, and polling. */
-import { Writable } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import {
   type Flow,
   type Logger,
 } from '@retina-ts/core';
+import { logSink, type LogLine } from '@retina-ts/core/testing';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
 
 /** An agent config from Retina-style keys (pod level on, node `node-a`). */
@@ -23,14 +23,8 @@ export function agentConfig(overrides: Record<string, unknown> = {}): AgentConfi
 
 /** A logger whose JSON lines are kept in `lines`. */
 export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination: stream }), lines };
+  const lines: LogLine[] = [];
+  return { logger: createLogger({ level: 'debug', destination: logSink(lines) }), lines };
 }
 
 /** Polls until `fn` returns without throwing (e.g. an `expect`), or rethrows its last error after `timeoutMs`. */
