@@ -49,7 +49,7 @@ export interface AgentOptions {
   plugins?: readonly PluginDefinition[];
   /** node_modules folders to search for plugins (default: from the working directory and the agent upward). */
   pluginSearchPaths?: readonly string[];
-  /** Environment used for overrides (default: process.env). */
+  /** Environment used for overrides and to find a cluster: `KUBECONFIG`, the in-cluster service (default: process.env). */
   env?: NodeJS.ProcessEnv;
   /** Logger to use (default: JSON to stdout at the configured level). */
   logger?: Logger;
