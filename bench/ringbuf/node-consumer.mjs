@@ -6,6 +6,7 @@
 //          [--ip number|string] [--max-batch N] [--queue N] [--perf] [--perf-pages N] [--perf-wakeup N]
 // protocol: the same as consumer.c ("ready", then "expect <N>" on stdin, then one JSON line).
 import { readdirSync, readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { BpfMap, PerfBufferReader, RingBufferReader, defineStruct } from '@retina-ts/bpf-runtime';
 
@@ -187,6 +188,8 @@ function finishIfDone() {
       readerUs: (threads.reader - threadsAtReady.reader) / 1000,
       otherUs: (threads.other - threadsAtReady.other) / 1000,
       minorFaults: process.resourceUsage().minorPageFault - faultsAtReady,
+      gcs,
+      gcMs,
       maxRssKb: process.resourceUsage().maxRSS,
     }),
   );
@@ -254,6 +257,15 @@ async function warmUp() {
 }
 
 await warmUp();
+// Garbage collections from here on: batch memory is what a reader makes V8 collect.
+let gcs = 0;
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gcs++;
+    gcMs += e.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
 reader.start();
 const cpuAtReady = process.cpuUsage();
 const switchesAtReady = contextSwitches();
