@@ -65,8 +65,15 @@ export interface ObserverOptions {
 
 const NAMESPACE_TTL_MS = 60 * 60 * 1000;
 
-/** Flows converted per event-loop turn; a larger batch from the source is finished in later turns. */
+/** Flows converted per event-loop turn at most; a larger batch from the source is finished in later turns. */
 const FLOWS_PER_TURN = 256;
+/**
+ * A turn also ends once it has taken this long: on a machine short of CPU a flow costs many times its usual time,
+ * and the sockets (scrapes, health checks, followers) are polled only between turns.
+ */
+const TURN_MS = 2;
+/** Flows converted between two looks at the clock. */
+const FLOWS_PER_CHECK = 32;
 
 /** Flow ring plus the bookkeeping ServerStatus and GetNamespaces report. */
 export class HubbleObserver {
@@ -84,6 +91,8 @@ export class HubbleObserver {
   #unsubscribe: (() => void) | undefined;
   /** Batches taken from the source and not yet converted (at most the ring's capacity of flows). */
   #queue: Flow[][] = [];
+  /** Flows of the oldest queued batch already converted. */
+  #headTaken = 0;
   #queued = 0;
   #queueLost = 0;
   #draining = false;
@@ -135,8 +144,10 @@ export class HubbleObserver {
     this.#queued += flows.length;
     while (this.#queued > this.ring.capacity && this.#queue.length > 1) {
       const oldest = this.#queue.shift() as Flow[];
-      this.#queued -= oldest.length;
-      this.#queueLost += oldest.length;
+      const waiting = oldest.length - this.#headTaken;
+      this.#headTaken = 0;
+      this.#queued -= waiting;
+      this.#queueLost += waiting;
     }
     if (!this.#draining) {
       this.#draining = true;
@@ -145,15 +156,21 @@ export class HubbleObserver {
   }
 
   #drain(): void {
+    const start = performance.now();
     let budget = FLOWS_PER_TURN;
     while (budget > 0 && this.#queue.length > 0) {
       const batch = this.#queue[0] as Flow[];
-      const take = batch.length <= budget ? batch : batch.slice(0, budget);
-      if (take === batch) this.#queue.shift();
-      else this.#queue[0] = batch.slice(budget);
+      const from = this.#headTaken;
+      const to = Math.min(batch.length, from + Math.min(budget, FLOWS_PER_CHECK));
+      const take = from === 0 && to === batch.length ? batch : batch.slice(from, to);
+      if (to === batch.length) {
+        this.#queue.shift();
+        this.#headTaken = 0;
+      } else this.#headTaken = to;
       this.#queued -= take.length;
       budget -= take.length;
       this.#ingestLost(take);
+      if (performance.now() - start >= TURN_MS) break;
     }
     if (this.#queue.length > 0 && this.#unsubscribe) setImmediate(() => this.#drain());
     else this.#draining = false;
@@ -170,6 +187,7 @@ export class HubbleObserver {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     this.#queue = [];
+    this.#headTaken = 0;
     this.#queued = 0;
   }
 

@@ -99,3 +99,47 @@ describe('hubble_* series cap', () => {
     m.close();
   });
 });
+
+describe('hubble_* exposition', () => {
+  // Names prom-client must escape, kept and folded series, an expired one, and the small counters.
+  async function exercised(openMetrics: boolean): Promise<HubbleMetrics> {
+    let now = 0;
+    const m = new HubbleMetrics({
+      handlers: parseMetricsConfig(['dns:query;sourceContext=pod', 'flow:sourceContext=pod']).handlers,
+      enums,
+      openMetrics,
+      maxSeriesPerMetric: 8,
+      seriesTtlMs: 1000,
+      now: () => now,
+    });
+    for (const q of ['x1.', 'x2.', 'x3.', 'x4.']) m.process(dnsQuery(q));
+    await m.expose();
+    now = 600;
+    // The cap is reached with the fourth of these; y1. is folded into the `other` series.
+    for (const q of ['plain.', 'quo"te.', 'back\\slash.', 'new\nline.', 'y1.', 'plain.']) m.process(dnsQuery(q));
+    now = 1200;
+    expect(m.expire()).toBe(4);
+    m.process(dnsQuery('late.'));
+    m.lost('hubble_ring_buffer', 3);
+    return m;
+  }
+
+  for (const openMetrics of [false, true]) {
+    it(`writes exactly what prom-client's registry writes (${openMetrics ? 'OpenMetrics' : 'Prometheus text'})`, async () => {
+      const m = await exercised(openMetrics);
+      const fast = (await m.expose()).body;
+      const reference = await m.registry.metrics();
+      expect(fast).toBe(reference);
+      expect(fast).toContain('query="quo\\"te."');
+      expect(fast).toContain('query="back\\\\slash."');
+      expect(fast).toContain('query="new\\nline."');
+      expect(fast).toContain('query="other"');
+      // Counting after a scrape shows up in the next one, and still agrees.
+      m.process(dnsQuery('late.'));
+      const again = (await m.expose()).body;
+      expect(again).toBe(await m.registry.metrics());
+      expect(again).not.toBe(fast);
+      m.close();
+    });
+  }
+});

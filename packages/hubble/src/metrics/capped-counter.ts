@@ -15,6 +15,25 @@ interface SeriesEntry {
   lastUpdate: number;
   /** Counted since the last copy into prom-client. */
   pending: number;
+  /** Counted in all. */
+  total: number;
+  /** The series' sample line up to its value (`name{labels}`), built at its first exposition. */
+  prefix?: string;
+}
+
+/** prom-client's escaping of a label value (backslash, newline, double quote). */
+function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** `{a="x",b="y"}` in the labels' own order, as prom-client writes them; empty without labels. */
+export function formatLabelSet(labels: Record<string, string | number>): string {
+  let out = '';
+  for (const name in labels) {
+    const value = labels[name];
+    out += `${out ? ',' : '{'}${name}="${typeof value === 'string' ? escapeLabelValue(value) : String(value)}"`;
+  }
+  return out ? `${out}}` : '';
 }
 
 /** Reports of a capped family. */
@@ -35,6 +54,8 @@ export class CappedCounter {
   readonly #series = new Map<string, SeriesEntry>();
   /** Folded (`other`) series: bounded by the fixed labels' enumerations, never refused. */
   readonly #folded = new Map<string, SeriesEntry>();
+  /** Every held series in creation order (the exposition's order). */
+  readonly #order = new Set<SeriesEntry>();
   /** Series counted since the last scrape. */
   #dirty: SeriesEntry[] = [];
 
@@ -66,6 +87,18 @@ export class CappedCounter {
     }
   }
 
+  /**
+   * Appends the family's sample lines to `out`, named `lineName` (the family name; OpenMetrics adds `_total`), in
+   * the order the series were created, as prom-client lists them. Each series' label text is built once, so a
+   * scrape costs one string per series rather than prom-client's label formatting of every series.
+   */
+  render(lineName: string, out: string[]): void {
+    for (const entry of this.#order) {
+      if (entry.prefix === undefined) entry.prefix = lineName + formatLabelSet(entry.labels);
+      out.push(`${entry.prefix} ${entry.total}`);
+    }
+  }
+
   /** Series currently held (kept and folded). */
   get size(): number {
     return this.#series.size + this.#folded.size;
@@ -83,21 +116,25 @@ export class CappedCounter {
     let entry = this.#series.get(key);
     if (entry === undefined) {
       if (this.#series.size < this.#maxSeries) {
-        entry = { labels, lastUpdate: now, pending: 0 };
+        entry = { labels, lastUpdate: now, pending: 0, total: 0 };
         this.#series.set(key, entry);
+        this.#order.add(entry);
       } else {
         const folded: Record<string, string> = { ...labels };
         for (const name of this.#open) folded[name] = OTHER_LABEL_VALUE;
         const foldedKey = this.#key(folded);
         entry = this.#folded.get(foldedKey);
-        if (entry === undefined)
-          this.#folded.set(foldedKey, (entry = { labels: folded, lastUpdate: now, pending: 0 }));
+        if (entry === undefined) {
+          this.#folded.set(foldedKey, (entry = { labels: folded, lastUpdate: now, pending: 0, total: 0 }));
+          this.#order.add(entry);
+        }
         this.#hooks.onFolded();
       }
     }
     entry.lastUpdate = now;
     if (entry.pending === 0) this.#dirty.push(entry);
     entry.pending += value;
+    entry.total += value;
   }
 
   /** Removes series idle for at least `ttlMs` as of `now`; returns how many. */
@@ -107,6 +144,7 @@ export class CappedCounter {
       for (const [key, entry] of map) {
         if (now - entry.lastUpdate < ttlMs) continue;
         map.delete(key);
+        this.#order.delete(entry);
         entry.pending = 0; // an expired series must not come back through a pending copy
         this.#counter.remove(entry.labels);
         removed++;

@@ -8,7 +8,7 @@ import { enumName } from '../protos.js';
 import { dnsRcodeName, flowProtocol, icmpv4TypeName, icmpv6TypeName, TRACE_POINT_NAMES } from '../names.js';
 import type { PbFlow } from '../wire.js';
 import { Wire } from '../wire.js';
-import { CappedCounter } from './capped-counter.js';
+import { CappedCounter, formatLabelSet } from './capped-counter.js';
 import { CONTEXT_LABELS, contextLabelNames, contextLabelValues } from './context.js';
 import type { MetricHandlerConfig } from './options.js';
 
@@ -194,6 +194,18 @@ function buildHandler(counter: CounterFactory, config: MetricHandlerConfig, enum
   }
 }
 
+/** prom-client's escaping of names and help texts. */
+function escapeText(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** prom-client's writing of a sample value. */
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return String(value);
+}
+
 /** Options of `new HubbleMetrics`. */
 export interface HubbleMetricsOptions {
   handlers: readonly MetricHandlerConfig[];
@@ -214,6 +226,8 @@ export class HubbleMetrics {
   readonly #handlers: { context: MetricHandlerConfig['context']; fn: FlowHandler }[];
   readonly #lost: Counter<'source'>;
   readonly #families: CappedCounter[] = [];
+  /** The capped family of each prom-client counter that has one. */
+  readonly #cappedOf = new Map<object, CappedCounter>();
   readonly #now: () => number;
   readonly #ttlMs: number;
   #clock = 0;
@@ -247,6 +261,7 @@ export class HubbleMetrics {
         onExpired: (n) => expired.inc({ metric: name }, n),
       });
       this.#families.push(capped);
+      this.#cappedOf.set(counter, capped);
       return { inc: (labels) => capped.inc(labels, this.#clock) };
     };
     this.#handlers = options.handlers.map((h) => ({
@@ -301,8 +316,26 @@ export class HubbleMetrics {
     if (count > 0) this.#lost.inc({ source }, count);
   }
 
-  /** The exposition body and its content type. */
+  /**
+   * The exposition body and its content type: the registry's families in its order and format (the text
+   * prom-client's `registry.metrics()` gives), with the capped families written from their own series, whose
+   * label text is built once per series instead of on every scrape.
+   */
   async expose(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const open = this.registry.contentType === Registry.OPENMETRICS_CONTENT_TYPE;
+    const families: string[] = [];
+    for (const metric of this.registry.getMetricsAsArray()) {
+      const m = metric as unknown as { name: string; help: string; get(): Promise<{ values: { value: number; labels: Record<string, string | number> }[] }> };
+      // Every family here is a counter: OpenMetrics names the family without `_total` and each sample with it.
+      const name = open ? m.name.replace(/_total$/, '') : m.name;
+      const lineName = open ? `${name}_total` : name;
+      const lines = [`# HELP ${escapeText(name)} ${escapeText(m.help)}`, `# TYPE ${escapeText(name)} counter`];
+      const capped = this.#cappedOf.get(metric);
+      if (capped) capped.render(lineName, lines);
+      else for (const v of (await m.get()).values) lines.push(`${lineName}${formatLabelSet(v.labels)} ${valueText(v.value)}`);
+      families.push(lines.join('\n'));
+    }
+    const body = open ? `${families.join('\n')}\n# EOF\n` : `${families.join('\n\n')}\n`;
+    return { contentType: this.registry.contentType, body };
   }
 }
