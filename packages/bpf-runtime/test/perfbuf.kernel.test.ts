@@ -79,6 +79,38 @@ describeKernel(
       expect(reader.stats()).toMatchObject({ records: total, dropped: 0, lost: 0 });
     });
 
+    it('with recycleBatches, delivers every record once and detaches each batch after onBatch', async () => {
+      const o = load();
+      const total = 3000;
+      const seen = new Uint8Array(total);
+      let decoded = 0;
+      let kept: PerfRecordBatch | undefined;
+      const reader = new PerfBufferReader(o.map('perf_events'), {
+        maxBatch: 256,
+        recycleBatches: true,
+        onBatch(batch: PerfRecordBatch) {
+          kept ??= batch;
+          expect(batch.cpus.length).toBe(batch.count);
+          Event.forEach(batch, (e) => {
+            const seq = Number(e.seq);
+            if (seq < total && e.cookie === 0xfeed) seen[seq] = (seen[seq] ?? 0) + 1;
+            decoded++;
+          });
+        },
+      }).start();
+      const prog = o.program('tc_perf');
+      for (let done = 0; done < total; done += 500) prog.testRun(markedPacket(0xabcd0123), { repeat: 500 });
+      await waitFor(() => decoded >= total, { description: `${total} records`, timeoutMs: 10_000 });
+      reader.stop();
+
+      expect(decoded).toBe(total);
+      expect(seen.every((n) => n === 1)).toBe(true);
+      // Every view of a batch reads as empty once its onBatch has returned.
+      expect(kept?.buffer.length).toBe(0);
+      expect(kept?.cpus.length).toBe(0);
+      expect(reader.stats()).toMatchObject({ records: total, dropped: 0, lost: 0 });
+    });
+
     it('counts records the kernel could not write as lost (PERF_RECORD_LOST)', async () => {
       const o = load();
       let delivered = 0;
