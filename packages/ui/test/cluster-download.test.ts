@@ -4,12 +4,15 @@
  * the host path, `wc -c` and `cat` over exec), against the API server double, whose node-files exec handler plays
  * the pod's container and serves files only through its hostPath mount. The browser's side is plain HTTP here:
  * the bytes, the headers, one download at a time per capture, the size limit, the time limit, and errors naming
- * the cause; every download pod is deleted afterwards.
+ * the cause; every download pod is deleted afterwards. Then the Capture page in Debian's chromium: a link per
+ * node, one tarball downloaded through the page, and a node without its file shown as an error beside its link.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
 import { renderCaptureJob, type Capture } from '@retina-ts/capture';
 import {
   nodeFilesExecHandler,
@@ -20,7 +23,11 @@ import {
   type ExecRequest,
   type KubeObject,
 } from '@retina-ts/k8s-apiserver-double';
+import { commandExists, describeKernel } from '@retina-ts/testkit';
 import { startUiServer, type UiCapture, type UiServer } from '../src/index.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const OUT = join(import.meta.dirname, '..', 'test-output');
 
 const NS = 'debug';
 const START = new Date('2024-06-01T12:00:00Z');
@@ -213,3 +220,48 @@ describe('downloading a done cluster capture from the UI', () => {
     expect(api.list('pods')).toEqual([]);
   });
 });
+
+// Run with the kernel tests: like the other browser test it needs Debian's chromium, and fails rather than skips in CI.
+describeKernel(
+  'the Capture page in chromium with a done cluster capture',
+  () => {
+    it('offers each node tarball, downloads one, and shows why another cannot be', async () => {
+      const s = await ui();
+      const c = await doneCapture(s, { 'node-a': NODE_A, 'node-b': NODE_B });
+      await rm(join(nodesRoot, 'node-b', HOST_PATH, `${c.name}-node-b-20240601120000UTC.tar.gz`));
+      const profile = await mkdtemp(join(tmpdir(), 'retina-ui-chromium-'));
+      const context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        viewport: { width: 1360, height: 560 },
+        args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update'],
+      });
+      try {
+        const page = context.pages()[0] ?? (await context.newPage());
+        const consoleErrors: string[] = [];
+        page.on('pageerror', (e) => consoleErrors.push(e.message));
+        await page.goto(s.url);
+        await page.click('nav a[data-page=capture]');
+        const row = page.locator('[data-testid=captures] tbody tr', { hasText: c.name });
+        const linkA = row.locator('a:has-text("Download (node-a)")');
+        // The page lists captures every 2 s; no fixed wait, the test's own timeout bounds it.
+        await linkA.waitFor({ timeout: 0 });
+        const [download] = await Promise.all([page.waitForEvent('download', { timeout: 0 }), linkA.click()]);
+        expect(download.suggestedFilename()).toBe(`${c.name}-node-a-20240601120000UTC.tar.gz`);
+        expect((await readFile((await download.path())!)).equals(NODE_A)).toBe(true);
+        await row.locator('a:has-text("Download (node-b)")').click();
+        const error = row.locator('[data-testid=download-error]');
+        await error.waitFor({ timeout: 0 });
+        expect(await error.innerText()).toContain(`node node-b has no readable ${HOST_PATH}/${c.name}-node-b-20240601120000UTC.tar.gz`);
+        mkdirSync(OUT, { recursive: true });
+        await page.screenshot({ path: join(OUT, 'capture-cluster.png') });
+        expect(consoleErrors).toEqual([]);
+        await podsGone();
+      } finally {
+        await context.close();
+        await rm(profile, { recursive: true, force: true });
+      }
+    });
+  },
+  { requires: () => (commandExists(CHROMIUM) ? undefined : `${CHROMIUM} not found (apt-get install -y chromium)`) },
+);
