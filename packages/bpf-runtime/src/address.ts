@@ -6,15 +6,29 @@ export function formatIpv4(buf: Uint8Array, offset = 0): string {
   return `${buf[offset]}.${buf[offset + 1]}.${buf[offset + 2]}.${buf[offset + 3]}`;
 }
 
-/** RFC 5952 text of the 16 bytes at `offset` (longest zero run compressed, IPv4-mapped shown dotted). */
+/** Scratch for formatIpv6: formatting is synchronous, so one array serves every call without allocating. */
+const groups = new Uint16Array(8);
+
+/**
+ * RFC 5952 text of the 16 bytes at `offset`: lower-case hex without leading zeros, the longest run (the first on a
+ * tie) of two or more zero groups written `::`, and IPv4-mapped addresses as `::ffff:a.b.c.d`. The one IPv6
+ * formatter of retina-ts (decoders of every plugin use it on their hot paths, hence no intermediate arrays).
+ */
 export function formatIpv6(buf: Uint8Array, offset = 0): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(((buf[offset + 2 * i] ?? 0) << 8) | (buf[offset + 2 * i + 1] ?? 0));
-  const mapped = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
-  if (mapped) return `::ffff:${formatIpv4(buf, offset + 12)}`;
+  for (let i = 0; i < 8; i++) groups[i] = ((buf[offset + 2 * i] ?? 0) << 8) | (buf[offset + 2 * i + 1] ?? 0);
+  if (
+    groups[0] === 0 &&
+    groups[1] === 0 &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0xffff
+  ) {
+    return `::ffff:${formatIpv4(buf, offset + 12)}`;
+  }
   let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
+  let bestLen = 1; // a single zero group is never compressed
+  for (let i = 0; i < 8; ) {
     if (groups[i] !== 0) {
       i++;
       continue;
@@ -27,11 +41,17 @@ export function formatIpv6(buf: Uint8Array, offset = 0): string {
     }
     i = j;
   }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  const head = hex.slice(0, bestStart).join(':');
-  const tail = hex.slice(bestStart + bestLen).join(':');
-  return `${head}::${tail}`;
+  let text = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLen) text += ':';
+    text += (groups[i] as number).toString(16);
+  }
+  return text;
 }
 
 /** Colon-separated lowercase text of the 6 bytes at `offset`. */

@@ -134,6 +134,13 @@ describe('decodeEvent', () => {
     expect(full.destination).toBe('fd00:42::');
   });
 
+  it('formats IPv4-mapped IPv6 addresses as ::ffff:a.b.c.d (RFC 5952)', () => {
+    const mapped = [...Array<number>(10).fill(0), 0xff, 0xff, 10, 0, 0, 7];
+    const ev = decodeEvent(rawEvent({ src: mapped, dst: v6(1), sport: 1, dport: 2, proto: 17, family: 6 }));
+    expect(ev.source).toBe('::ffff:10.0.0.7');
+    expect(ev.destination).toBe('fd00:42::1');
+  });
+
   it('refuses short records and unknown families', () => {
     expect(() => decodeEvent(Buffer.alloc(EVENT_SIZE - 1))).toThrow(MalformedEventError);
     expect(() => decodeEvent(rawEvent({ family: 5, src: [1, 2, 3, 4], dst: [1, 2, 3, 4], sport: 1, dport: 1, proto: 6 }))).toThrow(

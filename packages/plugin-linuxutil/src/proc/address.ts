@@ -1,9 +1,14 @@
-/** Text forms of the addresses found in /proc/net socket tables. */
+/**
+ * Text forms of the addresses found in /proc/net socket tables. The formatting itself is @retina-ts/bpf-runtime's
+ * (the one IPv6 formatter of retina-ts); this module checks the lengths a socket table gives and adds the `IP:port`
+ * form.
+ */
+import { formatIpv4 as formatIpv4At, formatIpv6 as formatIpv6At } from '@retina-ts/bpf-runtime';
 
 /** Formats 4 bytes as dotted-quad IPv4. */
 export function formatIpv4(bytes: Uint8Array): string {
   if (bytes.length !== 4) throw new RangeError(`an IPv4 address has 4 bytes, got ${bytes.length}`);
-  return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  return formatIpv4At(bytes);
 }
 
 /** True for ::ffff:a.b.c.d, the form an IPv4 peer takes on a dual-stack IPv6 socket. */
@@ -19,27 +24,7 @@ export function isIpv4Mapped(bytes: Uint8Array): boolean {
  */
 export function formatIpv6(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new RangeError(`an IPv6 address has 16 bytes, got ${bytes.length}`);
-  if (isIpv4Mapped(bytes)) return `::ffff:${formatIpv4(bytes.subarray(12))}`;
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (g: number[]) => g.map((x) => x.toString(16)).join(':');
-  if (bestLen < 2) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  return formatIpv6At(bytes);
 }
 
 /**
