@@ -240,6 +240,16 @@ async function curl(p) {
   return { body: out.slice(0, nl), ms: Number(out.slice(nl + 1)) * 1000 };
 }
 
+/** A /metrics scrape that may time out (5 s): a timeout counts as a scrape of at least 5 s, with no body. */
+async function scrape() {
+  try {
+    return await curl('/metrics');
+  } catch (err) {
+    if (err.code === 28) return { body: undefined, ms: 5000, timedOut: true };
+    throw err;
+  }
+}
+
 /** Sum of the samples of `name` whose labels match `labels` (a regex source), from an exposition. */
 function sample(body, name, labels = '') {
   let total = 0;
@@ -279,14 +289,15 @@ async function phase(budget) {
     const now = performance.now();
     if (now >= nextScrape) {
       nextScrape += 1000;
-      scrapes.push(await curl('/metrics'));
+      scrapes.push(await scrape());
     }
     if (now >= nextWindow) {
       nextWindow += WINDOW_S * 1000;
       const cpu = agentCpuSeconds();
       const t = performance.now();
-      const last = scrapes.at(-1) ?? (await curl('/metrics'));
-      const c = counters(last.body);
+      // The counters of the latest scrape that answered (a window whose scrapes all timed out shows none).
+      const answered = scrapes.filter((x) => x.body !== undefined).at(-1);
+      const c = answered ? counters(answered.body) : prev.c;
       windows.push({
         cores: (cpu - prev.cpu) / ((t - prev.t) / 1000),
         kernelLost: c.kernelLost - prev.c.kernelLost,
@@ -297,6 +308,7 @@ async function phase(budget) {
         maxScrapeMs: Math.max(...scrapes.map((s) => s.ms)),
         scrapes: scrapes.length,
         slowScrapes: scrapes.filter((s) => s.ms >= SCRAPE_GOAL_MS).length,
+        timedOut: scrapes.filter((s) => s.timedOut).length,
       });
       scrapes = [];
       prev = { cpu, t, c };
@@ -305,7 +317,7 @@ async function phase(budget) {
   const sent = await flooding;
   // Counters are collected every second: one more interval settles the last window's losses.
   await sleep(1500);
-  const tail = counters((await curl('/metrics')).body);
+  const tail = counters((await curl('/metrics').catch(() => curl('/metrics'))).body);
   const late = { kernelLost: tail.kernelLost - prev.c.kernelLost, readerLost: tail.readerLost - prev.c.readerLost };
   const changes = agent.rateChanges.length;
   await stopAgent();
@@ -316,7 +328,7 @@ async function phase(budget) {
     console.log(
       `${String(i + 1).padStart(6)}  ${fmt(w.cores, 3).padStart(11)}  ${vs.padStart(9)}  ${fmt(w.parsed / WINDOW_S).padStart(13)}  ` +
         `${fmt(w.sampledAway / WINDOW_S).padStart(14)}  ${String(w.rate || 1).padStart(5)}  ${fmt(w.kernelLost).padStart(11)}  ` +
-        `${fmt(w.readerLost).padStart(11)}  ${fmt(w.maxScrapeMs, 1).padStart(13)} ms`,
+        `${fmt(w.readerLost).padStart(11)}  ${(w.timedOut ? `${w.timedOut} timed out (5 s)` : `${fmt(w.maxScrapeMs, 1)} ms`).padStart(16)}`,
     );
   });
   const pps = sent.sent / sent.seconds;
