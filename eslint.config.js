@@ -1,13 +1,10 @@
-// One lint config for the workspace. Package boundaries from DESIGN.md are enforced here, so a wrong-way import
-// fails `nx run-many -t lint` instead of being caught in review.
+// One lint config for the workspace. Package boundaries from DESIGN.md are enforced here by Nx project tags (the
+// `nx.tags` of each package.json), so a wrong-way import fails `nx run-many -t lint` instead of being caught in review.
+import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
-const restrict = (patterns, message) => ({
-  'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }],
-});
-
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/build/**', '**/node_modules/**', '**/.nx/**', '**/*.d.ts'] },
+  { ignores: ['**/dist/**', '**/build/**', '**/node_modules/**', '**/.nx/**', '**/out-tsc/**', '**/*.d.ts'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -16,25 +13,33 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/core/src/**/*.ts'],
-    rules: restrict(
-      ['@retina-ts/plugin-*', '@retina-ts/agent', '@retina-ts/agent/*', '@retina-ts/bpf-runtime', '@retina-ts/hubble'],
-      'core is the contract: it never imports plugins, the agent, hubble or native code.',
-    ),
-  },
-  {
-    files: ['packages/bpf-runtime/src/**/*.ts'],
-    rules: restrict(['@retina-ts/*'], 'bpf-runtime knows nothing of plugins, flows or the agent.'),
-  },
-  {
-    files: ['packages/plugin-*/src/**/*.ts'],
-    rules: restrict(
-      ['@retina-ts/agent', '@retina-ts/agent/*', '@retina-ts/plugin-*'],
-      'a plugin depends only on @retina-ts/core and @retina-ts/bpf-runtime.',
-    ),
-  },
-  {
-    files: ['packages/agent/src/**/*.ts'],
-    rules: restrict(['@retina-ts/plugin-*'], 'the agent reaches plugins only through discovery.'),
+    // Only shipped sources: tests may use the private test kits and fixtures of other packages.
+    files: ['packages/*/src/**/*.ts', 'packages/*/src/**/*.tsx'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          depConstraints: [
+            {
+              // core is the contract: it never imports plugins, the agent, hubble or native code.
+              sourceTag: 'scope:core',
+              notDependOnLibsWithTags: ['type:plugin', 'type:app', 'scope:hubble', 'scope:runtime'],
+            },
+            // bpf-runtime knows nothing of plugins, flows or the agent.
+            { sourceTag: 'scope:runtime', onlyDependOnLibsWithTags: ['scope:runtime'] },
+            // A plugin depends only on @retina-ts/core and @retina-ts/bpf-runtime.
+            { sourceTag: 'type:plugin', onlyDependOnLibsWithTags: ['scope:core', 'scope:runtime'] },
+            // The agent (and every other program) reaches plugins only through discovery. A list of what it may
+            // import rather than a ban on plugins: a ban also follows the agent's test-only edges to plugins.
+            {
+              sourceTag: 'type:app',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:runtime', 'scope:hubble', 'type:lib', 'type:app'],
+            },
+            { sourceTag: '*', onlyDependOnLibsWithTags: ['*'] },
+          ],
+        },
+      ],
+    },
   },
 );

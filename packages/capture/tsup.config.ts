@@ -1,10 +1,3 @@
-import { defineConfig } from 'tsup';
+import { definePackage } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
-  format: ['esm'],
-  dts: { entry: 'src/index.ts' },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default definePackage({ entry: ['src/index.ts', 'src/cli.ts'], dts: { entry: 'src/index.ts' } });

@@ -1,13 +1,8 @@
 import { cp } from 'node:fs/promises';
-import { defineConfig } from 'tsup';
+import { definePackage } from '../../tsup.shared.js';
 
-export default defineConfig({
+export default definePackage({
   entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
   // The .proto files are served at run time, so they ship next to the bundle.
   onSuccess: async () => {
     await cp('proto', 'dist/proto', { recursive: true });

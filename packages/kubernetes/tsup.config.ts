@@ -3,6 +3,7 @@ import { builtinModules, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Plugin } from 'esbuild';
 import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.shared.js';
 
 const require = createRequire(import.meta.url);
 const clientDir = dirname(require.resolve('@kubernetes/client-node/package.json'));
@@ -48,15 +49,7 @@ const clientNodeExternal: Plugin = {
 };
 
 export default defineConfig([
-  {
-    entry: ['src/index.ts'],
-    format: ['esm'],
-    dts: true,
-    sourcemap: true,
-    clean: true,
-    target: 'node20',
-    esbuildPlugins: [clientNodeExternal],
-  },
+  packageBuild({ entry: ['src/index.ts'], esbuildPlugins: [clientNodeExternal] }),
   {
     // The client, tree-shaken to what src/client-node.ts exports; whitespace and syntax minified, names kept.
     entry: { 'client-node': 'src/client-node.ts' },

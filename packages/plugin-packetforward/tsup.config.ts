@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { definePackage } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  // dist/bpf holds the compiled kernel object that `retina-bpf build` writes just before tsup runs.
-  clean: ['!bpf/**'],
-  target: 'node20',
-});
+export default definePackage({ entry: ['src/index.ts'] });
