@@ -5,10 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-// The official Hubble API as recorded beside the Hubble package: clients speak its wire format, not ours.
-import { recordPackageDefinition } from '../../hubble/api-record/record.mjs';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
+import { observerClient, type Message, type Observer } from './hubble-client.js';
 import { eventually, parseExposition, spawnAgent, tempDir, writePackage, type AgentProcess } from './helpers.js';
 import { acceptMetricsConfiguration } from './pod-network.js';
 
@@ -46,28 +44,6 @@ export default {
 `;
 
 /** A decoded protobuf message as proto-loader returns it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Message = Record<string, any>;
-
-type Observer = grpc.Client & {
-  ServerStatus(req: object, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void): void;
-  GetFlows(req: object): grpc.ClientReadableStream<Message>;
-};
-
-/** An Observer client for a unix socket, from the recorded official Hubble API. */
-function observerClient(socket: string): Observer {
-  const def = recordPackageDefinition({
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    observer: { Observer: new (addr: string, creds: grpc.ChannelCredentials) => Observer };
-  };
-  return new pkg.observer.Observer(`unix://${socket}`, grpc.credentials.createInsecure());
-}
 
 /** The last `n` flows GetFlows returns. */
 function lastFlows(observer: Observer, n: number): Promise<Message[]> {
@@ -105,7 +81,7 @@ describe('agent with the Hubble control plane', () => {
       cwd,
       env: { NODE_NAME: 'hubble-node', KUBECONFIG: '' },
     });
-    observer = observerClient(socket);
+    observer = observerClient(`unix://${socket}`);
   });
 
   afterAll(async () => {
@@ -187,7 +163,7 @@ describe('agent in a cluster: flows enriched from the Kubernetes API', () => {
       cwd,
       env: { NODE_NAME: 'cluster-node', KUBECONFIG: kubeconfig },
     });
-    observer = observerClient(socket);
+    observer = observerClient(`unix://${socket}`);
   });
 
   afterAll(async () => {

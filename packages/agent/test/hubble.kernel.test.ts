@@ -9,9 +9,6 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import * as grpc from '@grpc/grpc-js';
-// The official Hubble API as recorded beside the Hubble package: clients speak its wire format, not ours.
-import { recordPackageDefinition } from '../../hubble/api-record/record.mjs';
 import {
   commandExists,
   createNetnsPair,
@@ -21,6 +18,7 @@ import {
   type Netns,
   type NetnsPair,
 } from '@retina-ts/testkit';
+import { observerClient, type Message, type Observer } from './hubble-client.js';
 import { eventually, parseExposition, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
 
@@ -35,27 +33,6 @@ const DROPS = 3;
 const RETRANS_PORT = 9913;
 
 /** A decoded protobuf message as proto-loader returns it. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Message = Record<string, any>;
-
-type Observer = grpc.Client & {
-  GetFlows(req: object): grpc.ClientReadableStream<Message>;
-};
-
-/** An Observer client for `address` (`unix://...` or `host:port`), from the recorded official Hubble API. */
-function observerClient(address: string): Observer {
-  const def = recordPackageDefinition({
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-  });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    observer: { Observer: new (addr: string, creds: grpc.ChannelCredentials) => Observer };
-  };
-  return new pkg.observer.Observer(address, grpc.credentials.createInsecure());
-}
 
 /** Every flow in the ring that passes `whitelist`, oldest first. */
 function flows(observer: Observer, whitelist: object[] = []): Promise<Message[]> {
