@@ -130,7 +130,7 @@ export class DnsPlugin extends PluginBase {
     const objectPath = options.objectPath ?? defaultObjectPath();
     if (!existsSync(objectPath)) {
       throw new Error(
-        `dns: the kernel object ${objectPath} is missing; build the package (npm run build) or set plugins.dns.objectPath`,
+        `dns: the kernel object ${objectPath} is missing; build the package (npx nx build @retina-ts/plugin-dns) or set plugins.dns.objectPath`,
       );
     }
     const obj = BpfObject.open(objectPath, { name: 'rts_dns' });

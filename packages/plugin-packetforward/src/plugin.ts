@@ -22,7 +22,7 @@ export interface Attachment {
 
 /** Where the compiled object is: beside the bundle in `dist/`, or in `dist/` when running from `src/`. */
 export function bpfObjectPath(): string {
-  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npm run build -w @retina-ts/plugin-packetforward');
+  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npx nx build @retina-ts/plugin-packetforward');
 }
 
 /** The interfaces carrying the node's default routes, from /proc/net/route and /proc/net/ipv6_route. */

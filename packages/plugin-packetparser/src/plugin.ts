@@ -50,7 +50,7 @@ const PROGRAMS: Record<InterfaceRole, { ingress: string; egress: string }> = {
 
 /** Where the compiled object is: beside the bundle in `dist/`, or in `dist/` when running from `src/`. */
 export function bpfObjectPath(): string {
-  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npm run build -w @retina-ts/plugin-packetparser');
+  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npx nx build @retina-ts/plugin-packetparser');
 }
 
 /** The interface of the node's default route (IPv4 first, then IPv6), or undefined. */

@@ -26,7 +26,7 @@ const ZERO_KEY = Buffer.alloc(4);
 
 /** Where the compiled object is: beside the bundle in `dist/`, or in `dist/` when running from `src/`. */
 export function bpfObjectPath(): string {
-  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npm run build -w @retina-ts/plugin-tcpretrans');
+  return bundledObjectPath(import.meta.url, BPF_OBJECT_FILE, 'npx nx build @retina-ts/plugin-tcpretrans');
 }
 
 /** Flows need ring buffers; BTF and raw tracepoints are declared in `requires` and checked before init. */
