@@ -4,7 +4,7 @@
 //
 // Hot path, per record: the record is memcpy'd from the ring into the chunk being filled and its offset and
 // length noted (no allocation, no atomic operation, no call through a pointer); the ring's consumer position is
-// published once per drain, not per record. Per batch: the chunk's memory becomes the ArrayBuffer JavaScript
+// published every 64 KiB and at the end of a drain, not per record. Per batch: the chunk's memory becomes the ArrayBuffer JavaScript
 // receives (an external ArrayBuffer: no second copy, no zero-filled allocation). It comes back to the pool when
 // that ArrayBuffer is garbage collected, or, with recycle(), as soon as the callback returns (the ArrayBuffer is
 // detached then), so a few chunks are reused warm in the cache and no batch memory waits for the collector.
@@ -46,6 +46,8 @@ constexpr size_t kAlign = 8;
 constexpr uint64_t kWindowNs = 200'000;
 // Perf buffers with a wakeup interval are drained at least this often.
 constexpr int kPerfIdleDrainMs = 10;
+// A ring drain publishes its consumer position at least every this many bytes (about 900 records of 64 bytes).
+constexpr unsigned long kPublishBytes = 64 * 1024;
 size_t AlignUp(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
 class ChunkPool;
@@ -312,7 +314,8 @@ class ReaderCore {
 
  private:
   // Takes the committed records between the consumer and producer positions (what libbpf's ring_buffer__consume
-  // does, with one consumer-position update per pass instead of per record). Stops early at a record still being
+  // does, with a consumer-position update per kPublishBytes and at the end of a pass instead of per record, so a
+  // long drain still frees the ring's space as it goes). Stops early at a record still being
   // written, when a paused reader has no room for a record (it stays in the ring), and on stop(). Like libbpf, it
   // looks at the producer position again after publishing its own and goes on while records keep coming (up to a
   // ring's worth per call): a consumer that has caught up is what the kernel wakes for the next record.
@@ -325,6 +328,7 @@ class ReaderCore {
     const unsigned long first = cons;
     for (;;) {
       const unsigned long start = cons;
+      unsigned long published = cons;
       const unsigned long prod = __atomic_load_n(producerPos, __ATOMIC_ACQUIRE);
       bool stopped = false;
       while (cons < prod) {
@@ -345,13 +349,17 @@ class ReaderCore {
           }
         }
         cons = next;
+        if (cons - published >= kPublishBytes) {
+          __atomic_store_n(consumerPos, cons, __ATOMIC_RELEASE);
+          published = cons;
+        }
         if (stopping_.load(std::memory_order_relaxed)) {
           stopped = true;
           break;
         }
       }
       // Frees the space of everything taken (the kernel reads this before each reservation).
-      if (cons != start) __atomic_store_n(consumerPos, cons, __ATOMIC_RELEASE);
+      if (cons != published) __atomic_store_n(consumerPos, cons, __ATOMIC_RELEASE);
       if (stopped || cons == start || cons - first >= ringBytes_) return;
     }
   }

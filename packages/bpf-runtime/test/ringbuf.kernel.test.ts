@@ -140,9 +140,10 @@ describeKernel(
         },
       }).start();
       const prog = o.program('tc_ringbuf');
-      for (let done = 0; done < total; done += 1000) {
-        prog.testRun(markedPacket(0xabcd0123), { repeat: 1000 });
-        await waitFor(() => next >= done + 1000, { description: `${done + 1000} records`, timeoutMs: 10_000 });
+      // 5000 records (200 KB) at a time: one drain crosses several 64 KiB steps at which the reader frees space.
+      for (let done = 0; done < total; done += 5000) {
+        prog.testRun(markedPacket(0xabcd0123), { repeat: 5000 });
+        await waitFor(() => next >= done + 5000, { description: `${done + 5000} records`, timeoutMs: 10_000 });
       }
       reader.stop();
 
