@@ -21,7 +21,7 @@ import {
   type Netns,
   type VethPair,
 } from '@retina-ts/testkit';
-import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
+import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { acceptMetricsConfiguration, PodBridge } from './pod-network.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
 
@@ -156,16 +156,11 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
       nodeName: NODE,
       server: api.url,
       config: [
-        'apiServer: { host: 127.0.0.1, port: 0 }',
+        ...REMOTE_POD_LEVEL_CONFIG,
         'enabledPlugin: [packetparser]',
-        'enablePodLevel: true',
-        'remoteContext: true',
         'enableAnnotations: true',
-        // Pods come from a pod watch here, not from an operator's RetinaEndpoints.
-        'enableRetinaEndpoint: false',
         'plugins:',
-        '  packetparser:',
-        '    hostInterface: false',
+        '  packetparser: { hostInterface: false }',
       ],
     });
 

@@ -25,7 +25,7 @@ import {
   type Netns,
   type VethPair,
 } from '@retina-ts/testkit';
-import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
+import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
 import {
   acceptMetricsConfiguration,
@@ -214,14 +214,11 @@ describeKernel(
         nodeName: NODE,
         server: api.url,
         config: [
-          'apiServer: { host: 127.0.0.1, port: 0 }',
+          ...REMOTE_POD_LEVEL_CONFIG,
           `clusterName: ${CLUSTER}`,
           'controlPlane: hubble',
           'enabledPlugin: [dropreason, packetforward, linuxutil, dns, tcpretrans, packetparser, hnsstats]',
           'metricsIntervalDuration: 1s',
-          'enablePodLevel: true',
-          'remoteContext: true',
-          'enableRetinaEndpoint: false',
           `hubble-socket-path: ${socket}`,
           'hubble-listen-address: "127.0.0.1:0"',
           'hubble-metrics-server: "127.0.0.1:0"',

@@ -29,7 +29,7 @@ import {
   type Netns,
   type VethPair,
 } from '@retina-ts/testkit';
-import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
+import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
 import {
   acceptMetricsConfiguration,
@@ -226,12 +226,8 @@ describeKernel(
         nodeName: NODE,
         server: api.url,
         config: [
-          'apiServer: { host: 127.0.0.1, port: 0 }',
+          ...REMOTE_POD_LEVEL_CONFIG,
           'enabledPlugin: [dropreason, dns, tcpretrans, packetparser]',
-          'enablePodLevel: true',
-          'remoteContext: true',
-          // Pods come from a pod watch here, not from an operator's RetinaEndpoints.
-          'enableRetinaEndpoint: false',
           'plugins:',
           '  packetparser: { hostInterface: false }',
           // Every drop becomes its own flow (none folded into a later one), so drop counts are exact.
