@@ -16,7 +16,6 @@ import {
   sendUdp,
   uniqueName,
   type Netns,
-  type VethPair,
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import {
@@ -25,6 +24,7 @@ import {
   createNamespaces,
   deploymentContext,
   PodBridge,
+  type DeploymentPod,
   type DeploymentPodSpec,
 } from './pod-network.js';
 import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
@@ -45,13 +45,10 @@ const PODS: readonly PodSpec[] = [
   { key: 'c', namespace: 'data', deployment: 'db', hash: '7c9e21', ip: '10.238.7.13' },
 ];
 
-interface Pod extends PodSpec {
-  name: string;
-  netns: Netns;
-  veth: VethPair;
+type Pod = DeploymentPod<PodSpec> & {
   /** Host end of the veth (in the root namespace, on the bridge). */
   hostIf: string;
-}
+};
 
 /** A TCP echo-less server in `ns` that reads until the client closes; resolves once listening. */
 function startTcpServer(ns: Netns, ip: string): Promise<ChildProcess> {

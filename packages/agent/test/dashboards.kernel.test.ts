@@ -23,7 +23,6 @@ import {
   sendUdp,
   uniqueName,
   type Netns,
-  type VethPair,
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
@@ -33,6 +32,7 @@ import {
   createNamespaces,
   deploymentPodName,
   PodBridge,
+  type DeploymentPod,
   type DeploymentPodSpec,
 } from './pod-network.js';
 import { tcxLinksOf } from './series.js';
@@ -61,10 +61,7 @@ const PODS: readonly PodSpec[] = [
 /** A host on the pods' network that is no pod. */
 const OUTSIDE_IP = '10.229.8.50';
 
-interface Pod extends PodSpec {
-  netns: Netns;
-  veth: VethPair;
-}
+type Pod = DeploymentPod<PodSpec>;
 
 function requirements(): string | undefined {
   for (const cmd of ['prometheus', 'dig', 'dnsmasq', 'iptables']) {

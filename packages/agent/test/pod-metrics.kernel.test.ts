@@ -27,7 +27,6 @@ import {
   uniqueName,
   waitFor,
   type Netns,
-  type VethPair,
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
@@ -37,6 +36,7 @@ import {
   createNamespaces,
   deploymentContext,
   PodBridge,
+  type DeploymentPod,
   type DeploymentPodSpec,
 } from './pod-network.js';
 import { bpfHandlesOf, parseSeries, select, tcxLinksOf, type Series } from './series.js';
@@ -72,11 +72,7 @@ const PODS: readonly PodSpec[] = [
   { key: 'c', namespace: 'infra', deployment: 'resolver', hash: '4e5d6f', ip: '10.226.5.13' },
 ];
 
-interface Pod extends PodSpec {
-  name: string;
-  netns: Netns;
-  veth: VethPair;
-}
+type Pod = DeploymentPod<PodSpec>;
 
 function requirements(): string | undefined {
   for (const cmd of ['dig', 'dnsmasq', 'iptables']) {
