@@ -60,6 +60,7 @@ export class Cluster {
     this.work = mkdtempSync(path.join(os.tmpdir(), 'rts-podtp-'));
     this.api = undefined;
     this.relay = undefined;
+    this.agents = new Set();
   }
 
   /** `ip netns exec <pod or node> ...`. */
@@ -215,6 +216,7 @@ export class Cluster {
    */
   async startAgent(level, { extraConfig = [], plugins = ADVANCED_PLUGINS, object } = {}) {
     const agent = new Agent(this, level, extraConfig, plugins, object);
+    this.agents.add(agent);
     try {
       await agent.start();
     } catch (err) {
@@ -224,8 +226,10 @@ export class Cluster {
     return agent;
   }
 
-  /** Deletes the namespaces (the veths go with them), the relay, the API server and the work folder. */
+  /** Stops any agent still running, deletes the namespaces (the veths go with them), the relay, the API server and the work folder. */
   async destroy() {
+    // An agent still running (the bench was interrupted) goes first: it would keep its programs loaded.
+    for (const agent of this.agents) await agent.stop();
     for (const name of Object.values(this.names.ns)) await sh('ip', 'netns', 'del', name).catch(() => {});
     this.relay?.close();
     await this.api?.close();
