@@ -318,12 +318,12 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
       if (away > this.#sampledAway) self.sampledAwayEvents.inc({ plugin: PLUGIN }, Number(away - this.#sampledAway));
       this.#sampledAway = away;
     };
-    const stats = this.#requireObject('cpuBudget').map('rts_pp_stats');
     const lost = (): number => {
-      // Slot 0: ring buffer full; plus what the reader dropped because user space fell behind.
-      let kernel = 0;
-      for (const v of stats.lookupPerCpu(Buffer.alloc(4)) ?? []) kernel += Number(Buffer.from(v.buffer, v.byteOffset, 8).readBigUInt64LE(0));
-      return kernel + (this.#stream?.reader?.stats().dropped ?? 0);
+      // Ring buffer full plus what the reader dropped because user space fell behind, as readEvents counts them.
+      const stream = this.#stream;
+      if (!stream) return 0;
+      stream.account();
+      return stream.lost.kernel + stream.lost.reader;
     };
     this.defer(samplingHubOf(this.ctx.metrics).register({ name: PLUGIN, setRate: (n) => this.setSamplingRate(n), lost }));
     // Runs before the object closes (defers run last first), so the final count is not lost.
