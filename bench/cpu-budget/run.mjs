@@ -281,6 +281,8 @@ async function phase(budget) {
   const windows = [];
   let scrapes = [];
   const flooding = flood(SECONDS * 1000);
+  // Awaited after the windows; a failure meanwhile must not end the process before the namespaces are removed.
+  flooding.catch(() => {});
   const start = performance.now();
   let nextScrape = start + 1000;
   let nextWindow = start + WINDOW_S * 1000;
