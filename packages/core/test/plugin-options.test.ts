@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '../src/index.js';
+import { parsePluginOptions, PhrasedPluginOptionsError, PluginOptionsError, type PluginOptionProblem } from '../src/index.js';
 
 const schema = z.object({
   port: z
@@ -81,5 +81,18 @@ describe('parsePluginOptions', () => {
     expect(err).toBeInstanceOf(ColonOptionsError);
     expect(err.name).toBe('ColonOptionsError');
     expect(err.message).toBe('invalid dns options: plugins.dns.port: must be at least 1');
+  });
+
+  it('words problems `<key>: <rule> (got <value>)` with PhrasedPluginOptionsError, unknown keys as usual', () => {
+    class PhrasedError extends PhrasedPluginOptionsError {
+      override name = 'PhrasedError';
+    }
+    const err = thrown(() => parsePluginOptions('dns', schema, { port: 'x', names: [7] }, PhrasedError));
+    expect(err).toBeInstanceOf(PhrasedError);
+    expect(err.message).toBe(
+      'invalid dns options: plugins.dns.port: must be a number (got "x"); plugins.dns.names.0: must be a string (got 7)',
+    );
+    const unknown = thrown(() => parsePluginOptions('dns', schema.strict(), { prot: 1 }, PhrasedError));
+    expect(unknown.message).toMatch(/^invalid dns options: plugins\.dns: .*"prot".* \(allowed: port, names\)$/);
   });
 });

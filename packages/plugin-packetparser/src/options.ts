@@ -3,7 +3,7 @@
  * offending key and value.
  */
 import { isIP } from 'node:net';
-import { parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '@retina-ts/core';
+import { parsePluginOptions, PhrasedPluginOptionsError } from '@retina-ts/core';
 import { z } from 'zod';
 
 /**
@@ -63,13 +63,8 @@ export const packetParserOptionsSchema = z
 export type PacketParserOptions = z.infer<typeof packetParserOptionsSchema>;
 
 /** Thrown for invalid `plugins.packetparser` options. */
-export class PacketParserOptionsError extends PluginOptionsError {
+export class PacketParserOptionsError extends PhrasedPluginOptionsError {
   override name = 'PacketParserOptionsError';
-
-  /** `<key>: <rule> (got <value>)`, as this plugin has always worded it. */
-  protected override describe(p: PluginOptionProblem): string {
-    return p.allowed ? super.describe(p) : `${p.key}: ${p.rule} (got ${p.shown})`;
-  }
 }
 
 /** Validates raw options; the error lists every problem as `plugins.packetparser.<path>: <what is wrong>`. */

@@ -2,7 +2,7 @@
  * The plugin's own options (`plugins.tcpretrans` in the agent config), validated with messages that name the
  * offending key and value.
  */
-import { parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '@retina-ts/core';
+import { parsePluginOptions, PhrasedPluginOptionsError } from '@retina-ts/core';
 import { z } from 'zod';
 
 /** Default ring-buffer size: 256 KiB holds about 4,700 records between two reads. */
@@ -42,13 +42,8 @@ export const tcpRetransOptionsSchema = z
 export type TcpRetransOptions = z.infer<typeof tcpRetransOptionsSchema>;
 
 /** Thrown for invalid `plugins.tcpretrans` options. */
-export class TcpRetransOptionsError extends PluginOptionsError {
+export class TcpRetransOptionsError extends PhrasedPluginOptionsError {
   override name = 'TcpRetransOptionsError';
-
-  // The rules above are whole phrases, so they follow the key after a colon.
-  protected override describe(p: PluginOptionProblem): string {
-    return `${p.key}: ${p.rule} ${p.allowed ? `(allowed: ${p.allowed.join(', ')})` : `(got ${p.shown})`}`;
-  }
 }
 
 /** Validates raw options; the error lists every problem as `plugins.tcpretrans.<key>: <what is wrong>`. */

@@ -49,6 +49,18 @@ export class PluginOptionsError extends Error {
   }
 }
 
+/**
+ * The same error worded `<key>: <rule> (got <value>)`, for schemas whose rules are whole phrases
+ * (`'interface names have at most 15 characters'` rather than `'must be at most 15'`).
+ */
+export class PhrasedPluginOptionsError extends PluginOptionsError {
+  override name = 'PhrasedPluginOptionsError';
+
+  protected override describe(p: PluginOptionProblem): string {
+    return p.allowed ? super.describe(p) : `${p.key}: ${p.rule} (got ${p.shown})`;
+  }
+}
+
 /** A PluginOptionsError class (or subclass) that parsePluginOptions throws. */
 export type PluginOptionsErrorClass = new (
   plugin: string,
