@@ -8,9 +8,9 @@
 //   tcp   bulk TCP, iperf3 (Gbit/s received);
 //   conn  many short connections: connect, one request, one response, close (connrate.mjs; connections/s);
 //   udp   small-packet UDP, iperf3 -u -l 64 -b 0 (datagrams/s received).
-// Each round measures every workload without the agent, then with the agent at each aggregation level (the agent
-// is started for the level and stopped after it), so baseline and agent runs alternate under the same machine
-// load; the ratio (with / without) is shown as its range over rounds. With the agent: its CPU in cores over the
+// Each round measures every workload without the agent and with the agent at each aggregation level (the agent
+// is started for the level and stopped after it; odd rounds start without it, even rounds end without it), so
+// baseline and agent runs alternate under the same machine load; the ratio (with / without) is shown as its range over rounds. With the agent: its CPU in cores over the
 // measured window (/proc/<pid>/stat, all threads), its RSS, the events it read and the events lost
 // (lost_events_counter, every type and plugin).
 //
@@ -190,12 +190,19 @@ async function main() {
       `workloads ${workloads.join(', ')}; levels ${levels.join(', ')}; plugins ${plugins.join(', ')}; packetparser object ${args['packetparser-object'] ?? "(the plugin's)"}`,
   );
   for (let round = 1; round <= rounds; round++) {
-    for (const w of workloads) {
-      const rate = await runWorkload(w);
-      results.push({ round, workload: w, level: 'none', rate });
-      console.log(`round ${round} ${w} without agent: ${fmtRate(w, rate)}`);
-    }
-    for (const level of levels) {
+    // Odd rounds run without the agent first, even rounds last, so a machine whose load drifts during a round
+    // does not favour one side of the ratio.
+    const order = ['none', ...levels];
+    if (round % 2 === 0) order.reverse();
+    for (const level of order) {
+      if (level === 'none') {
+        for (const w of workloads) {
+          const rate = await runWorkload(w);
+          results.push({ round, workload: w, level, rate });
+          console.log(`round ${round} ${w} without agent: ${fmtRate(w, rate)}`);
+        }
+        continue;
+      }
       const agent = await cluster.startAgent(level, { plugins, object: args['packetparser-object'] });
       try {
         for (const w of workloads) {
