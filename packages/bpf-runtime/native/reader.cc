@@ -25,6 +25,8 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <uv.h>
 #include <sys/eventfd.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -822,11 +824,308 @@ class NativeReader : public Napi::ObjectWrap<NativeReader<kSource>> {
   bool started_ = false;
 };
 
+// NativeRingMap: the inline ring reader's native half. It maps a ring buffer map (the consumer page writable, the
+// producer page and the data pages read-only, the data pages twice in a row so a record that wraps around is
+// contiguous) and lends the three areas to JavaScript as external ArrayBuffers: the JS thread walks the records
+// and advances the consumer position itself, with no copy and no second thread. This side only says when to look:
+// a libuv poll on the map's descriptor (readable while the ring holds unread records; the kernel wakes it when a
+// record is committed to a consumer that had caught up) and, after a drain that found records, a timerfd one
+// interval later, so that under load the loop is woken once per interval instead of once per record.
+//
+// watch(drain): drain(errno) runs on the JS thread. errno 0: look at the ring; it returns 0 when the ring was
+// empty (wait for the kernel's wakeup), 1 when it took records (look again after the interval) and -1 when it
+// stopped at its per-turn bound with records left (look again on the next loop turn). A nonzero errno reports a
+// failed poll; the watch has stopped then.
+struct RingMapping {
+  void* consumer = nullptr;
+  void* data = nullptr;  // producer page, then the data pages twice
+  size_t pageBytes = 0;
+  size_t dataMapBytes = 0;
+  ~RingMapping() {
+    if (data != nullptr) munmap(data, dataMapBytes);
+    if (consumer != nullptr) munmap(consumer, pageBytes);
+  }
+};
+using RingMappingPtr = std::shared_ptr<RingMapping>;
+
+// Finalizer of an area's ArrayBuffer: the mapping goes when its last area and the reader are gone.
+void ReleaseArea(napi_env /*env*/, void* /*data*/, void* hint) { delete static_cast<RingMappingPtr*>(hint); }
+
+class NativeRingMap : public Napi::ObjectWrap<NativeRingMap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeRingMap",
+                       {
+                           InstanceMethod<&NativeRingMap::Areas>("areas"),
+                           InstanceMethod<&NativeRingMap::Watch>("watch"),
+                           InstanceMethod<&NativeRingMap::Close>("close"),
+                           InstanceMethod<&NativeRingMap::Ref>("ref"),
+                           InstanceMethod<&NativeRingMap::Unref>("unref"),
+                       });
+  }
+
+  // (map, intervalNs)
+  explicit NativeRingMap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRingMap>(info) {
+    Napi::Env env = info.Env();
+    MapRef map;
+    if (info.Length() < 1 || !ExtractMap(env, info[0], &map)) ThrowTypeError(env, "ring map needs an open NativeMap");
+    int64_t interval = ArgInt(info, 1, "intervalNs");
+    if (interval <= 0 || interval >= 1'000'000'000) ThrowTypeError(env, "intervalNs must be in (0, 1e9)");
+    intervalNs_ = static_cast<uint64_t>(interval);
+    mapName_ = map.name;
+    int r = Open(map.fd);
+    if (r < 0) {
+      Release();
+      ThrowBpfError(env, {-r, "map ring buffer", map.name, "", ""});
+    }
+  }
+
+  ~NativeRingMap() override { Release(); }
+
+ private:
+  int Open(int fd) {
+    mapFd_ = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (mapFd_ < 0) return -errno;
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(mapFd_, &info, &len) != 0) return -errno;
+    if (info.type != BPF_MAP_TYPE_RINGBUF) return -EINVAL;
+    ringBytes_ = info.max_entries;
+    mapping_ = std::make_shared<RingMapping>();
+    mapping_->pageBytes = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    void* consumer = mmap(nullptr, mapping_->pageBytes, PROT_READ | PROT_WRITE, MAP_SHARED, mapFd_, 0);
+    if (consumer == MAP_FAILED) return -errno;
+    mapping_->consumer = consumer;
+    // The kernel refuses write access beyond the consumer page: the data area is read-only to everyone but it.
+    mapping_->dataMapBytes = mapping_->pageBytes + 2 * ringBytes_;
+    void* data = mmap(nullptr, mapping_->dataMapBytes, PROT_READ, MAP_SHARED, mapFd_,
+                      static_cast<off_t>(mapping_->pageBytes));
+    if (data == MAP_FAILED) return -errno;
+    mapping_->data = data;
+    timerFd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (timerFd_ < 0) return -errno;
+    return 0;
+  }
+
+  // Closes descriptors and drops this object's hold on the mapping (areas lent to JavaScript keep theirs).
+  void Release() {
+    mapping_.reset();
+    if (timerFd_ >= 0) close(timerFd_);
+    if (mapFd_ >= 0) close(mapFd_);
+    timerFd_ = -1;
+    mapFd_ = -1;
+  }
+
+  Napi::ArrayBuffer Lend(Napi::Env env, void* at, size_t bytes) {
+    napi_value ab = nullptr;
+    auto* hold = new RingMappingPtr(mapping_);
+    napi_status st = napi_create_external_arraybuffer(env, at, bytes, ReleaseArea, hold, &ab);
+    if (st != napi_ok) {
+      delete hold;
+      ThrowBpfError(env, {ENOMEM, "lend ring buffer memory", mapName_, "", ""});
+    }
+    areaRefs_.push_back(Napi::Persistent(Napi::ArrayBuffer(env, ab)));
+    return Napi::ArrayBuffer(env, ab);
+  }
+
+  // areas(): { consumer, producer, data, ringBytes }. Once only.
+  Napi::Value Areas(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!mapping_ || !areaRefs_.empty()) ThrowTypeError(env, "areas() is available once, before close()");
+    Napi::Object o = Napi::Object::New(env);
+    auto* base = static_cast<uint8_t*>(mapping_->data);
+    o.Set("consumer", Lend(env, mapping_->consumer, mapping_->pageBytes));
+    o.Set("producer", Lend(env, base, mapping_->pageBytes));
+    o.Set("data", Lend(env, base + mapping_->pageBytes, 2 * ringBytes_));
+    o.Set("ringBytes", Napi::Number::New(env, static_cast<double>(ringBytes_)));
+    return o;
+  }
+
+  Napi::Value Watch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsFunction()) ThrowTypeError(env, "drain must be a function");
+    if (watching_ || !mapping_) ThrowTypeError(env, "watch() is available once, before close()");
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok) ThrowTypeError(env, "no event loop");
+    ring_ = new uv_poll_t();
+    timer_ = new uv_poll_t();
+    int r = uv_poll_init(loop, ring_, mapFd_);
+    if (r == 0) {
+      r = uv_poll_init(loop, timer_, timerFd_);
+      if (r != 0) {
+        CloseHandle(ring_);
+        delete timer_;
+      }
+    } else {
+      delete ring_;
+      delete timer_;
+    }
+    if (r != 0) {
+      ring_ = timer_ = nullptr;
+      ThrowBpfError(env, {-r, "poll ring buffer", mapName_, "", ""});
+    }
+    ring_->data = this;
+    timer_->data = this;
+    drain_ = Napi::Persistent(info[0].As<Napi::Function>());
+    context_ = std::make_unique<Napi::AsyncContext>(env, "retina-bpf ring buffer");
+    env_ = env;
+    watching_ = true;
+    // Held while watching: libuv calls back into this object.
+    Napi::ObjectWrap<NativeRingMap>::Ref();
+    napi_add_env_cleanup_hook(env, &NativeRingMap::CleanupHook, this);
+    if (!refed_) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(ring_));
+      uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+    }
+    WaitForRing();
+    return env.Undefined();
+  }
+
+  static void CleanupHook(void* arg) { static_cast<NativeRingMap*>(arg)->StopWatching(false); }
+
+  static void CloseHandle(uv_poll_t* h) {
+    uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+  }
+
+  void StopWatching(bool removeHook) {
+    if (!watching_) return;
+    watching_ = false;
+    if (removeHook) napi_remove_env_cleanup_hook(env_, &NativeRingMap::CleanupHook, this);
+    CloseHandle(ring_);
+    CloseHandle(timer_);
+    ring_ = timer_ = nullptr;
+    drain_.Reset();
+    // Stopped from inside drain(): the context is in use until the call returns.
+    if (!inDrain_) context_.reset();
+    Napi::ObjectWrap<NativeRingMap>::Unref();
+  }
+
+  void WaitForRing() {
+    uv_poll_stop(timer_);
+    int r = uv_poll_start(ring_, UV_READABLE, &NativeRingMap::OnRing);
+    if (r != 0) Fail(-r);
+  }
+
+  void WaitFor(uint64_t ns) {
+    uv_poll_stop(ring_);
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000u);
+    spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000u);
+    if (timerfd_settime(timerFd_, 0, &spec, nullptr) != 0) {
+      Fail(errno);
+      return;
+    }
+    int r = uv_poll_start(timer_, UV_READABLE, &NativeRingMap::OnTimer);
+    if (r != 0) Fail(-r);
+  }
+
+  static void OnRing(uv_poll_t* h, int status, int /*events*/) {
+    static_cast<NativeRingMap*>(h->data)->Wake(status);
+  }
+
+  static void OnTimer(uv_poll_t* h, int status, int /*events*/) {
+    auto* self = static_cast<NativeRingMap*>(h->data);
+    uint64_t expirations = 0;
+    ssize_t ignored = ::read(self->timerFd_, &expirations, sizeof(expirations));
+    (void)ignored;
+    self->Wake(status);
+  }
+
+  void Wake(int status) {
+    if (!watching_) return;
+    if (status < 0) {
+      Fail(-status);
+      return;
+    }
+    int result = CallDrain(0);
+    if (!watching_) return;  // drain stopped the reader
+    if (result == 0) WaitForRing();
+    else WaitFor(result < 0 ? 1 : intervalNs_);
+  }
+
+  // Stops watching and tells JavaScript why.
+  void Fail(int err) {
+    if (!watching_) return;
+    Napi::FunctionReference drain = Napi::Persistent(drain_.Value());
+    StopWatching(true);
+    Napi::HandleScope scope(env_);
+    try {
+      drain.Call({Napi::Number::New(env_, err)});
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env_, e.Value());
+    }
+  }
+
+  // Calls drain(errno) as a libuv callback must (a callback scope, so promise jobs and nextTick run after it); an
+  // exception becomes the process's uncaught exception, as it does for the threaded readers.
+  int CallDrain(int err) {
+    Napi::HandleScope scope(env_);
+    int result = 1;
+    inDrain_ = true;
+    try {
+      Napi::Value v = drain_.MakeCallback(Napi::Object::New(env_), {Napi::Number::New(env_, err)}, *context_);
+      result = v.IsNumber() ? v.As<Napi::Number>().Int32Value() : 0;
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env_, e.Value());
+    }
+    inDrain_ = false;
+    if (!watching_) context_.reset();
+    return result;
+  }
+
+  // close(): stops watching, detaches the areas (every view of them then reads as empty) and lets the mapping go.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    StopWatching(true);
+    for (auto& ref : areaRefs_) {
+      if (!ref.IsEmpty()) napi_detach_arraybuffer(info.Env(), ref.Value());
+      ref.Reset();
+    }
+    areaRefs_.clear();
+    Release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Ref(const Napi::CallbackInfo& info) {
+    refed_ = true;
+    if (watching_) {
+      uv_ref(reinterpret_cast<uv_handle_t*>(ring_));
+      uv_ref(reinterpret_cast<uv_handle_t*>(timer_));
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unref(const Napi::CallbackInfo& info) {
+    refed_ = false;
+    if (watching_) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(ring_));
+      uv_unref(reinterpret_cast<uv_handle_t*>(timer_));
+    }
+    return info.Env().Undefined();
+  }
+
+  std::string mapName_;
+  RingMappingPtr mapping_;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> areaRefs_;
+  size_t ringBytes_ = 0;
+  uint64_t intervalNs_ = 200'000;
+  int mapFd_ = -1;
+  int timerFd_ = -1;
+  uv_poll_t* ring_ = nullptr;
+  uv_poll_t* timer_ = nullptr;
+  Napi::FunctionReference drain_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+  napi_env env_ = nullptr;
+  bool watching_ = false;
+  bool inDrain_ = false;
+  bool refed_ = true;
+};
+
 }  // namespace
 
 void InitReader(Napi::Env env, Napi::Object exports, AddonData* /*data*/) {
   exports.Set("NativeRingBuffer", NativeReader<Source::kRing>::Define(env, "NativeRingBuffer"));
   exports.Set("NativePerfBuffer", NativeReader<Source::kPerf>::Define(env, "NativePerfBuffer"));
+  exports.Set("NativeRingMap", NativeRingMap::Define(env));
 }
 
 }  // namespace retina

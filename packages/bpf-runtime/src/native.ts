@@ -155,6 +155,22 @@ export interface NativeBatchReaderHandle {
   unref(): void;
 }
 
+/** A ring buffer map's memory lent to JavaScript (the inline ring reader). */
+export interface NativeRingMapHandle {
+  /** The consumer page (writable), the producer page and the data pages mapped twice (read-only). Once only. */
+  areas(): { consumer: ArrayBuffer; producer: ArrayBuffer; data: ArrayBuffer; ringBytes: number };
+  /**
+   * Calls drain(0) on the JS thread when the ring has records (or an interval after a drain that took some);
+   * drain returns 0 (ring empty), 1 (took records) or -1 (stopped at its bound, more to take). drain(errno) when
+   * polling failed (watching has stopped).
+   */
+  watch(drain: (errno: number) => number): void;
+  /** Stops watching and detaches the areas. Idempotent. */
+  close(): void;
+  ref(): void;
+  unref(): void;
+}
+
 export interface NativeSocketHandle {
   readonly fd: number;
   attachFilter(progFd: number): void;
@@ -236,6 +252,7 @@ export interface NativeAddon {
     pageCount: number,
     wakeupEvents: number,
   ) => NativeBatchReaderHandle;
+  NativeRingMap: new (map: NativeMapHandle, intervalNs: number) => NativeRingMapHandle;
   NativeSocket: new () => NativeSocketHandle;
   NativeBtf: new (path: string | null, base?: NativeBtfHandle) => NativeBtfHandle;
 }
