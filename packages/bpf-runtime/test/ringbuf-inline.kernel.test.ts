@@ -22,7 +22,10 @@ function load(): BpfObject {
 }
 
 /** An inline reader that checks every record's fields and collects sequence numbers. */
-function collect(o: BpfObject, maxBatch?: number): { reader: RingBufferReader; seqs: number[]; bad: string[] } {
+function collect(
+  o: BpfObject,
+  maxBatch?: number,
+): { reader: RingBufferReader; seqs: number[]; bad: string[] } {
   const seqs: number[] = [];
   const bad: string[] = [];
   const reader = new RingBufferReader(o.map('events'), {
@@ -30,7 +33,8 @@ function collect(o: BpfObject, maxBatch?: number): { reader: RingBufferReader; s
     ...(maxBatch === undefined ? {} : { maxBatch }),
     onBatch: (batch) =>
       Event.forEach(batch, (e) => {
-        if (e.cookie !== 0xc0ffee || e.kind !== 7 || e.pktLen !== 64) bad.push(JSON.stringify({ ...e, seq: 0 }));
+        if (e.cookie !== 0xc0ffee || e.kind !== 7 || e.pktLen !== 64)
+          bad.push(JSON.stringify({ ...e, seq: 0 }));
         seqs.push(Number(e.seq));
       }),
   });
@@ -54,7 +58,10 @@ describeKernel(
       const prog = o.program('tc_ringbuf');
       for (let done = 0; done < total; done += 5000) {
         prog.testRun(markedPacket(0xabcd0123), { repeat: 5000 });
-        await waitFor(() => seqs.length >= done + 5000, { description: `${done + 5000} records`, timeoutMs: 10_000 });
+        await waitFor(() => seqs.length >= done + 5000, {
+          description: `${done + 5000} records`,
+          timeoutMs: 10_000,
+        });
       }
       reader.stop();
       expect(bad).toEqual([]);
@@ -161,20 +168,28 @@ describeKernel(
 
     it('stop() is idempotent, a stopped reader cannot restart, and closing the object stops readers', () => {
       const o = load();
-      const reader = new RingBufferReader(o.map('events'), { mode: 'inline', onBatch: () => undefined }).start();
+      const reader = new RingBufferReader(o.map('events'), {
+        mode: 'inline',
+        onBatch: () => undefined,
+      }).start();
       expect(reader.running).toBe(true);
       reader.stop();
       reader.stop();
       expect(reader.running).toBe(false);
       expect(() => reader.start()).toThrow(/was stopped/);
 
-      const second = new RingBufferReader(o.map('events'), { mode: 'inline', onBatch: () => undefined }).start();
+      const second = new RingBufferReader(o.map('events'), {
+        mode: 'inline',
+        onBatch: () => undefined,
+      }).start();
       const map = o.map('events');
       o.close();
       obj = undefined;
       expect(second.running).toBe(false);
       // A reader on the closed map is refused with the map's state named.
-      expect(() => new RingBufferReader(map, { mode: 'inline', onBatch: () => undefined })).toThrow(/closed|open/);
+      expect(() => new RingBufferReader(map, { mode: 'inline', onBatch: () => undefined })).toThrow(
+        /closed|open/,
+      );
     });
 
     it('rejects bad options, naming them', () => {
@@ -183,10 +198,16 @@ describeKernel(
         () => new RingBufferReader(o.map('events'), { mode: 'fast' as never, onBatch: () => undefined }),
       ).toThrow(/mode must be 'thread' or 'inline', got fast/);
       expect(
-        () => new RingBufferReader(o.map('events'), { mode: 'inline', whenQueueFull: 'drop', onBatch: () => undefined }),
+        () =>
+          new RingBufferReader(o.map('events'), {
+            mode: 'inline',
+            whenQueueFull: 'drop',
+            onBatch: () => undefined,
+          }),
       ).toThrow(BpfError);
       expect(
-        () => new RingBufferReader(o.map('events'), { mode: 'inline', maxBatch: -1, onBatch: () => undefined }),
+        () =>
+          new RingBufferReader(o.map('events'), { mode: 'inline', maxBatch: -1, onBatch: () => undefined }),
       ).toThrow(/maxBatch must be a positive integer, got -1/);
       expect(() => new RingBufferReader(o.map('kv'), { mode: 'inline', onBatch: () => undefined })).toThrow(
         /needs a ringbuf map; 'kv' is hash/,
