@@ -48,3 +48,10 @@ export {
 export { waitFor, waitForAsync, type WaitOptions } from './wait.js';
 export { getOverUnixSocket, startForwarderIn, startLocalForwarder, type LocalForwarder } from './forward.js';
 export { packageBin } from './bins.js';
+export {
+  describeLayouts,
+  layoutCases,
+  type LayoutCase,
+  type LayoutChecker,
+  type LayoutShape,
+} from './layouts.js';
