@@ -130,4 +130,3 @@ export {
 } from './build-tool.js';
 export { libbpfVersion, trimNativeHeap } from './version.js';
 export { bundledObjectCandidates, bundledObjectPath } from './bundled.js';
-export { monotonicToEpochOffsetNs } from './clock.js';

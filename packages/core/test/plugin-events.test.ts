@@ -214,6 +214,9 @@ describe('readEvents', () => {
 
   it('keeps fractions of a millisecond in the offset', () => {
     expect(epochOffsetNs({ epochMs: () => 1000.25, monotonicNs: () => 1n })).toBe(1_000_250_000n - 1n);
+    // 1.7e18 ns is past 2^53: the whole milliseconds must not go through a double.
+    const clock = { epochMs: () => 1_700_000_000_123.25, monotonicNs: () => 5_000_000_000n };
+    expect(epochOffsetNs(clock)).toBe(1_700_000_000_123_250_000n - 5_000_000_000n);
   });
 });
 

@@ -32,17 +32,9 @@ const world = vi.hoisted(() => ({
 }));
 
 vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
-  // Address formatting, struct layouts, object lookup, the clock offset and BTF reading (of the files the tests
-  // write) are real.
-  const {
-    formatIpv4,
-    formatIpv6,
-    defineStruct,
-    bundledObjectCandidates,
-    monotonicToEpochOffsetNs,
-    kernelEnums,
-    moduleEnums,
-  } = await importOriginal<typeof BpfRuntime>();
+  // Address formatting, struct layouts, object lookup and BTF reading (of the files the tests write) are real.
+  const { formatIpv4, formatIpv6, defineStruct, bundledObjectCandidates, kernelEnums, moduleEnums } =
+    await importOriginal<typeof BpfRuntime>();
   class FakeMap {
     constructor(readonly name: string) {}
     *keys(): IterableIterator<Buffer> {
@@ -135,7 +127,6 @@ vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
     formatIpv6,
     defineStruct,
     bundledObjectCandidates,
-    monotonicToEpochOffsetNs,
     kernelEnums,
     moduleEnums,
   };

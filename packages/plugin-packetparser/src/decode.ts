@@ -277,12 +277,9 @@ export function tcpFlagsOf(bits: number): TcpFlags {
 /** Options of eventToFlow(). */
 export interface FlowOptions {
   nodeName: string;
-  /** Added to the event's monotonic time to get epoch nanoseconds (see monotonicToEpochOffsetNs). */
+  /** Added to the event's monotonic time to get epoch nanoseconds (readEvents' `clock.epochOffsetNs`). */
   epochOffsetNs: bigint;
 }
-
-/** Wall clock minus CLOCK_MONOTONIC in ns (bpf-runtime's, re-exported for this package's API). */
-export { monotonicToEpochOffsetNs } from '@retina-ts/bpf-runtime';
 
 /**
  * Builds the flow record of one event: verdict FORWARDED, L3_L4, trace event type with the observation point's

@@ -35,7 +35,6 @@ export {
   decodeBatch,
   decodeEvent,
   eventToFlow,
-  monotonicToEpochOffsetNs,
   tcpFlagsOf,
   type ConnectionTotals,
   type EventBatch,

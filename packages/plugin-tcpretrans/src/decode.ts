@@ -193,13 +193,10 @@ export function tcpFlagsFromBits(bits: number): TcpFlags {
   return flags;
 }
 
-/** Wall clock minus CLOCK_MONOTONIC in ns (bpf-runtime's, re-exported for this package's API). */
-export { monotonicToEpochOffsetNs } from '@retina-ts/bpf-runtime';
-
 /** Options of `retransFlow`. */
 export interface RetransFlowOptions {
   nodeName: string;
-  /** From `monotonicToEpochOffsetNs`. */
+  /** Added to the event's monotonic time to get epoch nanoseconds (readEvents' `clock.epochOffsetNs`). */
   epochOffsetNs: bigint;
 }
 

@@ -16,7 +16,6 @@ export {
   aggregateRetransEvents,
   decodeRetransBatch,
   decodeRetransEvent,
-  monotonicToEpochOffsetNs,
   retransFlow,
   sumRetransStats,
   tcpFlagsFromBits,

@@ -7,7 +7,6 @@ import {
   aggregateRetransEvents,
   decodeRetransBatch,
   decodeRetransEvent,
-  monotonicToEpochOffsetNs,
   retransFlow,
   sumRetransStats,
   tcpFlagsFromBits,
@@ -193,13 +192,6 @@ describe('retransFlow', () => {
     const flow = retransFlow({ last: decodeRetransEvent(v6()), count: 5 }, { nodeName: 'n', epochOffsetNs: 0n });
     expect(flow.ip?.ipVersion).toBe(IpVersion.IPv6);
     expect(flow.extensions).toEqual({ packets: 5 });
-  });
-});
-
-describe('monotonicToEpochOffsetNs', () => {
-  it('is the difference between the wall clock and the monotonic clock in nanoseconds', () => {
-    expect(monotonicToEpochOffsetNs(1_700_000_000_123, 5_000_000_000n)).toBe(1_700_000_000_123_000_000n - 5_000_000_000n);
-    expect(monotonicToEpochOffsetNs(1_700_000_000_123.25, 0n)).toBe(1_700_000_000_123_250_000n);
   });
 });
 
