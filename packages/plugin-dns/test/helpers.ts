@@ -23,41 +23,68 @@ export async function series(metrics: MetricsModule, name: string): Promise<Map<
   );
 }
 
-/** The value of one series (0 when absent). */
-export async function value(
+type Sample = { labels: Record<string, string | number>; value: number; metricName?: string };
+
+/** The first sample of family `name` that `match` accepts, given its sample name (histograms have several). */
+async function findSample(
   metrics: MetricsModule,
   name: string,
-  labels: Record<string, string>,
+  match: (sampleName: string, labels: Sample['labels']) => boolean,
 ): Promise<number> {
   const metric = metrics.registry.getSingleMetric(name);
   if (!metric) throw new Error(`metric ${name} is not registered`);
   const data = await metric.get();
-  const want = Object.entries(labels);
-  const hit = data.values.find(
-    (v) =>
-      ((v as { metricName?: string }).metricName ?? name) === name &&
-      Object.keys(v.labels).length === want.length &&
-      want.every(([k, x]) => String(v.labels[k]) === x),
-  );
+  const hit = (data.values as Sample[]).find((v) => match(v.metricName ?? name, v.labels));
   return hit?.value ?? 0;
 }
 
+/** The value of one series (0 when absent). */
+export function value(metrics: MetricsModule, name: string, labels: Record<string, string>): Promise<number> {
+  const want = Object.entries(labels);
+  return findSample(
+    metrics,
+    name,
+    (sample, have) =>
+      sample === name &&
+      Object.keys(have).length === want.length &&
+      want.every(([k, x]) => String(have[k]) === x),
+  );
+}
+
 /** Sample count of a histogram series (0 when absent). */
-export async function histogramCount(
+export function histogramCount(
   metrics: MetricsModule,
   name: string,
   labels: Record<string, string>,
 ): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  if (!metric) throw new Error(`metric ${name} is not registered`);
-  const data = await metric.get();
   const want = Object.entries(labels);
-  const hit = data.values.find(
-    (v) =>
-      (v as { metricName?: string }).metricName === `${name}_count` &&
-      want.every(([k, x]) => String(v.labels[k]) === x),
+  return findSample(
+    metrics,
+    name,
+    (sample, have) => sample === `${name}_count` && want.every(([k, x]) => String(have[k]) === x),
   );
-  return hit?.value ?? 0;
+}
+
+/** The request count of `query` asked as `type`. */
+export function requestCount(metrics: MetricsModule, type: string, query: string): Promise<number> {
+  return value(metrics, REQUESTS, { query_type: type, query });
+}
+
+/** The response count of `query` asked as `type`, answered with `rcode` and exactly `answers` (label order). */
+export function responseCount(
+  metrics: MetricsModule,
+  type: string,
+  query: string,
+  rcode: string,
+  answers: readonly string[] = [],
+): Promise<number> {
+  return value(metrics, RESPONSES, {
+    query_type: type,
+    query,
+    return_code: rcode,
+    response: answers.join(','),
+    num_response: String(answers.length),
+  });
 }
 
 /** A plugin context for `dns` built from the real core pieces, with logs and flows captured. */

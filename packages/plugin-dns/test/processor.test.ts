@@ -21,8 +21,9 @@ import {
   REQUESTS,
   RESPONSES,
   histogramCount,
+  requestCount,
+  responseCount,
   series,
-  value,
 } from './helpers.js';
 
 const OPTIONS: DnsProcessorOptions = {
@@ -131,25 +132,17 @@ describe('DnsEventProcessor', () => {
         }),
       );
     processor.processBatch(batch(records));
-    expect(await value(metrics, REQUESTS, { query_type: 'A', query: 'same.example' })).toBe(7);
-    expect(
-      await value(metrics, RESPONSES, {
-        query_type: 'A',
-        query: 'same.example',
-        return_code: 'NOERROR',
-        response: '192.0.2.1',
-        num_response: '1',
-      }),
-    ).toBe(7);
+    expect(await requestCount(metrics, 'A', 'same.example')).toBe(7);
+    expect(await responseCount(metrics, 'A', 'same.example', 'NOERROR', ['192.0.2.1'])).toBe(7);
   });
 
   it('publishes counts on flush, once per batch', async () => {
     const { metrics, processor } = setup();
     const [q] = exchange('late.example', 'A', [], { id: 1, at: 1n, after: 1n });
     processor.processRecord(q as Buffer, 0, (q as Buffer).length);
-    expect(await value(metrics, REQUESTS, { query_type: 'A', query: 'late.example' })).toBe(0);
+    expect(await requestCount(metrics, 'A', 'late.example')).toBe(0);
     processor.flush();
-    expect(await value(metrics, REQUESTS, { query_type: 'A', query: 'late.example' })).toBe(1);
+    expect(await requestCount(metrics, 'A', 'late.example')).toBe(1);
   });
 
   it('observes the latency of each matched response, by query type and return code', async () => {
@@ -263,7 +256,7 @@ describe('DnsEventProcessor', () => {
     processor.processBatch(batch(exchange('x.example', 'A', [], { id: 1, at: 1n, after: 1n })));
     expect(flows).toHaveLength(0);
     expect(processor.stats().flowsEmitted).toBe(0);
-    expect(await value(metrics, REQUESTS, { query_type: 'A', query: 'x.example' })).toBe(1);
+    expect(await requestCount(metrics, 'A', 'x.example')).toBe(1);
   });
 
   it('folds query names beyond the cap into "other"', async () => {
@@ -318,7 +311,7 @@ describe('DnsEventProcessor', () => {
   it('writes the trailing dot when asked', async () => {
     const { metrics, processor } = setup({ queryTrailingDot: true });
     processor.processBatch(batch([record(query('dot.example'))]));
-    expect(await value(metrics, REQUESTS, { query_type: 'A', query: 'dot.example.' })).toBe(1);
+    expect(await requestCount(metrics, 'A', 'dot.example.')).toBe(1);
   });
 
   it('counts undecodable records by reason, exposes every reason from the start, and goes on', async () => {
@@ -343,7 +336,7 @@ describe('DnsEventProcessor', () => {
     expect(errors.get(`${PARSE_ERRORS}{reason=record}`)).toBe(1);
     expect(errors.get(`${PARSE_ERRORS}{reason=question}`)).toBe(1);
     expect(errors.get(`${PARSE_ERRORS}{reason=truncated}`)).toBe(1);
-    expect(await value(metrics, REQUESTS, { query_type: 'A', query: 'ok.example' })).toBe(1);
+    expect(await requestCount(metrics, 'A', 'ok.example')).toBe(1);
     expect(processor.stats().parseErrors).toEqual({
       record: 1,
       header: 0,
