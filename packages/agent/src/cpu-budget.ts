@@ -17,12 +17,22 @@ export function startCpuBudget(parts: { config: AgentConfig; metrics: MetricsMod
     budgetCores: config.cpuBudget,
     hub,
     metrics,
-    // Rate changes are rare once settled; each is worth a line.
-    onChange: (c) =>
-      logger.info(
-        { from: c.from, to: c.to, usageCores: Number(c.usageCores.toFixed(3)), budgetCores: c.budgetCores },
+    // Once settled the rate changes at most by one step a second (between two neighbours at small rates); each
+    // change is worth a debug line, and info while it is far from where it was.
+    onChange: (c) => {
+      const big = c.lostEvents > 0 || Math.max(c.from, c.to) >= 1.5 * Math.min(c.from, c.to);
+      logger[big ? 'info' : 'debug'](
+        {
+          from: c.from,
+          to: c.to,
+          usageCores: Number(c.usageCores.toFixed(3)),
+          budgetCores: c.budgetCores,
+          ...(c.arrivalsPerSecond === undefined ? {} : { arrivalsPerSecond: Math.round(c.arrivalsPerSecond) }),
+          ...(c.lostEvents > 0 ? { lostEvents: c.lostEvents } : {}),
+        },
         'sampling rate changed to keep the CPU budget',
-      ),
+      );
+    },
   });
   controller.start();
   logger.info({ budgetCores: config.cpuBudget }, 'CPU budget on: kernel events are sampled when the agent is over it');

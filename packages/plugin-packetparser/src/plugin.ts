@@ -325,7 +325,18 @@ export class PacketParserPlugin extends PluginBase<PacketParserOptions> {
       stream.account();
       return stream.lost.kernel + stream.lost.reader;
     };
-    this.defer(samplingHubOf(this.ctx.metrics).register({ name: PLUGIN, setRate: (n) => this.setSamplingRate(n), lost }));
+    const counts = (): { arrived: number; reported: number } => {
+      // Arrived: read by user space, kept out by sampling, or lost (as last accounted); the controller uses them to
+      // tell the traffic from its cost.
+      const reported = this.#parsed;
+      const obj = this.#obj;
+      const away = obj && !obj.closed ? Number(this.#readSampledAway(obj)) : 0;
+      const lostSoFar = this.#stream ? this.#stream.lost.kernel + this.#stream.lost.reader : 0;
+      return { arrived: reported + away + lostSoFar, reported };
+    };
+    this.defer(
+      samplingHubOf(this.ctx.metrics).register({ name: PLUGIN, setRate: (n) => this.setSamplingRate(n), lost, counts }),
+    );
     // Runs before the object closes (defers run last first), so the final count is not lost.
     this.defer(report);
     this.every(this.ctx.config.metricsIntervalMs, report);

@@ -153,6 +153,10 @@ describeKernel(
       expect((await h.metrics.expose()).body).not.toMatch(/^controlplane_networkobservability_lost_events_counter\{.*\} [1-9]/m);
       // Two hooks per packet: a's host end (ingress) and b's host end (egress).
       expect(reported.length + away).toBe(sent * 2);
+      // What the budget controller reads: events arrived are those read plus those sampling kept out.
+      const counts = hub.counts();
+      expect(counts?.reported).toBe(h.plugin.parsedRecords);
+      expect((counts?.arrived ?? 0) - (counts?.reported ?? 0)).toBe(away);
       // One in four, give or take: far from none and far from all.
       expect(reported.length).toBeGreaterThan(sent * 2 * 0.15);
       expect(reported.length).toBeLessThan(sent * 2 * 0.35);

@@ -1,41 +1,51 @@
 /**
- * CpuBudgetController: keeps the agent's CPU near `cpuBudget` by changing how many kernel events are reported
- * (one in N, see SamplingHub). Every interval it measures the process's CPU (all threads) and:
+ * CpuBudgetController: keeps the agent's CPU at `cpuBudget` by changing how many kernel events are reported (one in
+ * N, see SamplingHub).
  *
- * - over the budget (more than `overBand` above it): raises N in proportion to the excess, so a flood is met in a
- *   step or two (at most ×`maxStep` per step);
- * - well under it (below `underBand` for `underTicks` intervals in a row): lowers N in proportion, at most halving
- *   it per step, so reporting comes back gently;
- * - in between: holds N.
+ * The agent's CPU is close to `fixed + perEvent × reported`, and `reported ≈ arrived / N`. Every interval (1 s) the
+ * controller measures its CPU and the samplers' counts (events arrived, events reported), estimates `fixed` by a
+ * least-squares fit of CPU against reported events with exponential forgetting (a few seconds of memory; the fit is
+ * only trusted when the reported rate varied enough to tell the two parts apart), takes `perEvent` from this
+ * interval, and computes the rate N* that puts the CPU on the budget for the arrivals it sees now. It then moves N
+ * towards N* in log space: the whole way when usage is far off (a flood starting, traffic stopping), part of the way
+ * (`gain`) near the budget so that one noisy second does not swing the rate, and not at all inside a small dead band.
+ * A step is a model step, not a fixed factor, so it neither ratchets nor hunts. Lowering is limited to ÷`maxDown`
+ * per interval so that a short lull in a flood costs at most that factor when the flood resumes.
  *
- * Events lost (the samplers' `lost()`: ring buffer full, reader behind) mean the agent is not keeping up even within
- * its budget (other processes may take the CPU it was promised): N at least doubles then, and does not come back
- * below that rate for `lossHoldMs`, so a rate that lost events is not tried again at once.
+ * Between intervals (`tick()` may be called more often, see `fastMs`) only the arrivals are read: when they predict
+ * a CPU far above the budget (a flood starting) N is raised at once, before a whole second of it reaches user space.
  *
- * CPU is roughly a fixed part plus a part proportional to the events reported (rate/N): scaling N by usage/target
- * undershoots the change a fixed part needs, so the controller approaches the target from one side instead of
- * jumping across it. The interval after a change is not judged, since its CPU mixes the old rate and the new one.
+ * Without counts (no sampler counts) the arrivals are taken as steady and the same step works on the measured CPU
+ * alone. Events lost (the samplers' `lost()`: ring buffer full, reader behind) mean the agent is not keeping up even
+ * within its budget: N at least doubles then and does not come back below that rate for `lossHoldMs`.
  */
 import type { MetricsModule } from '../metrics/module.js';
-import { MAX_SAMPLING_RATE, type SamplingHub } from './sampling.js';
+import { MAX_SAMPLING_RATE, type SamplerCounts, type SamplingHub } from './sampling.js';
 
 /** Tuning of the controller; the defaults suit a 1 s interval. */
 export interface CpuBudgetTuning {
   /** Measurement and decision interval in ms (default 1000). */
   intervalMs?: number;
-  /** Usage the controller steers to, as a fraction of the budget (default 0.92). */
+  /** How often the timer looks at the arrivals between decisions, in ms (default 250; ≥ intervalMs: never). */
+  fastMs?: number;
+  /** Usage the controller steers to, as a fraction of the budget (default 1). */
   target?: number;
-  /** Above `budget × overBand` N rises (default 1.02). */
-  overBand?: number;
-  /** Below `budget × underBand` for `underTicks` intervals N falls (defaults 0.8 and 2). */
-  underBand?: number;
-  underTicks?: number;
-  /** Largest factor N rises by in one step (default 16). */
+  /** Fraction of the way to the modelled rate taken per interval near the target (default 0.6). */
+  gain?: number;
+  /** Usage within `target × (1 ± deadBand)` holds the rate (default 0.03). */
+  deadBand?: number;
+  /** Usage this far off (a factor, default 1.3) takes the whole modelled step. */
+  farFactor?: number;
+  /** Largest factor N rises by in one interval (default 1024). */
   maxStep?: number;
+  /** Largest factor N falls by in one interval (default 4). */
+  maxDown?: number;
   /** Largest N (default MAX_SAMPLING_RATE). */
   maxRate?: number;
   /** After events were lost at rate N, N stays above it this long (default 30 s). */
   lossHoldMs?: number;
+  /** CPU seconds per reported event assumed before any was measured (default 4 µs). */
+  perEventPrior?: number;
 }
 
 export interface CpuBudgetOptions extends CpuBudgetTuning {
@@ -49,6 +59,8 @@ export interface CpuBudgetOptions extends CpuBudgetTuning {
   now?: () => number;
   /** Events lost so far, cumulative (default: the hub's `lost()`). */
   lostEvents?: () => number;
+  /** Events arrived and reported so far, cumulative (default: the hub's `counts()`). */
+  eventCounts?: () => SamplerCounts | undefined;
   /** Receives the current rate and usage as metrics. */
   metrics?: MetricsModule;
   /** Told of every rate change (e.g. to log it). */
@@ -59,11 +71,13 @@ export interface CpuBudgetOptions extends CpuBudgetTuning {
 export interface RateChange {
   from: number;
   to: number;
-  /** The usage (cores) that led to it. */
+  /** The usage (cores) that led to it (the last measured one for a change between intervals). */
   usageCores: number;
   budgetCores: number;
   /** Events lost in the interval that led to it (0 when usage alone decided). */
   lostEvents: number;
+  /** Events arriving per second as last measured (undefined without counts). */
+  arrivalsPerSecond?: number;
 }
 
 const processCpuSeconds = (): number => {
@@ -71,6 +85,38 @@ const processCpuSeconds = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
+
+/** Exponentially weighted least squares of usage against reported events per second. */
+class FixedCostFit {
+  #s0 = 0;
+  #sx = 0;
+  #sxx = 0;
+  #sy = 0;
+  #sxy = 0;
+  constructor(private readonly keep: number) {}
+
+  add(x: number, y: number): void {
+    const k = this.keep;
+    this.#s0 = this.#s0 * k + 1;
+    this.#sx = this.#sx * k + x;
+    this.#sxx = this.#sxx * k + x * x;
+    this.#sy = this.#sy * k + y;
+    this.#sxy = this.#sxy * k + x * y;
+  }
+
+  /** The intercept (fixed cost), or undefined while x has not varied enough to separate it from the slope. */
+  intercept(): number | undefined {
+    if (this.#s0 < 2) return undefined;
+    const mx = this.#sx / this.#s0;
+    const varX = this.#sxx / this.#s0 - mx * mx;
+    // A spread under 20% of the mean: the line through the points is mostly noise.
+    if (!(varX > 0) || Math.sqrt(varX) < 0.2 * mx) return undefined;
+    const my = this.#sy / this.#s0;
+    const slope = (this.#sxy / this.#s0 - mx * my) / varX;
+    if (!(slope > 0)) return undefined;
+    return my - slope * mx;
+  }
+}
 
 /** Keeps the process within a CPU budget by sampling kernel events. */
 export class CpuBudgetController {
@@ -81,22 +127,36 @@ export class CpuBudgetController {
   readonly #metrics: MetricsModule | undefined;
   readonly #onChange: ((change: RateChange) => void) | undefined;
   readonly #intervalMs: number;
-  readonly #target: number;
-  readonly #over: number;
-  readonly #under: number;
-  readonly #underTicks: number;
+  readonly #fastMs: number;
+  readonly #goal: number;
+  readonly #gain: number;
+  readonly #deadBand: number;
+  readonly #far: number;
   readonly #maxStep: number;
+  readonly #maxDown: number;
   readonly #maxRate: number;
   readonly #lostEvents: () => number;
+  readonly #counts: () => SamplerCounts | undefined;
   readonly #lossHoldMs: number;
-  #lastLost = 0;
+  readonly #fit = new FixedCostFit(0.8);
+  #fixed = 0;
+  #perEvent: number;
+  #perEventMeasured = false;
   #lossFloor = 1;
   #lossFloorUntil = 0;
+  // At the last decision.
   #lastCpu = 0;
   #lastNow = 0;
+  #lastLost = 0;
+  #lastReported = 0;
+  #lastArrived = 0;
+  // At the last look at the arrivals (a decision or a fast check).
+  #peekNow = 0;
+  #peekArrived = 0;
+  #arrivals: number | undefined;
   #usage = 0;
-  #belowFor = 0;
-  #settling = false;
+  /** CPU-seconds the integer rates chosen so far add over the real rates the model asked for (see #step). */
+  #roundingDebt = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: CpuBudgetOptions) {
@@ -110,17 +170,19 @@ export class CpuBudgetController {
     this.#metrics = options.metrics;
     this.#onChange = options.onChange;
     this.#intervalMs = options.intervalMs ?? 1000;
-    this.#target = options.target ?? 0.92;
-    this.#over = options.overBand ?? 1.02;
-    this.#under = options.underBand ?? 0.8;
-    this.#underTicks = options.underTicks ?? 2;
-    this.#maxStep = options.maxStep ?? 16;
+    this.#fastMs = Math.min(options.fastMs ?? 250, this.#intervalMs);
+    this.#goal = options.budgetCores * (options.target ?? 1);
+    this.#gain = options.gain ?? 0.6;
+    this.#deadBand = options.deadBand ?? 0.03;
+    this.#far = options.farFactor ?? 1.3;
+    this.#maxStep = options.maxStep ?? 1024;
+    this.#maxDown = options.maxDown ?? 4;
     this.#maxRate = Math.min(options.maxRate ?? MAX_SAMPLING_RATE, MAX_SAMPLING_RATE);
     this.#lostEvents = options.lostEvents ?? (() => this.#hub.lost());
+    this.#counts = options.eventCounts ?? (() => this.#hub.counts());
     this.#lossHoldMs = options.lossHoldMs ?? 30_000;
-    this.#lastCpu = this.#cpuSeconds();
-    this.#lastNow = this.#now();
-    this.#lastLost = this.#lostEvents();
+    this.#perEvent = options.perEventPrior ?? 4e-6;
+    this.#mark();
   }
 
   /** The CPU (cores) measured over the last interval. */
@@ -133,14 +195,17 @@ export class CpuBudgetController {
     return this.#hub.rate;
   }
 
-  /** Measures and decides every interval until `stop()`. */
+  /** The current estimates: the fixed cost (cores) and the cost of one reported event (CPU seconds). */
+  get model(): { fixedCores: number; perEventSeconds: number } {
+    return { fixedCores: this.#fixed, perEventSeconds: this.#perEvent };
+  }
+
+  /** Measures and decides until `stop()`: looks at the arrivals every `fastMs`, decides every `intervalMs`. */
   start(): void {
     if (this.#timer) return;
     this.#metrics?.self.cpuBudgetCores.set(this.budgetCores);
-    this.#lastCpu = this.#cpuSeconds();
-    this.#lastNow = this.#now();
-    this.#lastLost = this.#lostEvents();
-    this.#timer = setInterval(() => this.tick(), this.#intervalMs);
+    this.#mark();
+    this.#timer = setInterval(() => this.tick(), this.#fastMs);
     // The budget must not keep a stopping process alive.
     this.#timer.unref();
   }
@@ -152,67 +217,158 @@ export class CpuBudgetController {
     this.#hub.setRate(1);
   }
 
-  /** One interval: measures the CPU since the previous call and adjusts N. Returns the rate now in effect. */
+  /**
+   * Called every `fastMs`: once `intervalMs` has passed since the last decision, measures the CPU since then and
+   * adjusts N; before that, only raises N when the arrivals predict a flood. Returns the rate now in effect.
+   */
   tick(): number {
-    const cpu = this.#cpuSeconds();
     const now = this.#now();
+    // A timer a little early still makes the decision of its interval.
+    if (now - this.#lastNow >= this.#intervalMs * 0.9 || !(now > this.#lastNow)) return this.#decide(now);
+    this.#peek(now);
+    return this.#hub.rate;
+  }
+
+  #mark(): void {
+    this.#lastCpu = this.#cpuSeconds();
+    this.#lastNow = this.#now();
+    this.#lastLost = this.#lostEvents();
+    const c = this.#counts();
+    this.#lastArrived = c?.arrived ?? 0;
+    this.#lastReported = c?.reported ?? 0;
+    this.#peekNow = this.#lastNow;
+    this.#peekArrived = this.#lastArrived;
+  }
+
+  /** Between decisions: a flood that would take far more than the budget is met now. */
+  #peek(now: number): void {
+    const c = this.#counts();
+    if (!c) return;
+    const dt = (now - this.#peekNow) / 1000;
+    const arrived = Math.max(0, c.arrived - this.#peekArrived);
+    this.#peekNow = now;
+    this.#peekArrived = c.arrived;
+    if (!(dt > 0)) return;
+    const arrivals = arrived / dt;
+    const n = this.#hub.rate;
+    const predicted = this.#fixed + (this.#perEvent * arrivals) / n;
+    if (predicted <= this.budgetCores * 1.5) return;
+    const wanted = Math.ceil(this.#rateFor(arrivals));
+    this.#apply(Math.min(wanted, n * this.#maxStep), { usage: this.#usage, lost: 0, arrivals });
+  }
+
+  #decide(now: number): number {
+    const cpu = this.#cpuSeconds();
     const lostTotal = this.#lostEvents();
+    const counts = this.#counts();
     const elapsed = (now - this.#lastNow) / 1000;
     const used = cpu - this.#lastCpu;
     // A counter that went back (a plugin restarted) counts from its new value.
     const lost = Math.max(0, lostTotal - this.#lastLost);
+    const reported = counts ? Math.max(0, counts.reported - this.#lastReported) : 0;
+    const sincePeek = (now - this.#peekNow) / 1000;
+    // The freshest arrival rate: since the last fast check when there was one in this interval.
+    const recentArrived = counts ? Math.max(0, counts.arrived - this.#peekArrived) : 0;
+    const intervalArrived = counts ? Math.max(0, counts.arrived - this.#lastArrived) : 0;
     this.#lastCpu = cpu;
     this.#lastNow = now;
     this.#lastLost = lostTotal;
+    this.#lastArrived = counts?.arrived ?? 0;
+    this.#lastReported = counts?.reported ?? 0;
+    this.#peekNow = now;
+    this.#peekArrived = this.#lastArrived;
     // A stalled clock or a CPU reading that went backwards says nothing about usage.
     if (!(elapsed > 0) || !(used >= 0)) return this.#hub.rate;
     const usage = used / elapsed;
     this.#usage = usage;
     this.#metrics?.self.cpuUsageCores.set(usage);
-    // Losses are acted on even in the settling interval: they only grow while the rate is too low.
-    if (this.#settling && lost === 0) {
-      this.#settling = false;
-      return this.#hub.rate;
+    const n = this.#hub.rate;
+
+    // Without counts, arrivals are one unit per second, steady, and reported ones 1/N of it.
+    const arrivals = counts ? (sincePeek > 0 ? recentArrived / sincePeek : intervalArrived / elapsed) : 1;
+    const reportedRate = counts ? reported / elapsed : 1 / n;
+    this.#arrivals = counts ? arrivals : undefined;
+    this.#learn(reportedRate, usage);
+
+    let next: number;
+    if (lost > 0) {
+      // N at least doubles; the model may ask for more.
+      next = Math.min(this.#maxRate, Math.max(n * 2, Math.ceil(this.#rateFor(arrivals))));
+      this.#lossFloor = next;
+      this.#lossFloorUntil = now + this.#lossHoldMs;
+    } else {
+      next = this.#step(n, usage, arrivals);
     }
-    this.#settling = false;
-    const next = lost > 0 ? this.#onLoss(usage, now) : this.#decide(usage, now);
-    if (next !== this.#hub.rate) {
-      const from = this.#hub.rate;
-      this.#hub.setRate(next);
-      this.#settling = true;
-      this.#onChange?.({ from, to: next, usageCores: usage, budgetCores: this.budgetCores, lostEvents: lost });
-    }
+    this.#apply(next, { usage, lost, arrivals: this.#arrivals });
     return this.#hub.rate;
   }
 
-  #onLoss(usage: number, now: number): number {
-    this.#belowFor = 0;
-    const n = this.#hub.rate;
-    const byUsage = Math.ceil((n * usage) / (this.budgetCores * this.#target));
-    const next = Math.min(this.#maxRate, Math.max(n * 2, Math.min(byUsage, n * this.#maxStep)));
-    this.#lossFloor = next;
-    this.#lossFloorUntil = now + this.#lossHoldMs;
-    return next;
+  /** Updates the fixed and per-event cost estimates from one interval's usage and reported events per second. */
+  #learn(reportedRate: number, usage: number): void {
+    this.#fit.add(reportedRate, usage);
+    const fixed = this.#fit.intercept();
+    // A fixed part near the budget would make every step huge; one under it only slows convergence a little.
+    if (fixed !== undefined) this.#fixed = Math.min(Math.max(0, fixed), 0.5 * this.#goal);
+    if (reportedRate > 0) {
+      const perEvent = (usage - this.#fixed) / reportedRate;
+      if (perEvent > 0) {
+        this.#perEvent = perEvent;
+        this.#perEventMeasured = true;
+      }
+    }
   }
 
-  #decide(usage: number, now: number): number {
-    const n = this.#hub.rate;
-    const budget = this.budgetCores;
-    const goal = budget * this.#target;
-    if (usage > budget * this.#over) {
-      this.#belowFor = 0;
-      const wanted = Math.ceil((n * usage) / goal);
-      return Math.min(this.#maxRate, Math.max(n + 1, Math.min(wanted, n * this.#maxStep)));
-    }
-    if (usage < budget * this.#under && n > 1) {
-      this.#belowFor++;
-      if (this.#belowFor < this.#underTicks) return n;
-      this.#belowFor = 0;
-      const wanted = Math.floor((n * usage) / goal);
-      const floor = now < this.#lossFloorUntil ? this.#lossFloor : 1;
-      return Math.max(floor, Math.ceil(n / 2), Math.min(wanted, n - 1));
-    }
-    this.#belowFor = 0;
-    return n;
+  /** The (real) rate that puts the modelled usage on the target for `arrivals` events per second. */
+  #rateFor(arrivals: number): number {
+    const variable = this.#goal - this.#fixed;
+    if (!(arrivals > 0)) return 1;
+    return Math.max(1, (this.#perEvent * arrivals) / variable);
+  }
+
+  #predicted(rate: number, arrivals: number): number {
+    return this.#fixed + (this.#perEvent * arrivals) / rate;
+  }
+
+  #step(n: number, usage: number, arrivals: number): number {
+    const off = usage / this.#goal;
+    if (Math.abs(off - 1) <= this.#deadBand) return n;
+    // Under the target at N = 1 there is nothing to give back.
+    if (off < 1 && n === 1) return 1;
+    // Not yet measured: the prior alone does not justify a model step; the measured ratio does.
+    const wanted = this.#perEventMeasured ? this.#rateFor(arrivals) : n * off;
+    const far = off > this.#far || off < 1 / this.#far;
+    const gain = far ? 1 : this.#gain;
+    let x = Math.exp(Math.log(n) + gain * (Math.log(wanted) - Math.log(n)));
+    x = Math.min(x, n * this.#maxStep);
+    x = Math.max(x, n / this.#maxDown, 1);
+    if (far) this.#roundingDebt = 0;
+    const lo = Math.max(1, Math.floor(x));
+    const hi = Math.ceil(x);
+    if (lo >= hi) return lo;
+    // N is an integer: at small N the two around x can be 20% apart in CPU. Alternating between them so that the
+    // modelled CPU they add or save sums to about zero puts the average on x instead of on either side of it.
+    const exact = this.#predicted(x, arrivals);
+    const errLo = this.#predicted(lo, arrivals) - exact;
+    const errHi = this.#predicted(hi, arrivals) - exact;
+    const pickLo = Math.abs(this.#roundingDebt + errLo) <= Math.abs(this.#roundingDebt + errHi);
+    this.#roundingDebt = Math.max(-this.#goal, Math.min(this.#goal, this.#roundingDebt + (pickLo ? errLo : errHi)));
+    return pickLo ? lo : hi;
+  }
+
+  #apply(rate: number, why: { usage: number; lost: number; arrivals: number | undefined }): void {
+    const now = this.#now();
+    const floor = now < this.#lossFloorUntil ? this.#lossFloor : 1;
+    const next = Math.min(this.#maxRate, Math.max(floor, 1, Math.round(rate)));
+    const from = this.#hub.rate;
+    if (next === from) return;
+    this.#hub.setRate(next);
+    this.#onChange?.({
+      from,
+      to: next,
+      usageCores: why.usage,
+      budgetCores: this.budgetCores,
+      lostEvents: why.lost,
+      ...(why.arrivals === undefined ? {} : { arrivalsPerSecond: why.arrivals }),
+    });
   }
 }

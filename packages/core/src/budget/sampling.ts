@@ -18,6 +18,17 @@ export interface Sampler {
    * is not keeping up even within its budget (e.g. when other processes take the CPU it was promised).
    */
   lost?(): number;
+  /**
+   * Events counted so far, cumulative: `arrived` reached the kernel hook (reported, sampled away or lost alike),
+   * `reported` were handed to user space. They let the budget controller see the traffic itself, not only its cost.
+   */
+  counts?(): SamplerCounts;
+}
+
+/** Cumulative event counts of a sampler (see `Sampler.counts`). */
+export interface SamplerCounts {
+  arrived: number;
+  reported: number;
 }
 
 /** Receives an error a sampler threw while applying a rate. */
@@ -52,6 +63,26 @@ export class SamplingHub {
     for (const s of this.#samplers) {
       try {
         total += s.lost?.() ?? 0;
+      } catch (err) {
+        this.#onError(err, s);
+      }
+    }
+    return total;
+  }
+
+  /**
+   * The samplers' counts summed (a sampler that throws counts nothing), or undefined when none of them counts: the
+   * controller then knows only the CPU.
+   */
+  counts(): SamplerCounts | undefined {
+    let total: SamplerCounts | undefined;
+    for (const s of this.#samplers) {
+      if (!s.counts) continue;
+      total ??= { arrived: 0, reported: 0 };
+      try {
+        const c = s.counts();
+        total.arrived += c.arrived;
+        total.reported += c.reported;
       } catch (err) {
         this.#onError(err, s);
       }
