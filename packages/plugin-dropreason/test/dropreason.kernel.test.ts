@@ -103,33 +103,27 @@ async function countWhenAtLeast(
 
 const isUdpTo = (port: number) => (f: Flow) => f.l4?.udp?.destinationPort === port;
 
+/** Flow records on, one per drop (no folding). */
+const EACH_DROP_A_RECORD = { flowEvents: true, eventIntervalMs: 0 };
+
 describeKernel(
   'dropreason in the kernel',
   () => {
     let pair: NetnsPair;
 
+    /** A plugin on tp_btf counting the receiver's namespace, with `options` on top. */
+    const watchReceiver = (options: Record<string, unknown> = {}): Promise<Harness> =>
+      startPlugin({ hook: 'tp_btf', netnsInode: pair.receiverInode, ...options });
+
+    /** Sends `count` datagrams of PAYLOAD bytes from the sender to the receiver's `port` (dropped by iptables). */
+    const sendUdp = (count: number, port = DROP_PORT, sourcePort?: number): void =>
+      sendFrom(pair.sender, { to: pair.receiverIp, udp: [{ port, count, payload: PAYLOAD }], sourcePort });
+
     beforeAll(() => {
       pair = createNetnsPair();
-      pair.receiver.exec('iptables', [
-        '-A',
-        'INPUT',
-        '-p',
-        'udp',
-        '--dport',
-        String(DROP_PORT),
-        '-j',
-        'DROP',
-      ]);
-      pair.receiver.exec('iptables', [
-        '-A',
-        'INPUT',
-        '-p',
-        'udp',
-        '--dport',
-        String(SENTINEL_PORT),
-        '-j',
-        'DROP',
-      ]);
+      for (const port of [DROP_PORT, SENTINEL_PORT]) {
+        pair.receiver.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(port), '-j', 'DROP']);
+      }
     });
 
     afterEach(async () => {
@@ -141,18 +135,10 @@ describeKernel(
     });
 
     it('counts an iptables DROP as IPTABLE_RULE_DROP ingress, exactly N packets and N × length bytes (tp_btf)', async () => {
-      const h = await startPlugin({
-        hook: 'tp_btf',
-        netnsInode: pair.receiverInode,
-        flowEvents: true,
-        eventIntervalMs: 0,
-      });
+      const h = await watchReceiver(EACH_DROP_A_RECORD);
       expect(h.plugin.hook).toBe('tp_btf');
       const N = 25;
-      sendFrom(pair.sender, {
-        to: pair.receiverIp,
-        udp: [{ port: DROP_PORT, count: N, payload: PAYLOAD }],
-      });
+      sendUdp(N);
 
       expect(await countWhenAtLeast(h, 'IPTABLE_RULE_DROP', 'ingress', N)).toBe(N);
       expect(await series(h.metrics, 'dropBytes', 'IPTABLE_RULE_DROP', 'ingress')).toBe(N * IP_LEN);
@@ -176,12 +162,7 @@ describeKernel(
     });
 
     it('shows a UDP datagram and a TCP SYN to closed ports as NO_SOCKET, with their own flows', async () => {
-      const h = await startPlugin({
-        hook: 'tp_btf',
-        netnsInode: pair.receiverInode,
-        flowEvents: true,
-        eventIntervalMs: 0,
-      });
+      const h = await watchReceiver(EACH_DROP_A_RECORD);
       sendFrom(pair.sender, {
         to: pair.receiverIp,
         udp: [{ port: 9998, count: 1, payload: 10 }],
@@ -201,13 +182,7 @@ describeKernel(
     });
 
     it('with reasonNames: retina, labels an iptables drop IPTABLE_RULE_DROP and a closed port UNKNOWN_DROP', async () => {
-      const h = await startPlugin({
-        hook: 'tp_btf',
-        netnsInode: pair.receiverInode,
-        flowEvents: true,
-        eventIntervalMs: 0,
-        reasonNames: 'retina',
-      });
+      const h = await watchReceiver({ ...EACH_DROP_A_RECORD, reasonNames: 'retina' });
       sendFrom(pair.sender, {
         to: pair.receiverIp,
         udp: [
@@ -228,10 +203,7 @@ describeKernel(
       const h = await startPlugin({ hook: 'tp_btf', netnsInode: pair.senderInode });
       pair.sender.exec('iptables', ['-A', 'OUTPUT', '-p', 'udp', '--dport', '9996', '-j', 'DROP']);
       try {
-        sendFrom(pair.sender, {
-          to: pair.receiverIp,
-          udp: [{ port: 9996, count: 4, payload: PAYLOAD }],
-        });
+        sendUdp(4, 9996);
         expect(await countWhenAtLeast(h, 'IPTABLE_RULE_DROP', 'egress', 4)).toBe(4);
         expect(await series(h.metrics, 'dropBytes', 'IPTABLE_RULE_DROP', 'egress')).toBe(4 * IP_LEN);
         expect(await series(h.metrics, 'dropCount', 'IPTABLE_RULE_DROP', 'ingress')).toBe(0);
@@ -247,10 +219,7 @@ describeKernel(
         const h = await startPlugin({ hook: 'tracepoint', netnsInode: pair.receiverInode });
         expect(h.plugin.hook).toBe('tracepoint');
         const N = 12;
-        sendFrom(pair.sender, {
-          to: pair.receiverIp,
-          udp: [{ port: DROP_PORT, count: N, payload: PAYLOAD }],
-        });
+        sendUdp(N);
         expect(await countWhenAtLeast(h, 'IPTABLE_RULE_DROP', 'ingress', N)).toBe(N);
         expect(await series(h.metrics, 'dropBytes', 'IPTABLE_RULE_DROP', 'ingress')).toBe(N * IP_LEN);
         await h.stop();
@@ -266,22 +235,10 @@ describeKernel(
     });
 
     it('folds repeated drops of one flow into its next record', async () => {
-      const h = await startPlugin({
-        hook: 'tp_btf',
-        netnsInode: pair.receiverInode,
-        flowEvents: true,
-        eventIntervalMs: 600_000,
-      });
-      sendFrom(pair.sender, {
-        to: pair.receiverIp,
-        udp: [{ port: DROP_PORT, count: 5, payload: PAYLOAD }],
-        sourcePort: FOLD_SOURCE_PORT,
-      });
+      const h = await watchReceiver({ flowEvents: true, eventIntervalMs: 600_000 });
+      sendUdp(5, DROP_PORT, FOLD_SOURCE_PORT);
       // The sentinel is another flow; the ring buffer is FIFO, so once its record is here every earlier one is too.
-      sendFrom(pair.sender, {
-        to: pair.receiverIp,
-        udp: [{ port: SENTINEL_PORT, count: 1, payload: PAYLOAD }],
-      });
+      sendUdp(1, SENTINEL_PORT);
       expect(await countWhenAtLeast(h, 'IPTABLE_RULE_DROP', 'ingress', 6)).toBe(6);
       expect(await waitUntil(() => h.flows.some(isUdpTo(SENTINEL_PORT)))).toBe(true);
       const first = h.flows.filter(isUdpTo(DROP_PORT));
@@ -301,11 +258,7 @@ describeKernel(
         rewound++;
       }
       expect(rewound).toBe(1);
-      sendFrom(pair.sender, {
-        to: pair.receiverIp,
-        udp: [{ port: DROP_PORT, count: 1, payload: PAYLOAD }],
-        sourcePort: FOLD_SOURCE_PORT,
-      });
+      sendUdp(1, DROP_PORT, FOLD_SOURCE_PORT);
       expect(await waitUntil(() => h.flows.filter(isUdpTo(DROP_PORT)).length >= 2)).toBe(true);
       expect(h.flows.filter(isUdpTo(DROP_PORT))[1]!.extensions).toMatchObject({
         packets: 5,
@@ -316,18 +269,9 @@ describeKernel(
     });
 
     it('caps records per CPU per second and counts the rest as lost', async () => {
-      const h = await startPlugin({
-        hook: 'tp_btf',
-        netnsInode: pair.receiverInode,
-        flowEvents: true,
-        eventIntervalMs: 0,
-        eventsPerCpuPerSecond: 1,
-      });
+      const h = await watchReceiver({ ...EACH_DROP_A_RECORD, eventsPerCpuPerSecond: 1 });
       const N = 10;
-      sendFrom(pair.sender, {
-        to: pair.receiverIp,
-        udp: [{ port: DROP_PORT, count: N, payload: PAYLOAD }],
-      });
+      sendUdp(N);
       expect(await countWhenAtLeast(h, 'IPTABLE_RULE_DROP', 'ingress', N)).toBe(N);
       // Every drop is either a record or a counted loss, never both, never neither.
       let delivered = 0;
@@ -344,7 +288,7 @@ describeKernel(
     });
 
     it('leaves no program loaded after stop', async () => {
-      const h = await startPlugin({ hook: 'tp_btf', netnsInode: pair.receiverInode, flowEvents: true });
+      const h = await watchReceiver({ flowEvents: true });
       const ours = programIds('rts_dr_');
       expect(ours.length).toBeGreaterThanOrEqual(1);
       await h.stop();
@@ -375,11 +319,8 @@ describeKernel(
     });
 
     it('exposes the metrics under Retina names', async () => {
-      const h = await startPlugin({ hook: 'tp_btf', netnsInode: pair.receiverInode });
-      sendFrom(pair.sender, {
-        to: pair.receiverIp,
-        udp: [{ port: DROP_PORT, count: 3, payload: PAYLOAD }],
-      });
+      const h = await watchReceiver();
+      sendUdp(3);
       expect(await countWhenAtLeast(h, 'IPTABLE_RULE_DROP', 'ingress', 3)).toBe(3);
       const { body } = await h.metrics.expose();
       expect(body).toContain(
