@@ -107,6 +107,35 @@ describeKernel(
       veth = createVethPair({ ns: a, peerNs: b, addresses: { local: `${A}/24`, peer: `${B}/24` } });
     });
 
+    /**
+     * retina-capture in `a` on the veth pair, named `name`, writing in `<root>/work-<name>` and storing its tarball
+     * in `<root>/base/<name>`; `args` add to that.
+     */
+    const capture = (name: string, args: string[]): Workload =>
+      startWorkload(a, [
+        '--name', name,
+        '--interfaces', veth.name,
+        '--host-path', name,
+        '--host-path-base-dir', join(root, 'base'),
+        '--work-dir', join(root, `work-${name}`),
+        ...args,
+      ]);
+
+    /** The directory tcpdump of capture `name` writes in while it runs. */
+    const liveDir = async (name: string): Promise<string> => {
+      const work = join(root, `work-${name}`);
+      return join(work, (await readdir(work))[0]!);
+    };
+
+    /** The tarballs capture `name` stored. */
+    const stored = (name: string): Promise<string[]> => readdir(join(root, 'base', name));
+
+    /** The one tarball capture `name` stored, extracted: its directory. */
+    const extracted = async (name: string): Promise<string> => {
+      const [tarball] = await stored(name);
+      return extractTarball(join(root, 'base', name, tarball!), await mkdtemp(join(root, `x-${name}-`)));
+    };
+
     afterAll(async () => {
       veth?.destroy();
       a?.destroy();
@@ -115,16 +144,10 @@ describeKernel(
     });
 
     it('captures exactly the packets the include filter selects, with metadata, into the host path', async () => {
-      const base = join(root, 'base');
-      const w = startWorkload(a, [
-        '--name', 'kt',
+      const w = capture('kt', [
         '--node-name', 'node-a',
         '--duration', '10m',
         '--include-filter', `${B}:5001`,
-        '--interfaces', veth.name,
-        '--host-path', 'out',
-        '--host-path-base-dir', base,
-        '--work-dir', join(root, 'work1'),
         // Packets reach the file as they arrive, so the test can see them before stopping the capture.
         '--immediate-mode',
         '--packet-buffered',
@@ -135,7 +158,7 @@ describeKernel(
       sendUdp(a, { address: B, port: 5003, count: 3, payload: 'reverse' });
       sendUdp(b, { address: A, port: 5001, count: 5, payload: 'selected' });
       // The selected packets were sent last: once all five are in the live file, everything before them was seen.
-      const live = join(root, 'work1', (await readdir(join(root, 'work1')))[0]!);
+      const live = await liveDir('kt');
       await waitFor(() => {
         const pcap = readdirSync(live).find((f) => f.endsWith('.pcap'));
         return pcap !== undefined && readPcap(join(live, pcap)).length >= 5;
@@ -145,11 +168,11 @@ describeKernel(
       const done = await w.waitFor('capture finished');
       expect(done.stoppedBy).toBe('signal');
 
-      const stored = await readdir(join(base, 'out'));
-      expect(stored).toHaveLength(1);
-      expect(stored[0]).toMatch(/^kt-node-a-\d{14}UTC\.tar\.gz$/);
-      const dir = await extractTarball(join(base, 'out', stored[0]!), await mkdtemp(join(root, 'x1-')));
-      const name = stored[0]!.replace(/\.tar\.gz$/, '');
+      const tarballs = await stored('kt');
+      expect(tarballs).toHaveLength(1);
+      expect(tarballs[0]).toMatch(/^kt-node-a-\d{14}UTC\.tar\.gz$/);
+      const dir = await extracted('kt');
+      const name = tarballs[0]!.replace(/\.tar\.gz$/, '');
       const files = (await readdir(dir)).sort();
       expect(files).toEqual(
         [
@@ -171,63 +194,44 @@ describeKernel(
       expect(await readFile(join(dir, 'ip-resources.txt'), 'utf8')).toContain(A);
       expect(await readFile(join(dir, 'proc-net', 'dev'), 'utf8')).toContain(veth.name);
       // Stored on its output, so the work directory is empty again.
-      expect(await readdir(join(root, 'work1'))).toEqual([]);
+      expect(await readdir(join(root, 'work-kt'))).toEqual([]);
     });
 
     it('stops by itself at the duration', async () => {
-      const w = startWorkload(a, [
-        '--name', 'dur',
-        '--duration', '2s',
-        '--include-metadata=false',
-        '--interfaces', veth.name,
-        '--host-path', 'dur',
-        '--host-path-base-dir', join(root, 'base'),
-        '--work-dir', join(root, 'work2'),
-      ]);
+      const w = capture('dur', ['--duration', '2s', '--include-metadata=false']);
       expect(await w.exited).toBe(0);
       expect((await w.waitFor('capture finished')).stoppedBy).toBe('duration');
     });
 
     it('stops by itself once the file passes --max-size', async () => {
-      const w = startWorkload(a, [
-        '--name', 'size',
+      const w = capture('size', [
         '--duration', '10m',
         '--max-size', '1',
         '--include-metadata=false',
-        '--interfaces', veth.name,
         '--include-filter', '5004',
-        '--host-path', 'size',
-        '--host-path-base-dir', join(root, 'base'),
-        '--work-dir', join(root, 'work3'),
         '--packet-buffered',
       ]);
       await w.waitFor('capture started');
       sendUdp(b, { address: A, port: 5004, count: 1500, payload: 'x'.repeat(1200) });
       expect(await w.exited).toBe(0);
       expect((await w.waitFor('capture finished')).stoppedBy).toBe('max-size');
-      const [tarball] = await readdir(join(root, 'base', 'size'));
-      const dir = await extractTarball(join(root, 'base', 'size', tarball!), await mkdtemp(join(root, 'x3-')));
+      const dir = await extracted('size');
       const pcap = (await readdir(dir)).find((f) => f.endsWith('.pcap'))!;
       expect((await stat(join(dir, pcap))).size).toBeGreaterThan(1024 * 1024);
     });
 
     it('rotates over --file-count files of --max-size each', async () => {
-      const w = startWorkload(a, [
-        '--name', 'rot',
+      const w = capture('rot', [
         '--duration', '10m',
         '--max-size', '1',
         '--file-count', '2',
         '--include-metadata=false',
-        '--interfaces', veth.name,
         '--include-filter', '5005',
-        '--host-path', 'rot',
-        '--host-path-base-dir', join(root, 'base'),
-        '--work-dir', join(root, 'work4'),
         '--immediate-mode',
       ]);
       await w.waitFor('capture started');
       sendUdp(b, { address: A, port: 5005, count: 2600, payload: 'y'.repeat(1200) });
-      const live = join(root, 'work4', (await readdir(join(root, 'work4')))[0]!);
+      const live = await liveDir('rot');
       // Over 3 MB were sent: tcpdump has rotated once both files exist (or after wrapping back to the first).
       await waitFor(() => readdirSync(live).filter((f) => /\.pcap\d$/.test(f)).length === 2, {
         timeoutMs: 30_000,
@@ -236,8 +240,7 @@ describeKernel(
       });
       w.child.kill('SIGTERM');
       expect(await w.exited).toBe(0);
-      const [tarball] = await readdir(join(root, 'base', 'rot'));
-      const dir = await extractTarball(join(root, 'base', 'rot', tarball!), await mkdtemp(join(root, 'x4-')));
+      const dir = await extracted('rot');
       const pcaps = (await readdir(dir)).filter((f) => /\.pcap\d$/.test(f)).sort();
       expect(pcaps.map((f) => f.slice(-6))).toEqual(['.pcap0', '.pcap1']);
       for (const p of pcaps) {
