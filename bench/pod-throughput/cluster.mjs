@@ -239,14 +239,18 @@ export class Cluster {
 
 /** Totals of one /metrics exposition that the bench reports. */
 export function totals(text) {
-  const t = { parsed: 0, lost: 0, forward: 0 };
+  const t = { parsed: 0, lost: 0, forward: 0, lostBy: {} };
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0];
     if (name === 'controlplane_networkobservability_parsed_packets_counter') t.parsed += value;
-    else if (name === 'controlplane_networkobservability_lost_events_counter') t.lost += value;
-    else if (name === 'networkobservability_adv_forward_count') t.forward += value;
+    else if (name === 'controlplane_networkobservability_lost_events_counter') {
+      t.lost += value;
+      // By where and whose: `<type>/<reason>`, e.g. kernel/packetparser (ring full) or buffered_channel/flowbus.
+      const key = `${/type="([^"]*)"/.exec(line)?.[1]}/${/reason="([^"]*)"/.exec(line)?.[1]}`;
+      t.lostBy[key] = (t.lostBy[key] ?? 0) + value;
+    } else if (name === 'networkobservability_adv_forward_count') t.forward += value;
   }
   return t;
 }
@@ -316,8 +320,8 @@ export class Agent {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_NAME: node, KUBECONFIG: path.join(cluster.work, 'kubeconfig') },
     });
-    let stderr = '';
-    this.child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    this.stderr = '';
+    this.child.stderr.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
     this.exited = new Promise((resolve) =>
       this.child.on('exit', (code, signal) => resolve({ code, signal })),
     );
@@ -341,7 +345,7 @@ export class Agent {
         }
       });
       void this.exited.then(({ code }) =>
-        reject(new Error(`the agent exited (${code}) before serving /metrics: ${stderr}`)),
+        reject(new Error(`the agent exited (${code}) before serving /metrics: ${this.stderr}`)),
       );
       setTimeout(() => reject(new Error('the agent did not serve /metrics within 30 s')), 30_000).unref();
     });
@@ -352,9 +356,22 @@ export class Agent {
   async #ready() {
     const deadline = Date.now() + 60_000;
     const until = async (what, fn) => {
+      const exited = () =>
+        this.child.exitCode !== null || this.child.signalCode !== null
+          ? new Error(
+              `the agent exited (${this.child.exitCode ?? this.child.signalCode}) while waiting for ${what}: ${this.stderr}`,
+            )
+          : undefined;
       for (;;) {
-        if (await fn()) return;
-        if (this.child.exitCode !== null) throw new Error(`the agent exited while waiting for ${what}`);
+        let done;
+        try {
+          done = await fn();
+        } catch (err) {
+          throw exited() ?? err;
+        }
+        if (done) return;
+        const gone = exited();
+        if (gone) throw gone;
         if (Date.now() > deadline)
           throw new Error(`timed out waiting for ${what}; agent log:\n${this.recent.join('\n')}`);
         await sleep(200);

@@ -160,7 +160,12 @@ async function withAgent(agent, name) {
   const rss = agent.rssMiB();
   await sleep(1200); // one metrics interval: the kernel's lost count is collected
   const after = await agent.totals();
-  return { rate, cores, rss, events: after.parsed - before.parsed, lost: after.lost - before.lost };
+  const lostBy = Object.fromEntries(
+    Object.entries(after.lostBy)
+      .map(([k, v]) => [k, v - (before.lostBy[k] ?? 0)])
+      .filter(([, v]) => v > 0),
+  );
+  return { rate, cores, rss, events: after.parsed - before.parsed, lost: after.lost - before.lost, lostBy };
 }
 
 /** Per-program BPF statistics of the agent: id → { name, runs, ns }. */
@@ -210,7 +215,12 @@ async function main() {
           results.push({ round, workload: w, level, ...r });
           console.log(
             `round ${round} ${w} agent ${level}: ${fmtRate(w, r.rate)}, agent ${r.cores.toFixed(2)} cores, ` +
-              `RSS ${r.rss.toFixed(0)} MiB, ${r.events} events, ${r.lost} lost`,
+              `RSS ${r.rss.toFixed(0)} MiB, ${r.events} events, ${r.lost} lost` +
+              (r.lost > 0
+                ? ` (${Object.entries(r.lostBy)
+                    .map(([k, v]) => `${k} ${v}`)
+                    .join(', ')})`
+                : ''),
           );
         }
       } finally {
