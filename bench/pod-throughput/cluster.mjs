@@ -367,6 +367,8 @@ export class Agent {
         try {
           done = await fn();
         } catch (err) {
+          // A request that failed because the agent died: its exit is reported a moment later.
+          await Promise.race([this.exited, sleep(1000)]);
           throw exited() ?? err;
         }
         if (done) return;
