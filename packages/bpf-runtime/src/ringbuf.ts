@@ -41,6 +41,19 @@ const BUSY_BIT = 0x80000000 | 0;
 const DISCARD_BIT = 0x40000000;
 const LENGTH_MASK = 0x3fffffff;
 const HEADER_BYTES = 8;
+// Slots of InlineRing's #pos and #counts.
+const CONS = 0;
+const AT = 1;
+const IN_FLIGHT = 2;
+const BUSY = 3;
+const BYTES_WALKED = 4;
+const POS_SLOTS = 5;
+const RECORDS = 0;
+const BATCHES = 1;
+const BYTES = 2;
+const ERROR = 3;
+// Whether plain loads already have acquire semantics (see InlineRing).
+const LOADS_ORDERED = process.arch === 'x64' || process.arch === 'ia32';
 
 // The longest an inline reader waits, after a drain that took records, before it looks again: records that
 // arrive meanwhile wake nobody (the kernel wakes a reader only once it has caught up), so under load the loop
@@ -59,9 +72,11 @@ class InlineRing implements NativeBatchReaderHandle {
   readonly #maxBatch: number;
   readonly #turnRecords: number;
   readonly #ringBytes: number;
-  // Atomics on these views: Atomics.load/store are sequentially consistent (acquire/release on the positions and
-  // on each length word, which the kernel writes with release semantics once the record is complete), and they
-  // keep the JIT from moving a record's reads before its length word's.
+  // The positions go through Atomics (sequentially consistent: acquire on the producer's, release on ours, once
+  // per batch). A record's length word, which the kernel writes with release semantics once the record is
+  // complete, needs acquire semantics so its data is not read before it: on x86 every load already has them
+  // (loads are not reordered with loads) and V8 keeps typed-array loads in program order, so a plain load is
+  // used there (Atomics.load is a call in V8, about 25 ns per record); elsewhere Atomics.load.
   readonly #consumer: BigUint64Array;
   readonly #producer: BigUint64Array;
   readonly #headers: Int32Array;
@@ -71,25 +86,15 @@ class InlineRing implements NativeBatchReaderHandle {
   readonly #buffer: Buffer;
   #callback: NativeBatchCallback | undefined;
   #closed = false;
-  /** The consumer position (bytes since the ring was created; exact as a double below 2^53). */
-  #cons: number;
-  /** #cons modulo the ring's size: where the next record's header is in the data area. */
-  #at: number;
-  /** The position the batch inside onBatch ends at, published by close() if onBatch stops the reader. */
-  #inFlight = -1;
-  /** The batch handed to onBatch now (see RingBufferReader.makeBatch). */
-  batch: RecordBatch | undefined;
-  readonly #stats: NativeReaderStats = {
-    records: 0,
-    batches: 0,
-    dropped: 0,
-    bytes: 0,
-    read: 0,
-    lost: 0,
-    copied: 0,
-    error: 0,
-  };
-
+  // The drain's numbers live in a Float64Array rather than in fields: a field that held small integers and then a
+  // larger one changes representation, which throws away the drain's optimized code (and with it most of its speed)
+  // for the rest of a run.
+  /** CONS: the consumer position (bytes since the ring was created; exact as a double below 2^53); AT: that modulo
+   * the ring's size, where the next header is; IN_FLIGHT: where the batch inside onBatch ends, or -1; BUSY and
+   * BYTES_WALKED: walkRing's other results. */
+  readonly #pos = new Float64Array(POS_SLOTS);
+  /** RECORDS, BATCHES, BYTES, ERROR. */
+  readonly #counts = new Float64Array(4);
   constructor(map: BpfMap, maxBatch: number) {
     this.#ring = new (native().NativeRingMap)(map.handle, InlineRing.intervalNs(map.maxEntries));
     const areas = this.#ring.areas();
@@ -105,8 +110,20 @@ class InlineRing implements NativeBatchReaderHandle {
     this.#buffer = Buffer.from(areas.data);
     this.#offsets = new Uint32Array(maxBatch);
     this.#lengths = new Uint32Array(maxBatch);
-    this.#cons = Number(Atomics.load(this.#consumer, 0));
-    this.#at = this.#cons % ringBytes;
+    const cons = Number(Atomics.load(this.#consumer, 0));
+    this.#pos[CONS] = cons;
+    this.#pos[AT] = cons % ringBytes;
+    this.#pos[IN_FLIGHT] = -1;
+  }
+
+  /** The batch of `count` records handed to onBatch now (see RingBufferReader.makeBatch). */
+  batch(count: number): RecordBatch {
+    return {
+      count,
+      buffer: this.#buffer,
+      offsets: this.#offsets.subarray(0, count),
+      lengths: this.#lengths.subarray(0, count),
+    };
   }
 
   /** The wakeup interval for a ring of `ringBytes` (a quarter of the time it takes to fill at 1 GB/s). */
@@ -115,6 +132,7 @@ class InlineRing implements NativeBatchReaderHandle {
   }
 
   start(onBatch: NativeBatchCallback): void {
+    warmWalk();
     this.#callback = onBatch;
     this.#ring.watch((errno) => this.#drain(errno));
   }
@@ -123,14 +141,25 @@ class InlineRing implements NativeBatchReaderHandle {
     if (this.#closed) return;
     this.#closed = true;
     // Stopped from inside onBatch: that batch was delivered, so its space is freed.
-    if (this.#inFlight >= 0) Atomics.store(this.#consumer, 0, BigInt(this.#inFlight));
+    const inFlight = this.#pos[IN_FLIGHT]!;
+    if (inFlight >= 0) Atomics.store(this.#consumer, 0, BigInt(inFlight));
     this.#ring.close();
     this.#callback = undefined;
-    this.batch = undefined;
   }
 
   stats(): NativeReaderStats {
-    return { ...this.#stats };
+    const c = this.#counts;
+    const records = c[RECORDS]!;
+    return {
+      records,
+      batches: c[BATCHES]!,
+      dropped: 0,
+      bytes: c[BYTES]!,
+      read: records,
+      lost: 0,
+      copied: 0,
+      error: c[ERROR]!,
+    };
   }
 
   recycle(): void {
@@ -149,78 +178,122 @@ class InlineRing implements NativeBatchReaderHandle {
   #drain(errno: number): number {
     const callback = this.#callback;
     if (callback === undefined) return 0;
+    const counts = this.#counts;
+    const pos = this.#pos;
     if (errno !== 0) {
-      this.#stats.error = errno;
+      counts[ERROR] = errno;
       callback(null, errno, 0, 0);
       return 0;
     }
-    const headers = this.#headers;
-    const offsets = this.#offsets;
-    const lengths = this.#lengths;
-    const ringBytes = this.#ringBytes;
-    const maxBatch = this.#maxBatch;
-    const stats = this.#stats;
-    let cons = this.#cons;
-    let at = this.#at;
+    const prod = Number(Atomics.load(this.#producer, 0));
     let budget = this.#turnRecords;
-    let prod = Number(Atomics.load(this.#producer, 0));
     let took = 0;
-    while (cons < prod) {
-      let count = 0;
-      let bytes = 0;
-      let busy = false;
-      while (cons < prod && count < maxBatch) {
-        const len = Atomics.load(headers, at >>> 2);
-        if ((len & BUSY_BIT) !== 0) {
-          // Reserved and not yet submitted: everything after it waits too (the kernel commits in order).
-          busy = true;
-          break;
-        }
-        const size = len & LENGTH_MASK;
-        const step = (size + HEADER_BYTES + 7) & ~7;
-        if ((len & DISCARD_BIT) === 0) {
-          offsets[count] = at + HEADER_BYTES;
-          lengths[count] = size;
-          count++;
-          bytes += (size + 7) & ~7;
-        }
-        cons += step;
-        at += step;
-        if (at >= ringBytes) at -= ringBytes;
-      }
+    while (pos[CONS]! < prod) {
+      const count = walkRing(
+        this.#headers,
+        this.#offsets,
+        this.#lengths,
+        pos,
+        prod,
+        this.#ringBytes,
+        this.#maxBatch,
+      );
+      const cons = pos[CONS]!;
       if (count > 0) {
-        stats.read += count;
-        stats.records += count;
-        stats.batches++;
-        stats.bytes += bytes;
-        this.batch = {
-          count,
-          buffer: this.#buffer,
-          offsets: offsets.subarray(0, count),
-          lengths: lengths.subarray(0, count),
-        };
-        this.#inFlight = cons;
+        const bytes = pos[BYTES_WALKED]!;
+        counts[RECORDS] = counts[RECORDS]! + count;
+        counts[BATCHES] = counts[BATCHES]! + 1;
+        counts[BYTES] = counts[BYTES]! + bytes;
+        pos[IN_FLIGHT] = cons;
         try {
           callback(this.#data, count, bytes, 0);
         } finally {
-          this.#inFlight = -1;
-          this.batch = undefined;
+          pos[IN_FLIGHT] = -1;
         }
         // onBatch stopped the reader: stop() published the position and the areas are gone.
         if (this.#closed) return 0;
       }
       // The batch is done with: its space (and that of discarded records) goes back to the producer.
       Atomics.store(this.#consumer, 0, BigInt(cons));
-      this.#cons = cons;
-      this.#at = at;
       took++;
-      if (busy) return 1;
+      if (pos[BUSY]! !== 0) return 1;
       budget -= count;
       if (budget <= 0) return -1;
-      // Caught up: look again before going back to sleep, as libbpf does (records keep coming under load).
-      if (cons >= prod) prod = Number(Atomics.load(this.#producer, 0));
     }
+    // Caught up with the producer position read at the start. Unlike libbpf, do not look again at once: records that
+    // arrived meanwhile wait for the interval, so that under load batches are large (a batch costs about as much
+    // as a hundred records) instead of a few records each.
     return took > 0 ? 1 : 0;
+  }
+}
+
+/**
+ * Notes the records from pos[CONS] (at pos[AT] in the data area) up to `prod`, at most `maxBatch` of them, in
+ * `offsets` and `lengths`; returns how many. Advances pos[CONS] and pos[AT] past them and past discarded records,
+ * sets pos[BUSY] when it stopped at a record still being written and pos[BYTES_WALKED] to the records' bytes.
+ * A function of typed arrays only, so that it can be compiled before the first records arrive (warmWalk).
+ */
+function walkRing(
+  headers: Int32Array,
+  offsets: Uint32Array,
+  lengths: Uint32Array,
+  pos: Float64Array,
+  prod: number,
+  ringBytes: number,
+  maxBatch: number,
+): number {
+  const ordered = LOADS_ORDERED;
+  let cons = pos[CONS]!;
+  let at = pos[AT]!;
+  let count = 0;
+  let bytes = 0;
+  let busy = 0;
+  while (cons < prod && count < maxBatch) {
+    const len = ordered ? headers[at >>> 2]! : Atomics.load(headers, at >>> 2);
+    if ((len & BUSY_BIT) !== 0) {
+      // Reserved and not yet submitted: everything after it waits too (the kernel commits in order).
+      busy = 1;
+      break;
+    }
+    const size = len & LENGTH_MASK;
+    const step = (size + HEADER_BYTES + 7) & ~7;
+    if ((len & DISCARD_BIT) === 0) {
+      offsets[count] = at + HEADER_BYTES;
+      lengths[count] = size;
+      count++;
+      bytes += (size + 7) & ~7;
+    }
+    cons += step;
+    at += step;
+    if (at >= ringBytes) at -= ringBytes;
+  }
+  pos[CONS] = cons;
+  pos[AT] = at;
+  pos[BUSY] = busy;
+  pos[BYTES_WALKED] = bytes;
+  return count;
+}
+
+let walkWarm = false;
+
+/**
+ * Runs walkRing over a synthetic ring until V8 has optimized it, once per process: a reader started while records
+ * flood in would otherwise walk the first ones in the interpreter, at a fraction of the speed, and the ring could
+ * fill meanwhile. About a millisecond.
+ */
+function warmWalk(): void {
+  if (walkWarm) return;
+  walkWarm = true;
+  const ringBytes = 64 * 1024;
+  const headers = new Int32Array(ringBytes / 2);
+  for (let at = 0; at + 72 <= ringBytes; at += 72) headers[at >>> 2] = at % 720 === 0 ? 64 | DISCARD_BIT : 64;
+  const offsets = new Uint32Array(1024);
+  const lengths = new Uint32Array(1024);
+  const pos = new Float64Array(POS_SLOTS);
+  for (let i = 0; i < 300; i++) {
+    pos[CONS] = 0;
+    pos[AT] = 0;
+    walkRing(headers, offsets, lengths, pos, 72 * 900, ringBytes, 1024);
   }
 }
 
@@ -277,8 +350,7 @@ export class RingBufferReader extends BatchReader<RecordBatch> {
   }
 
   protected makeBatch(data: ArrayBuffer, count: number, dataBytes: number, stride: number): RecordBatch {
-    const inline = this.#inline?.batch;
-    if (inline !== undefined) return inline;
+    if (this.#inline !== undefined) return this.#inline.batch(count);
     return {
       count,
       buffer: Buffer.from(data, stride * 8, dataBytes),

@@ -227,4 +227,63 @@ describe('defineStruct decode/encode', () => {
       /record 2 has 6 bytes/,
     );
   });
+  it('forEach decodes every field as decode() does, through aligned views and from unaligned records', () => {
+    const All = defineStruct(
+      {
+        a: 'i8',
+        ok: 'bool',
+        b: 'i16',
+        c: 'u16',
+        port: 'be16',
+        d: 'u32',
+        e: 'be32',
+        n: 'i32',
+        ip: 'ipv4',
+        t: 'u64',
+        f: 'i64',
+        g: 'be64',
+        name: { string: 4 },
+      },
+      { u64: 'number' },
+    );
+    const values = [
+      { a: -3, ok: true, b: -300, c: 0xfffe, port: 443, d: 0xfffffffe, e: 0x0ac80001, n: -7, ip: '10.0.0.1' },
+      {
+        a: 127,
+        ok: false,
+        b: 32767,
+        c: 1,
+        port: 65535,
+        d: 0,
+        e: 0xffffffff,
+        n: 2 ** 31 - 1,
+        ip: '255.1.2.3',
+      },
+    ];
+    const stride = All.size + 8;
+    // Record starts 8-byte aligned (the ring's records) and shifted by 4 (not aligned for the u64 fields).
+    for (const shift of [0, 4]) {
+      const buffer = Buffer.alloc(8 + stride * values.length);
+      const offsets = new Uint32Array(values.length);
+      const lengths = new Uint32Array(values.length).fill(All.size);
+      values.forEach((v, i) => {
+        offsets[i] = 8 + i * stride + shift;
+        All.encodeInto(
+          { ...v, t: 2 ** 52 + i, f: -(2 ** 40) - i, g: 2 ** 33 + 5 + i, name: 'ab' },
+          buffer,
+          offsets[i],
+        );
+      });
+      const seen: unknown[] = [];
+      All.forEach({ count: values.length, buffer, offsets, lengths }, (r) => seen.push({ ...r }));
+      expect(seen).toEqual(values.map((_, i) => All.decode(buffer, offsets[i])));
+      expect(seen[1]).toMatchObject({
+        ...values[1],
+        t: 2 ** 52 + 1,
+        f: -(2 ** 40) - 1,
+        g: 2 ** 33 + 6,
+        name: 'ab',
+      });
+    }
+  });
 });
