@@ -3,7 +3,9 @@
 // consumer.c does.
 //
 // usage: node node-consumer.mjs <pinned map path> [--when-full drop|pause] [--decode reuse|objects]
-//          [--ip number|string] [--max-batch N] [--queue N] [--perf] [--perf-pages N] [--perf-wakeup N]
+//          [--ip number|string] [--max-batch N] [--queue N] [--recycle] [--inline] [--perf] [--perf-pages N]
+//          [--perf-wakeup N]
+//   --inline: the reader's mode 'inline' (the JS thread reads the ring itself; --when-full must be pause).
 // protocol: the same as consumer.c ("ready", then "expect <N>" on stdin, then one JSON line).
 import { readdirSync, readFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -20,6 +22,7 @@ const { positionals, values: args } = parseArgs({
     queue: { type: 'string', default: '16' },
     perf: { type: 'boolean', default: false },
     recycle: { type: 'boolean', default: false },
+    inline: { type: 'boolean', default: false },
     'perf-pages': { type: 'string', default: '1024' },
     'perf-wakeup': { type: 'string', default: '64' },
   },
@@ -145,6 +148,7 @@ const options = {
   queueCapacity: Number(args.queue),
   whenQueueFull: args['when-full'],
   recycleBatches: args.recycle,
+  ...(args.inline ? { mode: 'inline' } : {}),
   onBatch(batch) {
     consume(batch);
     if (records === 0) firstNs = process.hrtime.bigint();

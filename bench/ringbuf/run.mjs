@@ -10,9 +10,10 @@
 //                 record, so this one is woken for nearly every record, and so is the producer slowed down.
 //   c-interval    consumer.c draining the way RingBufferReader does under load (after a drain that found records,
 //                 wait 200 us before the next): the baseline, with the same wakeup pattern as the Node reader.
-//   node          node-consumer.mjs: RingBufferReader with whenQueueFull 'pause' and recycleBatches, decoding each
-//                 record into its fields with a defineStruct() layout (forEach: one reused object) and checking
-//                 them. The goal is judged on this one.
+//   node-inline   node-consumer.mjs: RingBufferReader with mode 'inline' (the JS thread walks the ring's own
+//                 memory, no thread, no copy), decoding each record into its fields with a defineStruct() layout
+//                 (forEach: one reused object) and checking them. The goal is judged on this one.
+//   node          the same with the threaded reader, whenQueueFull 'pause' and recycleBatches.
 //   node-gc       the same without recycleBatches (batch memory returns when V8 collects it).
 //   node-default  the reader's default options (whenQueueFull 'drop', no recycleBatches).
 //   node-perf     with --perf: PerfBufferReader on the same records through a perf event array.
@@ -23,7 +24,8 @@
 //
 // usage (root): npm run bench:ringbuf -w @retina-ts/bench -- [--records 10000000] [--rounds 3] [--repeat 1000]
 //          [--ring-mib 16] [--producer-cpu 1] [--consumer-cpu 0] [--decode reuse|objects|none] [--ip number|string]
-//          [--max-batch 4096] [--perf] [--perf-wakeup 64] [--consumers c-interval,node,...]
+//          [--max-batch 4096] [--perf] [--perf-wakeup 64] [--consumers c-interval,node-inline,...]
+//          [--node-flags='--cpu-prof --cpu-prof-dir=/tmp/prof']
 //   --decode none: Node takes the batches without decoding them (what the reader itself costs).
 // needs: a built @retina-ts/bpf-runtime, clang (the BPF object), cc and libbpf-dev (the C programs), taskset.
 import { execFile, spawn } from 'node:child_process';
@@ -52,6 +54,7 @@ const { values: args } = parseArgs({
     'perf-wakeup': { type: 'string', default: '64' },
     'max-batch': { type: 'string', default: '4096' },
     consumers: { type: 'string' },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const total = Number(args.records);
@@ -102,7 +105,10 @@ function start(cpu, argv) {
   child.stdout.on('data', (chunk) => {
     buf += chunk;
     for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      lines.push(buf.slice(0, i));
+      const line = buf.slice(0, i);
+      // The protocol's lines only: V8's tracing flags (--node-flags) print to stdout too.
+      if (line === 'ready' || line.startsWith('{')) lines.push(line);
+      else process.stderr.write(`${line}\n`);
       buf = buf.slice(i + 1);
       waiter?.();
     }
@@ -183,6 +189,7 @@ async function main() {
   obj.map('flows_perf').pin(pins.perf);
   const nodeArgv = (pin, ...extra) => [
     process.execPath,
+    ...args['node-flags'].split(' ').filter(Boolean),
     join(here, 'node-consumer.mjs'),
     pin,
     '--decode',
@@ -210,9 +217,15 @@ async function main() {
       argv: [consumerBin, pins.ring, args['interval-us']],
     },
     {
+      key: 'node-inline',
+      name: "Node RingBufferReader, mode 'inline'",
+      node: true,
+      program: 'flow_ringbuf',
+      argv: nodeArgv(pins.ring, '--when-full', 'pause', '--inline'),
+    },
+    {
       key: 'node',
       name: "Node RingBufferReader, 'pause', recycleBatches",
-      node: true,
       program: 'flow_ringbuf',
       argv: nodeArgv(pins.ring, '--when-full', 'pause', '--recycle'),
     },
@@ -320,7 +333,7 @@ async function main() {
       console.log('some records failed their field checks (see the rounds)');
     if (!node || !base) {
       console.log('');
-      console.log('goal: not evaluated (it needs the consumers node and c-interval)');
+      console.log('goal: not evaluated (it needs the consumers node-inline and c-interval)');
       return;
     }
     // Judged on every round, never the best: CPU per record against the C consumer of the same round (the two ran
