@@ -6,16 +6,16 @@
  * deleted mid-test is detached and its series expire after the MetricsConfiguration's ttl.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   describeKernel,
   listBpfLinks,
   run,
   sendUdp,
+  startTcpServer,
+  tcpConnections,
   uniqueName,
-  type Netns,
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import {
@@ -49,37 +49,6 @@ type Pod = DeploymentPod<PodSpec> & {
   /** Host end of the veth (in the root namespace, on the bridge). */
   hostIf: string;
 };
-
-/** A TCP echo-less server in `ns` that reads until the client closes; resolves once listening. */
-function startTcpServer(ns: Netns, ip: string): Promise<ChildProcess> {
-  const script = `
-    const net = require('node:net');
-    net.createServer((s) => { s.on('data', () => {}); s.on('end', () => s.end()); s.on('error', () => {}); })
-      .listen(${TCP_PORT}, '${ip}', () => console.log('listening'));`;
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l === 'listening' && resolve(child));
-    child.on('exit', (code) => reject(new Error(`TCP server in ${ns.name} exited with ${String(code)}`)));
-  });
-}
-
-/** Opens `count` TCP connections one after the other from `ns`, each sending a line and closing. */
-function tcpConnections(ns: Netns, ip: string, count: number): void {
-  const script = `
-    const net = require('node:net');
-    let left = ${count};
-    const next = () => {
-      if (left-- === 0) return;
-      const s = net.connect(${TCP_PORT}, '${ip}', () => s.end('hello\\n'));
-      s.on('data', () => {});
-      s.on('close', next);
-      s.on('error', (e) => { console.error(e.message); process.exit(1); });
-    };
-    next();`;
-  ns.exec(process.execPath, ['-e', script], { timeoutMs: 10_000 });
-}
 
 describeKernel('retina-agent on pods in network namespaces', () => {
   let api: ApiServerDouble;
@@ -131,7 +100,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     for (const p of pods.values()) {
       await eventually(async () => tcxLinksOf(agent!.child.pid!, p.veth.ifindex()).length === 2, 150);
     }
-    server = await startTcpServer(pod('b').netns, pod('b').ip);
+    server = await startTcpServer(pod('b').netns, { address: pod('b').ip, port: TCP_PORT });
   }, 60_000);
 
   afterAll(async () => {
@@ -182,7 +151,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
   it('counts TCP connections as SYN flags and their packets both ways', async () => {
     const a = pod('a');
     const b = pod('b');
-    tcpConnections(a.netns, b.ip, TCP_CONNECTIONS);
+    tcpConnections(a.netns, { address: b.ip, port: TCP_PORT, count: TCP_CONNECTIONS });
     const syn = { flag: 'SYN', ...ctx('source', a), ...ctx('destination', b) };
     const synAck = { flag: 'SYNACK', ...ctx('source', b), ...ctx('destination', a) };
     await eventually(async () => {

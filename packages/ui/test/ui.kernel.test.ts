@@ -11,12 +11,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
-import { commandExists, describeKernel, sendUdp, uniqueName, type Netns } from '@retina-ts/testkit';
+import {
+  commandExists,
+  describeKernel,
+  sendUdp,
+  startTcpServer,
+  tcpConnections,
+  uniqueName,
+  type Netns,
+} from '@retina-ts/testkit';
 // The agent's own kernel-test helpers: how the agent is spawned and how pods are made of namespaces.
 import { eventually, spawnClusterAgent, stopAgent, tempDir, type AgentProcess } from '../../agent/test/helpers.js';
 import { PodBridge, registerDeploymentPod, type DeploymentPodSpec } from '../../agent/test/pod-network.js';
@@ -38,32 +45,6 @@ function requirements(): string | undefined {
   if (!commandExists(CHROMIUM)) return `${CHROMIUM} not found (apt-get install -y chromium)`;
   for (const cmd of ['iptables', 'tcpdump', 'dnsmasq', 'dig']) if (!commandExists(cmd)) return `${cmd} not found`;
   return undefined;
-}
-
-/** A TCP server in `ns` that answers each line; resolves once listening. */
-function startTcpServer(ns: Netns, ip: string): Promise<ChildProcess> {
-  const script = `
-    require('node:net').createServer((s) => { s.on('data', (d) => s.write(d)); s.on('end', () => s.end()); s.on('error', () => {}); })
-      .listen(${TCP_PORT}, '${ip}', () => console.log('listening'));`;
-  const child = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => l === 'listening' && resolve(child));
-    child.on('exit', (code) => reject(new Error(`TCP server exited with ${String(code)}`)));
-  });
-}
-
-/** `count` TCP connections from `ns`, each sending a line and closing. */
-function tcpConnections(ns: Netns, ip: string, count: number): void {
-  const script = `
-    const net = require('node:net');
-    let left = ${count};
-    const next = () => {
-      if (left-- === 0) return;
-      const s = net.connect(${TCP_PORT}, '${ip}', () => s.end('hello\\n'));
-      s.on('data', () => {}); s.on('close', next); s.on('error', (e) => { console.error(e.message); process.exit(1); });
-    };
-    next();`;
-  ns.exec(process.execPath, ['-e', script], { timeoutMs: 10_000 });
 }
 
 /** UDP datagrams from `ns` at `perSecond` for `seconds`, in the background. */
@@ -175,7 +156,7 @@ describeKernel(
       uiUrl = String(serving['url']);
       registerDeploymentPod(api, WEB, `web-${WEB.hash}-x${process.pid % 1000}`, NODE);
       registerDeploymentPod(api, CART, `cart-${CART.hash}-x${process.pid % 1000}`, NODE);
-      server = await startTcpServer(cart, CART.ip);
+      server = await startTcpServer(cart, { address: CART.ip, port: TCP_PORT, echo: true });
       dnsmasq = await startDnsmasq(cart, CART.ip, join(cwd, 'dnsmasq.pid'), '10.9.0.1');
 
       context = await chromium.launchPersistentContext(profile, {
@@ -225,7 +206,7 @@ describeKernel(
       const shown = Date.now();
       const flowTime = await page.evaluate(() => document.querySelector('table.flows tbody tr.row td')?.textContent ?? '');
       console.info(`ui.kernel.test: marked flow shown ${shown - sent} ms after sending (top row stamped ${flowTime})`);
-      tcpConnections(web, CART.ip, 2);
+      tcpConnections(web, { address: CART.ip, port: TCP_PORT, count: 2 });
       const text = await row.innerText();
       expect(text).toContain(`shop/web-${WEB.hash}`);
       expect(text).toContain(`shop/cart-${CART.hash}`);
@@ -276,7 +257,7 @@ describeKernel(
       await page.selectOption('select[name=verdict]', '');
       await page.fill('input[name=port]', String(TCP_PORT));
       await page.click('form.filters button[type=submit]');
-      tcpConnections(web, CART.ip, 1);
+      tcpConnections(web, { address: CART.ip, port: TCP_PORT, count: 1 });
       await page.locator('table.flows tbody tr.row', { hasText: `:${TCP_PORT}` }).first().waitFor({ timeout: 10_000 });
       await eventually(async () => {
         const rows = await rowTexts();
@@ -288,7 +269,7 @@ describeKernel(
     it('draws the two workloads and the edge between them, the dropping edge marked', async () => {
       await freshFlows();
       sendUdp(web, { address: CART.ip, port: DROP_PORT, count: 2 });
-      tcpConnections(web, CART.ip, 2);
+      tcpConnections(web, { address: CART.ip, port: TCP_PORT, count: 2 });
       await page.click('nav a[data-page=map]');
       await page.locator('g.node[data-id="shop/web"]').waitFor({ timeout: 10_000 });
       await page.locator('g.node[data-id="shop/cart"]').waitFor({ timeout: 10_000 });
@@ -302,7 +283,7 @@ describeKernel(
       await edge.locator('text.edge-label').click();
       await page.locator('.edge-filter').waitFor();
       expect(await page.locator('.edge-filter').innerText()).toContain('shop/web → shop/cart');
-      tcpConnections(web, CART.ip, 1);
+      tcpConnections(web, { address: CART.ip, port: TCP_PORT, count: 1 });
       await eventually(async () => {
         const rows = await rowTexts();
         return rows.length > 0 && rows.every((r) => r.includes(`shop/web-`) && r.indexOf('shop/web-') < r.indexOf('shop/cart-'));
@@ -326,13 +307,13 @@ describeKernel(
 
     it('captures packets of a selected flow and downloads the tarball', async () => {
       await freshFlows();
-      tcpConnections(web, CART.ip, 1);
+      tcpConnections(web, { address: CART.ip, port: TCP_PORT, count: 1 });
       await page.locator('table.flows tbody tr.row', { hasText: `:${TCP_PORT}` }).first().click();
       await page.click('button:has-text("Capture these endpoints")');
       await page.fill('input[name=capture-seconds]', '2');
       await page.click('button:has-text("Start capture")');
       const load = udpLoad(web, CART.ip, 50, 2);
-      tcpConnections(web, CART.ip, 2);
+      tcpConnections(web, { address: CART.ip, port: TCP_PORT, count: 2 });
       await load;
       // Wait for the capture to end, however long a loaded machine takes (the test's own timeout bounds it).
       const row = page.locator('[data-testid=captures] tbody tr').first();

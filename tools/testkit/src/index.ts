@@ -21,7 +21,16 @@ export {
   type NetnsPairOptions,
   type VethPairOptions,
 } from './netns.js';
-export { ping, sendUdp, type PingOptions, type UdpOptions } from './traffic.js';
+export {
+  ping,
+  sendUdp,
+  startTcpServer,
+  tcpConnections,
+  type PingOptions,
+  type TcpConnectionOptions,
+  type TcpServerOptions,
+  type UdpOptions,
+} from './traffic.js';
 export { Cgroup, cgroup2Root, createCgroup, parseCgroup2Mounts } from './cgroup.js';
 export {
   bpfHeldBy,

@@ -11,7 +11,9 @@ import {
   ping,
   run,
   sendUdp,
+  startTcpServer,
   tcFilters,
+  tcpConnections,
   tcQdiscs,
   type Netns,
   type VethPair,
@@ -78,6 +80,35 @@ describeKernel('network namespace helpers', () => {
     linked.destroy();
     expect(existsSync(linked.ns.path)).toBe(false);
     expect(existsSync(linked.peerNs.path)).toBe(false);
+  });
+
+  it('serves TCP in one namespace and connects from another', async () => {
+    const linked = createNetnsPair({
+      prefix: 'tkE',
+      peerPrefix: 'tkF',
+      ipv6: false,
+      addresses: { local: '10.232.2.1/24', peer: '10.232.2.2/24' },
+    });
+    cleanup.push(linked);
+    const reader = await startTcpServer(linked.ns, { address: '10.232.2.1', port: 8080 });
+    const echo = await startTcpServer(linked.ns, { address: '10.232.2.1', port: 8081, echo: true });
+    try {
+      expect(tcpConnections(linked.peerNs, { address: '10.232.2.1', port: 8080, count: 3 }).status).toBe(0);
+      // Nothing listens on 8082: the connection is refused and that is an error.
+      expect(() => tcpConnections(linked.peerNs, { address: '10.232.2.1', port: 8082 })).toThrow(
+        /ECONNREFUSED/,
+      );
+      const said = linked.peerNs.exec(process.execPath, [
+        '-e',
+        `const s = require('node:net').connect(8081, '10.232.2.1', () => s.write('marco'));
+         s.on('data', (d) => { console.log(String(d)); s.destroy(); });`,
+      ]);
+      expect(said.stdout.trim()).toBe('marco');
+    } finally {
+      reader.kill();
+      echo.kill();
+      linked.destroy();
+    }
   });
 
   it('runs a process inside a fresh cgroup', () => {
