@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
 import type { Capture } from '@retina-ts/capture';
-import { runProgram, VERSION } from '../src/index.js';
+import { VERSION } from '../src/index.js';
+import { runCaptured } from './run.js';
 
 let api: ApiServerDouble;
 let dir: string;
@@ -23,18 +24,12 @@ const pod = (ns: string, name: string, nodeName: string, ip: string, labels: Rec
   status: { podIP: ip, podIPs: [{ ip }] },
 });
 
-async function kr(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runProgram(['--kubeconfig', kubeconfig, ...args], {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
+const kr = (...args: string[]) =>
+  runCaptured(['--kubeconfig', kubeconfig, ...args], {
     env: { RETINA_AGENT_IMAGE: 'example.test/agent:dev' },
     now: () => new Date('2024-06-01T12:00:00Z'),
     pollIntervalMs: 20,
   });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 type Job = KubeObject & {
   spec: { template: { spec: { affinity: unknown; containers: { image: string; env: { name: string; value?: string }[] }[] } } };

@@ -11,23 +11,18 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { nodeFilesExecHandler, startApiServerDouble, startKubelet, writeKubeconfig, type ApiServerDouble, type ExecRequest } from '@retina-ts/k8s-apiserver-double';
 import { uploadToS3 } from '@retina-ts/capture';
-import { downloadCapture, downloadPodManifest, runProgram } from '../src/index.js';
+import { downloadCapture, downloadPodManifest } from '../src/index.js';
+import { runCaptured } from './run.js';
 
 let dir: string;
 const NOW = new Date('2024-06-01T12:00:00Z');
 
-async function kr(kubeconfig: string | undefined, ...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runProgram([...(kubeconfig ? ['--kubeconfig', kubeconfig] : []), ...args], {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
+const kr = (kubeconfig: string | undefined, ...args: string[]) =>
+  runCaptured([...(kubeconfig ? ['--kubeconfig', kubeconfig] : []), ...args], {
     env: {},
     now: () => NOW,
     pollIntervalMs: 10,
   });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kr-download-'));

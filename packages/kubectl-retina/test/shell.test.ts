@@ -14,6 +14,7 @@ import { DEFAULT_AGENT_IMAGE, DEFAULT_SHELL_IMAGE } from '@retina-ts/capture';
 import { PassThrough } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { attachStreams, loadKube, parseCapabilities, parseShellTarget, runProgram, runShell } from '../src/index.js';
+import { runCaptured } from './run.js';
 
 let api: ApiServerDouble;
 let dir: string;
@@ -21,20 +22,14 @@ let kubeconfig: string;
 let kubelet: NodeJS.Timeout;
 const attached: { namespace: string; pod: string; container: string; spec?: V1Pod['spec'] }[] = [];
 
-async function kr(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runProgram(['--kubeconfig', kubeconfig, ...args], {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
+const kr = (...args: string[]) =>
+  runCaptured(['--kubeconfig', kubeconfig, ...args], {
     env: {},
     pollIntervalMs: 10,
     attach: async ({ namespace, pod, container }) => {
       attached.push({ namespace, pod, container, spec: api.get<KubeObject & V1Pod>('pods', namespace, pod).spec });
     },
   });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 beforeAll(async () => {
   api = await startApiServerDouble();
@@ -208,18 +203,12 @@ describe('--request-timeout', () => {
     const port = (silent.address() as { port: number }).port;
     const cfg = await writeKubeconfig(join(dir, 'silent-kubeconfig'), { server: `http://127.0.0.1:${port}` });
     try {
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await runProgram(['--kubeconfig', cfg, '--request-timeout', '300ms', 'capture', 'list', '-A'], {
-        out: (l) => out.push(l),
-        err: (l) => err.push(l),
-        env: {},
-      });
-      expect(code).toBe(1);
-      expect(err.join('\n')).toMatch(/abort|timeout/i);
-      const bad = await runProgram(['--kubeconfig', cfg, '--request-timeout', 'later', 'capture', 'list'], { out: () => {}, err: (l) => err.push(l), env: {} });
-      expect(bad).toBe(1);
-      expect(err.at(-1)).toBe('error: --request-timeout: "later" is not a duration (0, a number of seconds, or e.g. 5s, 1m)');
+      const slow = await runCaptured(['--kubeconfig', cfg, '--request-timeout', '300ms', 'capture', 'list', '-A'], { env: {} });
+      expect(slow.code).toBe(1);
+      expect(slow.err).toMatch(/abort|timeout/i);
+      const bad = await runCaptured(['--kubeconfig', cfg, '--request-timeout', 'later', 'capture', 'list'], { env: {} });
+      expect(bad.code).toBe(1);
+      expect(bad.err.split('\n').at(-1)).toBe('error: --request-timeout: "later" is not a duration (0, a number of seconds, or e.g. 5s, 1m)');
     } finally {
       silent.closeAllConnections();
       silent.close();
