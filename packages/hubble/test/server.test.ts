@@ -125,6 +125,29 @@ const code = async (p: Promise<unknown>) => {
 
 const SERVER_NAME = 'node-a.default.hubble-grpc.cilium.io';
 
+/** Clients over TLS to `port` on loopback trusting `caFile`, with the client certificate when `withClientCert`. */
+const connectTls = (port: number | undefined, caFile: string, withClientCert = false): HubbleClients =>
+  connect(
+    `127.0.0.1:${port}`,
+    withClientCert
+      ? grpc.credentials.createSsl(
+          readFileSync(caFile),
+          readFileSync(pki.clientKey),
+          readFileSync(pki.clientCert),
+        )
+      : grpc.credentials.createSsl(readFileSync(caFile)),
+    { 'grpc.ssl_target_name_override': SERVER_NAME },
+  );
+
+/** The status code of one ServerStatus call (5 s deadline) of `client`, which is closed after. */
+const serverStatusCode = async (client: HubbleClients): Promise<grpc.status> => {
+  try {
+    return await code(unary(client.observer, 'ServerStatus', {}, 5000));
+  } finally {
+    client.close();
+  }
+};
+
 interface Transport {
   name: string;
   tls: boolean;
@@ -162,10 +185,7 @@ const transports: Transport[] = [
       ringCapacity: 63,
       tls: { certFile: pki.serverCert, keyFile: pki.serverKey },
     }),
-    connect: (s) =>
-      connect(`127.0.0.1:${s.tcpPort}`, grpc.credentials.createSsl(readFileSync(pki.caCert)), {
-        'grpc.ssl_target_name_override': SERVER_NAME,
-      }),
+    connect: (s) => connectTls(s.tcpPort, pki.caCert),
   },
   {
     name: 'TCP with mutual TLS',
@@ -176,16 +196,7 @@ const transports: Transport[] = [
       ringCapacity: 63,
       tls: { certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFiles: [pki.clientCaCert] },
     }),
-    connect: (s) =>
-      connect(
-        `127.0.0.1:${s.tcpPort}`,
-        grpc.credentials.createSsl(
-          readFileSync(pki.caCert),
-          readFileSync(pki.clientKey),
-          readFileSync(pki.clientCert),
-        ),
-        { 'grpc.ssl_target_name_override': SERVER_NAME },
-      ),
+    connect: (s) => connectTls(s.tcpPort, pki.caCert, true),
   },
 ];
 
@@ -402,30 +413,14 @@ describe('TLS listeners', () => {
   });
 
   it('mutual TLS refuses a client without a certificate, and TLS refuses plaintext', async () => {
-    const noCert = connect(
-      `127.0.0.1:${mtlsServer.tcpPort}`,
-      grpc.credentials.createSsl(readFileSync(pki.caCert)),
-      {
-        'grpc.ssl_target_name_override': SERVER_NAME,
-      },
-    );
-    expect(await code(unary(noCert.observer, 'ServerStatus', {}, 5000))).toBe(grpc.status.UNAVAILABLE);
-    noCert.close();
-    const plain = connect(`127.0.0.1:${tlsServer.tcpPort}`);
-    expect(await code(unary(plain.observer, 'ServerStatus', {}, 5000))).toBe(grpc.status.UNAVAILABLE);
-    plain.close();
+    expect(await serverStatusCode(connectTls(mtlsServer.tcpPort, pki.caCert))).toBe(grpc.status.UNAVAILABLE);
+    expect(await serverStatusCode(connect(`127.0.0.1:${tlsServer.tcpPort}`))).toBe(grpc.status.UNAVAILABLE);
   });
 
   it('a client that does not trust the server CA is refused', async () => {
-    const wrongCa = connect(
-      `127.0.0.1:${tlsServer.tcpPort}`,
-      grpc.credentials.createSsl(readFileSync(pki.clientCaCert)),
-      {
-        'grpc.ssl_target_name_override': SERVER_NAME,
-      },
+    expect(await serverStatusCode(connectTls(tlsServer.tcpPort, pki.clientCaCert))).toBe(
+      grpc.status.UNAVAILABLE,
     );
-    expect(await code(unary(wrongCa.observer, 'ServerStatus', {}, 5000))).toBe(grpc.status.UNAVAILABLE);
-    wrongCa.close();
   });
 
   it('re-reads rotated certificate files', async () => {
@@ -445,18 +440,7 @@ describe('TLS listeners', () => {
       },
     });
     servers.push(server);
-    const status = async (caFile: string) => {
-      const client = connect(
-        `127.0.0.1:${server.tcpPort}`,
-        grpc.credentials.createSsl(readFileSync(caFile)),
-        {
-          'grpc.ssl_target_name_override': SERVER_NAME,
-        },
-      );
-      const result = await code(unary(client.observer, 'ServerStatus', {}, 5000));
-      client.close();
-      return result;
-    };
+    const status = (caFile: string) => serverStatusCode(connectTls(server.tcpPort, caFile));
     expect(await status(pki.caCert)).toBe(grpc.status.OK);
     copyFileSync(rotated.serverCert, certCopy);
     copyFileSync(rotated.serverKey, keyCopy);
