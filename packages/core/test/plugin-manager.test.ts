@@ -3,18 +3,17 @@ import {
   createMetricsModule,
   definePlugin,
   FlowBus,
-  InMemoryIpCache,
   parseConfig,
   PluginBase,
-  PluginManager,
   type AgentConfig,
   type Plugin,
   type PluginContext,
   type PluginDefinition,
+  type PluginManager,
   type PluginManagerOptions,
   type PluginStatus,
 } from '../src/index.js';
-import { captureLogger } from './helpers.js';
+import { testManager } from './helpers.js';
 
 /** Records every instance a definition created and every lifecycle call, in order. */
 class Journal {
@@ -83,20 +82,8 @@ afterEach(async () => {
 });
 
 function makeManager(overrides: Partial<PluginManagerOptions> = {}) {
-  const { logger, lines } = captureLogger();
-  const metrics = createMetricsModule();
+  const { manager, metrics, lines } = testManager({ config: config(), ...overrides });
   const transitions: PluginStatus[] = [];
-  const manager = new PluginManager({
-    config: config(),
-    metrics,
-    logger,
-    flowBus: new FlowBus({ capacity: 16, metrics }),
-    ipCache: new InMemoryIpCache(),
-    nodeName: 'node-a',
-    backoff: { initialMs: 5, maxMs: 20, factor: 2, jitter: 0 },
-    platform: 'linux',
-    ...overrides,
-  });
   manager.onTransition((s) => transitions.push(s));
   managers.push(manager);
   const statesOf = (name: string) => transitions.filter((t) => t.name === name).map((t) => t.state);
