@@ -117,6 +117,8 @@ describe('readEvents', () => {
     const reader = plugin.readers[0]!;
     expect(reader.started).toBe(1);
     expect(reader.stopped).toBe(0);
+    // Batches are decoded synchronously: a ring buffer may be read in place.
+    expect(reader.handlers.mode).toBe('inline');
     await plugin.stop();
     await running;
     expect(reader.stopped).toBe(1);

@@ -228,6 +228,8 @@ export abstract class PluginBase<TOptions = Record<string, unknown>> implements 
 
     if (source) {
       const created = source({
+        // Batches are decoded before onBatch returns (EventBatchHandler), so a ring buffer can be read in place.
+        mode: 'inline',
         onBatch: (batch: B) => {
           // Batches still arrive while other resources are released at stop (e.g. a socket closed first).
           if (done) return;

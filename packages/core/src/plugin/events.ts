@@ -14,8 +14,14 @@ export interface EventReader {
   stats(): { readonly dropped: number };
 }
 
-/** Callbacks a reader is created with. */
+/** Callbacks a reader is created with, and how readEvents wants its batches. */
 export interface EventReaderHandlers<B> {
+  /**
+   * `'inline'`: readEvents handles each batch synchronously and keeps no view of it, so a ring-buffer reader may
+   * hand it views into the ring itself, valid only during the call (bpf-runtime's RingBufferReader `mode`; readers
+   * without such a mode ignore it).
+   */
+  readonly mode: 'inline';
   onBatch(batch: B): void;
   /** The reading thread failed; the reader has stopped. */
   onError(err: Error): void;
@@ -39,7 +45,8 @@ export interface EventClock {
 }
 
 /**
- * Decodes one batch. Returns how many records were malformed (counted as lost with `type="parser"`), or nothing
+ * Decodes one batch, synchronously: the batch (its buffer and offsets) is valid only during the call, so copy
+ * whatever outlives it (decoded numbers and strings do). Returns how many records were malformed (counted as lost with `type="parser"`), or nothing
  * when all were good. A throw is logged, counted in plugin_errors_total and the whole batch counted as malformed.
  */
 export type EventBatchHandler<B> = (batch: B, clock: EventClock) => number | void;
