@@ -56,8 +56,18 @@ function lastFlows(observer: Observer, n: number): Promise<Message[]> {
   });
 }
 
-function hubbleConfig(socket: string, extra: string[] = []): string {
-  return [
+/**
+ * The agent with the Hubble control plane and the flow-source plugin, run in `cwd` with its Hubble socket at
+ * `socket`, `env` and the `extra` config lines; with an observer client on that socket.
+ */
+async function startHubbleAgent(
+  cwd: string,
+  socket: string,
+  env: Record<string, string>,
+  extra: string[] = [],
+): Promise<{ agent: AgentProcess; observer: Observer }> {
+  writePackage(cwd, 'flow-source', { retina: { plugin: 'flow-source' } }, FLOW_PLUGIN_JS);
+  const config = [
     'apiServer: { host: 127.0.0.1, port: 0 }',
     'controlPlane: hubble',
     'enabledPlugin: [flow-source]',
@@ -65,7 +75,19 @@ function hubbleConfig(socket: string, extra: string[] = []): string {
     'hubble-listen-address: ""',
     'hubble-metrics-server: ""',
     ...extra,
-  ].join('\n');
+  ];
+  writeFileSync(join(cwd, 'config.yaml'), config.join('\n'));
+  const agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], { cwd, env });
+  return { agent, observer: observerClient(`unix://${socket}`) };
+}
+
+/** Closes the observer client and stops the agent, which must exit 0. */
+async function stopHubbleAgent(agent: AgentProcess | undefined, observer: Observer | undefined): Promise<void> {
+  observer?.close();
+  if (agent && agent.child.exitCode === null) {
+    agent.child.kill('SIGTERM');
+    expect((await agent.exited).code).toBe(0);
+  }
 }
 
 describe('agent with the Hubble control plane', () => {
@@ -75,22 +97,10 @@ describe('agent with the Hubble control plane', () => {
   const socket = join(cwd, 'hubble.sock');
 
   beforeAll(async () => {
-    writePackage(cwd, 'flow-source', { retina: { plugin: 'flow-source' } }, FLOW_PLUGIN_JS);
-    writeFileSync(join(cwd, 'config.yaml'), hubbleConfig(socket));
-    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], {
-      cwd,
-      env: { NODE_NAME: 'hubble-node', KUBECONFIG: '' },
-    });
-    observer = observerClient(`unix://${socket}`);
+    ({ agent, observer } = await startHubbleAgent(cwd, socket, { NODE_NAME: 'hubble-node', KUBECONFIG: '' }));
   });
 
-  afterAll(async () => {
-    observer?.close();
-    if (agent && agent.child.exitCode === null) {
-      agent.child.kill('SIGTERM');
-      expect((await agent.exited).code).toBe(0);
-    }
-  });
+  afterAll(() => stopHubbleAgent(agent, observer));
 
   it('counts flows in ServerStatus', async () => {
     const status = await eventually(async () => {
@@ -157,21 +167,15 @@ describe('agent in a cluster: flows enriched from the Kubernetes API', () => {
     });
     const kubeconfig = join(cwd, 'kubeconfig');
     await writeKubeconfig(kubeconfig, { server: api.url });
-    writePackage(cwd, 'flow-source', { retina: { plugin: 'flow-source' } }, FLOW_PLUGIN_JS);
-    writeFileSync(join(cwd, 'config.yaml'), hubbleConfig(socket, ['enablePodLevel: true', 'remoteContext: true', 'enableRetinaEndpoint: false']));
-    agent = await spawnAgent(['--config', join(cwd, 'config.yaml')], {
-      cwd,
-      env: { NODE_NAME: 'cluster-node', KUBECONFIG: kubeconfig },
-    });
-    observer = observerClient(`unix://${socket}`);
+    ({ agent, observer } = await startHubbleAgent(cwd, socket, { NODE_NAME: 'cluster-node', KUBECONFIG: kubeconfig }, [
+      'enablePodLevel: true',
+      'remoteContext: true',
+      'enableRetinaEndpoint: false',
+    ]));
   });
 
   afterAll(async () => {
-    observer?.close();
-    if (agent && agent.child.exitCode === null) {
-      agent.child.kill('SIGTERM');
-      expect((await agent.exited).code).toBe(0);
-    }
+    await stopHubbleAgent(agent, observer);
     await api?.close();
   });
 
