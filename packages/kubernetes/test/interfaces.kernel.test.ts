@@ -2,23 +2,20 @@
  * The pod interface watcher on the real kernel: veth pairs with one end in a test network namespace (as a pod's)
  * appear and disappear, and the watcher reports them through rtnetlink notifications.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeKernel, run } from '@retina-ts/testkit';
 import { InMemoryIpCache } from '@retina-ts/core';
 import { PodInterfaceWatcher, startKubernetes, type InterfaceEvent, type KubernetesHandle } from '../src/index.js';
 import { agentConfig, captureLogger, eventually } from './helpers.js';
-import { KERNEL_REQUIRED, kernelSkipReason, run, tryRun, uniqueSuffix } from './kernel-env.js';
 
-const skipReason = kernelSkipReason();
+/** A short random part of interface names, so parallel runs do not collide (at most 15 characters a name). */
+const uniqueSuffix = (): string => randomBytes(3).toString('hex');
 
-if (skipReason && KERNEL_REQUIRED) {
-  describe('pod interface kernel tests', () => {
-    it('can run on this machine', () => {
-      throw new Error(`${skipReason} (required because RETINA_REQUIRE_BPF=1)`);
-    });
-  });
-}
+/** Runs a clean-up command that may find its target already gone. */
+const tryRun = (cmd: string, args: string[]): void => void run(cmd, args, { allowFailure: true });
 
-describe.skipIf(skipReason !== undefined)(`pod interface watcher on the real kernel${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeKernel('pod interface watcher on the real kernel', () => {
   const s = uniqueSuffix();
   const ns = `rk8s-${s}`;
   const before = `rk${s}pre`; // exists before the watcher starts
@@ -53,7 +50,7 @@ describe.skipIf(skipReason !== undefined)(`pod interface watcher on the real ker
 
   it('reports a pod veth created and deleted while running', async () => {
     run('ip', ['link', 'add', added, 'type', 'veth', 'peer', 'name', 'eth1', 'netns', ns]);
-    const index = Number(run('cat', [`/sys/class/net/${added}/ifindex`]).trim());
+    const index = Number(run('cat', [`/sys/class/net/${added}/ifindex`]).stdout.trim());
     const ev = await eventually(() => {
       const e = seen('added', added);
       expect(e).toBeDefined();
@@ -108,9 +105,9 @@ describe.skipIf(skipReason !== undefined)(`pod interface watcher on the real ker
     expect(watcher.list().filter((l) => l.name.startsWith(`rk${s}`))).toEqual([]);
     expect(watcher.status()).toMatchObject({ state: 'running' });
   });
-});
+}, { bpf: false });
 
-describe.skipIf(skipReason !== undefined)(`startKubernetes pod interfaces${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+describeKernel('startKubernetes pod interfaces', () => {
   const s = uniqueSuffix();
   const ns = `rk8s-${s}`;
   const host = `rk${s}h`;
@@ -135,4 +132,4 @@ describe.skipIf(skipReason !== undefined)(`startKubernetes pod interfaces${skipR
     await eventually(() => expect(events.find((e) => e.type === 'removed' && e.link.name === host)).toBeDefined());
     expect(handle.status().state).toBe('disabled');
   });
-});
+}, { bpf: false });

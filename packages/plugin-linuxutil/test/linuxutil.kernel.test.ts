@@ -4,22 +4,13 @@
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { commandExists, describeKernel, run } from '@retina-ts/testkit';
 import { openEthtoolStatsReader } from '../src/ethtool/ioctl.js';
 import type { EthtoolStatsReader } from '../src/ethtool/reader.js';
 import { LinuxUtilPlugin } from '../src/plugin.js';
 import { series, testContext, type TestContext } from './context.js';
-import { KERNEL_REQUIRED, kernelSkipReason, run, uniqueSuffix } from './kernel-env.js';
-
-const skipReason = kernelSkipReason();
-
-if (skipReason && KERNEL_REQUIRED) {
-  describe('linuxutil kernel tests', () => {
-    it('can run on this machine', () => {
-      throw new Error(`${skipReason} (required because RETINA_REQUIRE_BPF=1)`);
-    });
-  });
-}
 
 /** Section → counter → value, read straight from a /proc counter file. */
 function readCounters(file: string): Map<string, Map<string, number>> {
@@ -49,7 +40,7 @@ function socketStates(name: string): number[] {
 /** `ethtool -S` of an interface as name → value. */
 function ethtoolS(ifname: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const line of run('ethtool', ['-S', ifname]).split('\n').slice(1)) {
+  for (const line of run('ethtool', ['-S', ifname]).stdout.split('\n').slice(1)) {
     const m = /^\s+(.+): (\d+)$/.exec(line);
     if (m) out.set(m[1]!, Number(m[2]));
   }
@@ -59,10 +50,11 @@ function ethtoolS(ifname: string): Map<string, number> {
 const inRange = (v: number | undefined, a: number | undefined, b: number | undefined) =>
   v !== undefined && a !== undefined && b !== undefined && v >= Math.min(a, b) && v <= Math.max(a, b);
 
-describe.skipIf(skipReason !== undefined)(
-  `linuxutil on the real kernel${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+describeKernel(
+  'linuxutil on the real kernel',
   () => {
-    const suffix = uniqueSuffix();
+    // Part of the interface names: parallel runs must not collide, in at most 15 characters.
+    const suffix = randomBytes(3).toString('hex');
     const ns = `rlu-${suffix}`;
     // 15 characters, the longest name an interface can have.
     const hostEnd = `rluktest${suffix}h`;
@@ -268,5 +260,9 @@ describe.skipIf(skipReason !== undefined)(
         reader.close();
       }
     });
+  },
+  {
+    bpf: false,
+    requires: () => (commandExists('ethtool') ? undefined : 'ethtool not found (apt-get install -y ethtool)'),
   },
 );

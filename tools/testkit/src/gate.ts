@@ -10,41 +10,53 @@ export interface KernelSupport {
   reason?: string;
 }
 
-let cached: KernelSupport | undefined;
+/** Options of kernelTestSupport(). */
+export interface KernelSupportOptions {
+  /** Also needs bpftool and a bpf() syscall the kernel accepts (default true); false: namespaces only. */
+  bpf?: boolean;
+}
+
+const cached = new Map<boolean, KernelSupport>();
 
 /** True when RETINA_REQUIRE_BPF=1: kernel tests must run and fail rather than skip. */
 export function bpfRequired(): boolean {
   return process.env.RETINA_REQUIRE_BPF === '1';
 }
 
-/** Checks the basics every kernel test needs: Linux, root, bpftool, and a bpf() syscall the kernel accepts. */
-export function kernelTestSupport(): KernelSupport {
-  if (cached) return cached;
+/**
+ * Checks the basics every kernel test needs: Linux, root, tc/ip, and unless `bpf: false`, bpftool and a bpf()
+ * syscall the kernel accepts.
+ */
+export function kernelTestSupport(options: KernelSupportOptions = {}): KernelSupport {
+  const bpf = options.bpf ?? true;
+  let support = cached.get(bpf);
+  if (support) return support;
   if (process.platform !== 'linux')
-    cached = { ok: false, reason: `kernel tests need Linux (this is ${process.platform})` };
-  else if (process.getuid?.() !== 0) cached = { ok: false, reason: 'kernel tests need root' };
-  else if (!commandExists('bpftool'))
-    cached = { ok: false, reason: 'bpftool not found (apt-get install -y bpftool)' };
+    support = { ok: false, reason: `kernel tests need Linux (this is ${process.platform})` };
+  else if (process.getuid?.() !== 0) support = { ok: false, reason: 'kernel tests need root' };
+  else if (bpf && !commandExists('bpftool'))
+    support = { ok: false, reason: 'bpftool not found (apt-get install -y bpftool)' };
   else if (!commandExists('tc') || !commandExists('ip'))
-    cached = { ok: false, reason: 'tc/ip not found (apt-get install -y iproute2)' };
-  else {
+    support = { ok: false, reason: 'tc/ip not found (apt-get install -y iproute2)' };
+  else if (bpf) {
     const probe = run('bpftool', ['-j', 'prog', 'show'], { allowFailure: true });
-    cached =
+    support =
       probe.status === 0
         ? { ok: true }
         : { ok: false, reason: `the kernel refused bpf(): ${probe.stderr.trim()}` };
-  }
-  return cached;
+  } else support = { ok: true };
+  cached.set(bpf, support);
+  return support;
 }
 
 /** Options of describeKernel(). */
-export interface DescribeKernelOptions {
+export interface DescribeKernelOptions extends KernelSupportOptions {
   /** Extra requirement check: returns a reason when the suite cannot run (e.g. a missing program type). */
   requires?: () => string | undefined;
 }
 
 function unmetReason(options: DescribeKernelOptions): string | undefined {
-  const support = kernelTestSupport();
+  const support = kernelTestSupport(options);
   if (!support.ok) return support.reason;
   return options.requires?.();
 }

@@ -6,6 +6,7 @@ export {
   requireBpfOrSkip,
   type DescribeKernelOptions,
   type KernelSupport,
+  type KernelSupportOptions,
   type SkippableContext,
 } from './gate.js';
 export { CommandError, commandExists, run, type CommandResult, type RunOptions } from './exec.js';
