@@ -29,6 +29,9 @@ function list(names: readonly string[]): string {
  * use maps, read ring buffers → close(). Closing detaches every link and stops every reader made from it; an
  * unreachable object and its links are also released by garbage collection.
  */
+/** Name prefix of the `.rodata` anchors `RETINA_BTF_STRUCT(name)` (retina/common.h) declares. */
+const BTF_ANCHOR_PREFIX = 'retina_btf_';
+
 export class BpfObject implements ResourceOwner {
   readonly #native: NativeObjectHandle;
   readonly #resources = new Set<Releasable>();
@@ -84,7 +87,8 @@ export class BpfObject implements ResourceOwner {
   }
 
   #constantList(): NativeConstantInfo[] {
-    this.#constants ??= this.#native.constants();
+    // RETINA_BTF_STRUCT anchors only keep a struct in the object's BTF; they are not settings.
+    this.#constants ??= this.#native.constants().filter((c) => !c.name.startsWith(BTF_ANCHOR_PREFIX));
     return this.#constants;
   }
 
