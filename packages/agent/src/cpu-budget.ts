@@ -29,6 +29,8 @@ export function startCpuBudget(parts: { config: AgentConfig; metrics: MetricsMod
           budgetCores: c.budgetCores,
           ...(c.arrivalsPerSecond === undefined ? {} : { arrivalsPerSecond: Math.round(c.arrivalsPerSecond) }),
           ...(c.lostEvents > 0 ? { lostEvents: c.lostEvents } : {}),
+          fixedCores: Number(c.fixedCores.toFixed(3)),
+          perEventUs: Number((c.perEventSeconds * 1e6).toFixed(3)),
         },
         'sampling rate changed to keep the CPU budget',
       );

@@ -70,7 +70,18 @@ function noiseSource(seed: number): () => number {
  * CPU is `fixed + perEvent × reported` plus noise of up to ±`noise` cores per second. Time moves in steps of
  * `stepMs` and the controller's `tick()` runs after each, as its timer would.
  */
-function simulatedAgent(opts: { fixed: number; perEvent: number; arrivals: number; noise: number; seed?: number }) {
+function simulatedAgent(opts: {
+  fixed: number;
+  perEvent: number;
+  arrivals: number;
+  noise: number;
+  seed?: number;
+  /** Arrivals vary by up to ± this fraction every step (a sender sharing its CPU). */
+  arrivalNoise?: number;
+  /** Until this time (ms) reported events cost `warmupFactor` times more (code not compiled yet). */
+  warmupUntilMs?: number;
+  warmupFactor?: number;
+}) {
   let nowMs = 0;
   let cpu = 0;
   let arrived = 0;
@@ -87,11 +98,12 @@ function simulatedAgent(opts: { fixed: number; perEvent: number; arrivals: numbe
     /** Moves time on by `stepMs` at the current rate, then lets the controller look. */
     step(c: CpuBudgetController, stepMs = 250): void {
       const dt = stepMs / 1000;
-      const events = state.arrivals * dt;
+      const events = state.arrivals * dt * (1 + (state.arrivalNoise ?? 0) * random());
       const shown = events / hub.rate;
+      const warm = nowMs < (state.warmupUntilMs ?? 0) ? (state.warmupFactor ?? 1) : 1;
       arrived += events;
       reported += shown;
-      cpu += Math.max(0, (state.fixed + state.noise * random()) * dt + state.perEvent * shown);
+      cpu += Math.max(0, (state.fixed + state.noise * random()) * dt + warm * state.perEvent * shown);
       nowMs += stepMs;
       c.tick();
     },
@@ -141,6 +153,33 @@ describe('CpuBudgetController', () => {
     }
   });
 
+  it('recovers within a few seconds from a first measurement ten times too high, with a sender that wavers', () => {
+    // A flood's first second costs 10× per event (compiling), then 0.5 µs; arrivals vary ±40% every 250 ms.
+    const agent = simulatedAgent({
+      fixed: 0.04,
+      perEvent: 0.5e-6,
+      arrivals: 0,
+      noise: 0.02,
+      seed: 21,
+      arrivalNoise: 0.4,
+      warmupFactor: 10,
+    });
+    const c = make(agent, { budgetCores: 0.1 });
+    agent.run(c, 3);
+    agent.state.arrivals = 600_000;
+    agent.state.warmupUntilMs = agent.now() + 1000;
+    const flood = agent.run(c, 40);
+    const ideal = (0.5e-6 * 600_000) / (0.1 - 0.04);
+    for (const s of flood.slice(5)) {
+      expect(s.rate).toBeGreaterThanOrEqual(Math.floor(ideal * 0.75));
+      expect(s.rate).toBeLessThanOrEqual(Math.ceil(ideal * 1.25));
+    }
+    for (const avg of windows(flood.slice(5))) {
+      expect(avg).toBeGreaterThanOrEqual(0.1 * 0.9);
+      expect(avg).toBeLessThanOrEqual(0.1 * 1.1);
+    }
+  });
+
   it('settles on one rate when the readings are steady (no hunting)', () => {
     const agent = simulatedAgent({ fixed: 0.05, perEvent: 3e-6, arrivals: 2_000_000, noise: 0 });
     const c = make(agent);
@@ -157,8 +196,9 @@ describe('CpuBudgetController', () => {
     agent.state.arrivals = 2_000_000;
     // The first 250 ms look after the flood began, three quarters of a second before the next decision.
     agent.step(c);
-    // Before any event was measured the prior cost per event (4 µs) decides: 2 M/s × 4 µs / 0.5 cores.
-    expect(c.rate).toBe(16);
+    // Before any event was measured the prior cost per event (4 µs) decides, with the fixed part measured while idle:
+    // 2 M/s × 4 µs / (0.5 − 0.05) cores.
+    expect(c.rate).toBe(Math.ceil((4e-6 * 2_000_000) / (budget - 0.05)));
     // The next decision measures the real cost (3 µs) and moves to the rate that meets the budget.
     for (let i = 0; i < 3; i++) agent.step(c);
     expect(c.rate).toBe(Math.round((3e-6 * 2_000_000) / (budget - 0.05)));
@@ -267,8 +307,8 @@ describe('CpuBudgetController', () => {
     expect(second(5000)).toBe(2);
     // Losses go on right after the change: acted on at once, not skipped as settling.
     expect(second(100)).toBe(4);
-    // Quiet and far under budget, but within the hold: the rate that lost nothing stays.
-    for (let i = 0; i < 8; i++) expect(second(0)).toBe(4);
+    // Quiet and far under budget, but within the hold: the rates that lost events (1 and 2) are not tried again.
+    for (let i = 0; i < 8; i++) expect(second(0)).toBe(3);
     // After the hold it comes down step by step.
     const after: number[] = [];
     for (let i = 0; i < 12; i++) after.push(second(0));

@@ -3,21 +3,23 @@
  * N, see SamplingHub).
  *
  * The agent's CPU is close to `fixed + perEvent × reported`, and `reported ≈ arrived / N`. Every interval (1 s) the
- * controller measures its CPU and the samplers' counts (events arrived, events reported), estimates `fixed` by a
- * least-squares fit of CPU against reported events with exponential forgetting (a few seconds of memory; the fit is
- * only trusted when the reported rate varied enough to tell the two parts apart), takes `perEvent` from this
- * interval, and computes the rate N* that puts the CPU on the budget for the arrivals it sees now. It then moves N
- * towards N* in log space: the whole way when usage is far off (a flood starting, traffic stopping), part of the way
- * (`gain`) near the budget so that one noisy second does not swing the rate, and not at all inside a small dead band.
- * A step is a model step, not a fixed factor, so it neither ratchets nor hunts. Lowering is limited to ÷`maxDown`
- * per interval so that a short lull in a flood costs at most that factor when the flood resumes.
+ * controller measures its CPU and the samplers' counts (events arrived, events reported). It estimates `fixed` by a
+ * least-squares fit of CPU against reported events with exponential forgetting (a few seconds of memory; trusted only
+ * when the reported rate varied enough to tell the two parts apart), and `perEvent` as an exponential average of each
+ * interval's `(usage − fixed) / reported`. The rate it sets is the one that puts the modelled CPU on the budget for the
+ * arrivals of the last interval: traffic changes are followed at once (the counts are exact), the cost per event
+ * slowly (one CPU reading is noisy), so noise does not swing the rate and a wrong estimate is corrected over a few
+ * intervals without overshoot. Lowering is limited to ÷`maxDown` per interval so that a short lull in a flood costs
+ * at most that factor when the flood resumes. Rates are integers: where the two around the modelled rate are far
+ * apart in CPU (small rates), the controller alternates between them so that the average lands on the budget.
  *
  * Between intervals (`tick()` may be called more often, see `fastMs`) only the arrivals are read: when they predict
  * a CPU far above the budget (a flood starting) N is raised at once, before a whole second of it reaches user space.
  *
  * Without counts (no sampler counts) the arrivals are taken as steady and the same step works on the measured CPU
  * alone. Events lost (the samplers' `lost()`: ring buffer full, reader behind) mean the agent is not keeping up even
- * within its budget: N at least doubles then and does not come back below that rate for `lossHoldMs`.
+ * within its budget: N at least doubles then, and for `lossHoldMs` does not come back to the lowest rate of the
+ * interval that lost them.
  */
 import type { MetricsModule } from '../metrics/module.js';
 import { MAX_SAMPLING_RATE, type SamplerCounts, type SamplingHub } from './sampling.js';
@@ -30,12 +32,13 @@ export interface CpuBudgetTuning {
   fastMs?: number;
   /** Usage the controller steers to, as a fraction of the budget (default 1). */
   target?: number;
-  /** Fraction of the way to the modelled rate taken per interval near the target (default 0.6). */
-  gain?: number;
-  /** Usage within `target × (1 ± deadBand)` holds the rate (default 0.03). */
-  deadBand?: number;
-  /** Usage this far off (a factor, default 1.3) takes the whole modelled step. */
-  farFactor?: number;
+  /** Weight of the newest interval in the per-event cost average (default 0.5). */
+  smoothing?: number;
+  /**
+   * Neighbouring rates whose modelled CPU differs by less than this fraction of the target are not alternated: the
+   * one in effect stays (default 0.1).
+   */
+  ditherAbove?: number;
   /** Largest factor N rises by in one interval (default 1024). */
   maxStep?: number;
   /** Largest factor N falls by in one interval (default 4). */
@@ -78,6 +81,9 @@ export interface RateChange {
   lostEvents: number;
   /** Events arriving per second as last measured (undefined without counts). */
   arrivalsPerSecond?: number;
+  /** The model the rate came from: fixed cost (cores) and CPU seconds per reported event. */
+  fixedCores: number;
+  perEventSeconds: number;
 }
 
 const processCpuSeconds = (): number => {
@@ -129,9 +135,8 @@ export class CpuBudgetController {
   readonly #intervalMs: number;
   readonly #fastMs: number;
   readonly #goal: number;
-  readonly #gain: number;
-  readonly #deadBand: number;
-  readonly #far: number;
+  readonly #smoothing: number;
+  readonly #ditherAbove: number;
   readonly #maxStep: number;
   readonly #maxDown: number;
   readonly #maxRate: number;
@@ -140,6 +145,8 @@ export class CpuBudgetController {
   readonly #lossHoldMs: number;
   readonly #fit = new FixedCostFit(0.8);
   #fixed = 0;
+  /** The fixed part as measured while (nearly) idle, once it was. */
+  #idleFixed: number | undefined;
   #perEvent: number;
   #perEventMeasured = false;
   #lossFloor = 1;
@@ -154,9 +161,13 @@ export class CpuBudgetController {
   #peekNow = 0;
   #peekArrived = 0;
   #arrivals: number | undefined;
+  /** Arrivals per second the last decision was made for. */
+  #arrivalsAtDecision = 0;
   #usage = 0;
   /** CPU-seconds the integer rates chosen so far add over the real rates the model asked for (see #step). */
   #roundingDebt = 0;
+  /** The lowest rate in effect since the last decision. */
+  #lowestRate = 1;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: CpuBudgetOptions) {
@@ -172,9 +183,8 @@ export class CpuBudgetController {
     this.#intervalMs = options.intervalMs ?? 1000;
     this.#fastMs = Math.min(options.fastMs ?? 250, this.#intervalMs);
     this.#goal = options.budgetCores * (options.target ?? 1);
-    this.#gain = options.gain ?? 0.6;
-    this.#deadBand = options.deadBand ?? 0.03;
-    this.#far = options.farFactor ?? 1.3;
+    this.#smoothing = options.smoothing ?? 0.5;
+    this.#ditherAbove = options.ditherAbove ?? 0.1;
     this.#maxStep = options.maxStep ?? 1024;
     this.#maxDown = options.maxDown ?? 4;
     this.#maxRate = Math.min(options.maxRate ?? MAX_SAMPLING_RATE, MAX_SAMPLING_RATE);
@@ -238,6 +248,7 @@ export class CpuBudgetController {
     this.#lastReported = c?.reported ?? 0;
     this.#peekNow = this.#lastNow;
     this.#peekArrived = this.#lastArrived;
+    this.#lowestRate = this.#hub.rate;
   }
 
   /** Between decisions: a flood that would take far more than the budget is met now. */
@@ -251,6 +262,9 @@ export class CpuBudgetController {
     if (!(dt > 0)) return;
     const arrivals = arrived / dt;
     const n = this.#hub.rate;
+    // Only a jump: arrivals that merely wander around what the rate was set for wait for the next decision, which
+    // measures the CPU too (a quarter second of arrivals is noisy, and the cost estimate may still be high).
+    if (arrivals < 2 * this.#arrivalsAtDecision) return;
     const predicted = this.#fixed + (this.#perEvent * arrivals) / n;
     if (predicted <= this.budgetCores * 1.5) return;
     const wanted = Math.ceil(this.#rateFor(arrivals));
@@ -266,9 +280,6 @@ export class CpuBudgetController {
     // A counter that went back (a plugin restarted) counts from its new value.
     const lost = Math.max(0, lostTotal - this.#lastLost);
     const reported = counts ? Math.max(0, counts.reported - this.#lastReported) : 0;
-    const sincePeek = (now - this.#peekNow) / 1000;
-    // The freshest arrival rate: since the last fast check when there was one in this interval.
-    const recentArrived = counts ? Math.max(0, counts.arrived - this.#peekArrived) : 0;
     const intervalArrived = counts ? Math.max(0, counts.arrived - this.#lastArrived) : 0;
     this.#lastCpu = cpu;
     this.#lastNow = now;
@@ -285,34 +296,54 @@ export class CpuBudgetController {
     const n = this.#hub.rate;
 
     // Without counts, arrivals are one unit per second, steady, and reported ones 1/N of it.
-    const arrivals = counts ? (sincePeek > 0 ? recentArrived / sincePeek : intervalArrived / elapsed) : 1;
+    const arrivals = counts ? intervalArrived / elapsed : 1;
+    this.#arrivalsAtDecision = counts ? arrivals : 0;
     const reportedRate = counts ? reported / elapsed : 1 / n;
     this.#arrivals = counts ? arrivals : undefined;
     this.#learn(reportedRate, usage);
 
     let next: number;
     if (lost > 0) {
-      // N at least doubles; the model may ask for more.
+      // N at least doubles; the model may ask for more. The lowest rate of the interval lost events: for a while N
+      // stays above it (not above the raised rate, which a transient such as a flood's first second may overshoot).
       next = Math.min(this.#maxRate, Math.max(n * 2, Math.ceil(this.#rateFor(arrivals))));
-      this.#lossFloor = next;
+      this.#lossFloor = Math.min(next, this.#lowestRate + 1);
       this.#lossFloorUntil = now + this.#lossHoldMs;
     } else {
       next = this.#step(n, usage, arrivals);
     }
     this.#apply(next, { usage, lost, arrivals: this.#arrivals });
+    this.#lowestRate = this.#hub.rate;
     return this.#hub.rate;
   }
 
   /** Updates the fixed and per-event cost estimates from one interval's usage and reported events per second. */
   #learn(reportedRate: number, usage: number): void {
     this.#fit.add(reportedRate, usage);
-    const fixed = this.#fit.intercept();
-    // A fixed part near the budget would make every step huge; one under it only slows convergence a little.
-    if (fixed !== undefined) this.#fixed = Math.min(Math.max(0, fixed), 0.5 * this.#goal);
+    if (reportedRate === 0 || (this.#perEventMeasured && this.#perEvent * reportedRate < 0.1 * usage)) {
+      // Nearly idle (events explain under a tenth of the CPU): this interval's usage is the fixed part itself, a
+      // better estimate than the fit, whose points a flood's first, costlier second can tip.
+      this.#idleFixed = this.#idleFixed === undefined ? usage : this.#idleFixed + 0.3 * (usage - this.#idleFixed);
+      this.#fixed = Math.min(this.#idleFixed, 0.5 * this.#goal);
+    }
+    const fixed = this.#idleFixed === undefined ? this.#fit.intercept() : undefined;
+    // Bounded: an estimate near the budget would make every step huge. With the cost per event averaged, an estimate
+    // off by up to half the target either way still converges without overshoot.
+    if (fixed !== undefined) {
+      const bounded = Math.min(Math.max(0, fixed), 0.5 * this.#goal);
+      this.#fixed += this.#smoothing * (bounded - this.#fixed);
+    }
     if (reportedRate > 0) {
       const perEvent = (usage - this.#fixed) / reportedRate;
       if (perEvent > 0) {
-        this.#perEvent = perEvent;
+        // The first measurement replaces the prior outright: a flood is met by what it really costs.
+        // Averaged in log space: an estimate off by a factor (the flood's first second pays for compiling the event
+        // path) comes back as fast from above as from below.
+        // A reading more than twice or under half the estimate is rarely noise (the counts are exact, and a
+        // second's CPU varies by tens of percent): most of the way is taken at once.
+        const off = Math.log(perEvent) - Math.log(this.#perEvent);
+        const weight = Math.abs(off) > Math.LN2 ? 0.8 : this.#smoothing;
+        this.#perEvent = this.#perEventMeasured ? Math.exp(Math.log(this.#perEvent) + weight * off) : perEvent;
         this.#perEventMeasured = true;
       }
     }
@@ -330,26 +361,22 @@ export class CpuBudgetController {
   }
 
   #step(n: number, usage: number, arrivals: number): number {
-    const off = usage / this.#goal;
-    if (Math.abs(off - 1) <= this.#deadBand) return n;
-    // Under the target at N = 1 there is nothing to give back.
-    if (off < 1 && n === 1) return 1;
-    // Not yet measured: the prior alone does not justify a model step; the measured ratio does.
-    const wanted = this.#perEventMeasured ? this.#rateFor(arrivals) : n * off;
-    const far = off > this.#far || off < 1 / this.#far;
-    const gain = far ? 1 : this.#gain;
-    let x = Math.exp(Math.log(n) + gain * (Math.log(wanted) - Math.log(n)));
-    x = Math.min(x, n * this.#maxStep);
-    x = Math.max(x, n / this.#maxDown, 1);
-    if (far) this.#roundingDebt = 0;
+    // Before any event was measured (CPU-only start), the measured ratio to the target decides.
+    const wanted = this.#perEventMeasured ? this.#rateFor(arrivals) : n * (usage / this.#goal);
+    const x = Math.max(1, n / this.#maxDown, Math.min(wanted, n * this.#maxStep));
     const lo = Math.max(1, Math.floor(x));
     const hi = Math.ceil(x);
     if (lo >= hi) return lo;
-    // N is an integer: at small N the two around x can be 20% apart in CPU. Alternating between them so that the
-    // modelled CPU they add or save sums to about zero puts the average on x instead of on either side of it.
-    const exact = this.#predicted(x, arrivals);
-    const errLo = this.#predicted(lo, arrivals) - exact;
-    const errHi = this.#predicted(hi, arrivals) - exact;
+    const errLo = this.#predicted(lo, arrivals) - this.#predicted(x, arrivals);
+    const errHi = this.#predicted(hi, arrivals) - this.#predicted(x, arrivals);
+    if (errLo - errHi <= this.#ditherAbove * this.#goal) {
+      // Close neighbours: keep the one in effect, else take the nearer.
+      this.#roundingDebt = 0;
+      if (n === lo || n === hi) return n;
+      return Math.abs(errLo) <= Math.abs(errHi) ? lo : hi;
+    }
+    // Far apart (small rates, 2 and 3 are 20% apart in CPU): alternating between them so that the modelled CPU they
+    // add or save sums to about zero puts the average on x instead of on either side of it.
     const pickLo = Math.abs(this.#roundingDebt + errLo) <= Math.abs(this.#roundingDebt + errHi);
     this.#roundingDebt = Math.max(-this.#goal, Math.min(this.#goal, this.#roundingDebt + (pickLo ? errLo : errHi)));
     return pickLo ? lo : hi;
@@ -362,12 +389,15 @@ export class CpuBudgetController {
     const from = this.#hub.rate;
     if (next === from) return;
     this.#hub.setRate(next);
+    this.#lowestRate = Math.min(this.#lowestRate, next);
     this.#onChange?.({
       from,
       to: next,
       usageCores: why.usage,
       budgetCores: this.budgetCores,
       lostEvents: why.lost,
+      fixedCores: this.#fixed,
+      perEventSeconds: this.#perEvent,
       ...(why.arrivals === undefined ? {} : { arrivalsPerSecond: why.arrivals }),
     });
   }
