@@ -86,6 +86,9 @@ export interface RateChange {
   perEventSeconds: number;
 }
 
+/** Largest fixed part assumed, as a fraction of the target. */
+const FIXED_CAP = 0.5;
+
 const processCpuSeconds = (): number => {
   // getrusage(RUSAGE_SELF): every thread of the process, the ring-buffer readers' included.
   const u = process.cpuUsage();
@@ -145,6 +148,8 @@ export class CpuBudgetController {
   readonly #lossHoldMs: number;
   readonly #fit = new FixedCostFit(0.8);
   #fixed = 0;
+  /** False until the first decision after start. */
+  #warm = false;
   /** The fixed part as measured while (nearly) idle, once it was. */
   #idleFixed: number | undefined;
   #perEvent: number;
@@ -215,6 +220,7 @@ export class CpuBudgetController {
     if (this.#timer) return;
     this.#metrics?.self.cpuBudgetCores.set(this.budgetCores);
     this.#mark();
+    this.#warm = false;
     this.#timer = setInterval(() => this.tick(), this.#fastMs);
     // The budget must not keep a stopping process alive.
     this.#timer.unref();
@@ -301,6 +307,7 @@ export class CpuBudgetController {
     const reportedRate = counts ? reported / elapsed : 1 / n;
     this.#arrivals = counts ? arrivals : undefined;
     this.#learn(reportedRate, usage);
+    this.#warm = true;
 
     let next: number;
     if (lost > 0) {
@@ -319,34 +326,38 @@ export class CpuBudgetController {
 
   /** Updates the fixed and per-event cost estimates from one interval's usage and reported events per second. */
   #learn(reportedRate: number, usage: number): void {
-    this.#fit.add(reportedRate, usage);
-    if (reportedRate === 0 || (this.#perEventMeasured && this.#perEvent * reportedRate < 0.1 * usage)) {
-      // Nearly idle (events explain under a tenth of the CPU): this interval's usage is the fixed part itself, a
-      // better estimate than the fit, whose points a flood's first, costlier second can tip.
-      this.#idleFixed = this.#idleFixed === undefined ? usage : this.#idleFixed + 0.3 * (usage - this.#idleFixed);
-      this.#fixed = Math.min(this.#idleFixed, 0.5 * this.#goal);
-    }
-    const fixed = this.#idleFixed === undefined ? this.#fit.intercept() : undefined;
-    // Bounded: an estimate near the budget would make every step huge. With the cost per event averaged, an estimate
-    // off by up to half the target either way still converges without overshoot.
-    if (fixed !== undefined) {
-      const bounded = Math.min(Math.max(0, fixed), 0.5 * this.#goal);
-      this.#fixed += this.#smoothing * (bounded - this.#fixed);
-    }
+    // The first interval after start carries the start-up's CPU (loading programs): no guide to the fixed part.
+    if (this.#warm) this.#learnFixed(reportedRate, usage);
     if (reportedRate > 0) {
       const perEvent = (usage - this.#fixed) / reportedRate;
       if (perEvent > 0) {
-        // The first measurement replaces the prior outright: a flood is met by what it really costs.
-        // Averaged in log space: an estimate off by a factor (the flood's first second pays for compiling the event
-        // path) comes back as fast from above as from below.
-        // A reading more than twice or under half the estimate is rarely noise (the counts are exact, and a
-        // second's CPU varies by tens of percent): most of the way is taken at once.
+        // The first measurement replaces the prior outright: a flood is met by what it really costs. Later ones are
+        // averaged in log space, so an estimate off by a factor (the flood's first second pays for compiling the
+        // event path) comes back as fast from above as from below; a reading more than twice or under half the
+        // estimate is rarely noise (the counts are exact, a second's CPU varies by tens of percent): most of the
+        // way is taken at once.
         const off = Math.log(perEvent) - Math.log(this.#perEvent);
         const weight = Math.abs(off) > Math.LN2 ? 0.8 : this.#smoothing;
         this.#perEvent = this.#perEventMeasured ? Math.exp(Math.log(this.#perEvent) + weight * off) : perEvent;
         this.#perEventMeasured = true;
       }
     }
+  }
+
+  #learnFixed(reportedRate: number, usage: number): void {
+    this.#fit.add(reportedRate, usage);
+    if (reportedRate === 0 || (this.#perEventMeasured && this.#perEvent * reportedRate < 0.1 * usage)) {
+      // Nearly idle (events explain under a tenth of the CPU): this interval's usage is the fixed part itself, a
+      // better estimate than the fit, whose points a flood's first, costlier second can tip.
+      this.#idleFixed = this.#idleFixed === undefined ? usage : this.#idleFixed + 0.5 * (usage - this.#idleFixed);
+      this.#fixed = Math.min(this.#idleFixed, FIXED_CAP * this.#goal);
+      return;
+    }
+    if (this.#idleFixed !== undefined) return;
+    const fixed = this.#fit.intercept();
+    // Bounded: an estimate above the real fixed part leaves a small `usage − fixed` that one noisy second swings
+    // widely; one below it only slows convergence a little (monotonically).
+    if (fixed !== undefined) this.#fixed += this.#smoothing * (Math.min(Math.max(0, fixed), FIXED_CAP * this.#goal) - this.#fixed);
   }
 
   /** The (real) rate that puts the modelled usage on the target for `arrivals` events per second. */
