@@ -277,6 +277,18 @@ describe('CpuBudgetController', () => {
     expect(agent.applied.at(-1)).toBe(c.rate);
   });
 
+  it('does not act on the start-up interval when no event was seen in it', () => {
+    const agent = simulatedAgent({ fixed: 0.6, perEvent: 1e-6, arrivals: 0, noise: 0 });
+    const c = make(agent);
+    // Loading programs: 0.6 cores for a second, no event yet.
+    agent.run(c, 1);
+    expect(c.rate).toBe(1);
+    agent.state.fixed = 0.01;
+    agent.run(c, 5);
+    expect(c.rate).toBe(1);
+    expect(c.model.fixedCores).toBeLessThan(0.02);
+  });
+
   it('holds the rate while usage is under the budget at N = 1', () => {
     const agent = fakeAgent({ fixed: 0.05, perEvent: 1e-6, eventsPerSecond: 430_000 });
     const c = new CpuBudgetController({ budgetCores: 0.5, hub: agent.hub, cpuSeconds: agent.cpuSeconds, now: agent.now });

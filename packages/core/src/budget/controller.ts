@@ -307,6 +307,7 @@ export class CpuBudgetController {
     const reportedRate = counts ? reported / elapsed : 1 / n;
     this.#arrivals = counts ? arrivals : undefined;
     this.#learn(reportedRate, usage);
+    const firstInterval = !this.#warm;
     this.#warm = true;
 
     let next: number;
@@ -316,6 +317,9 @@ export class CpuBudgetController {
       next = Math.min(this.#maxRate, Math.max(n * 2, Math.ceil(this.#rateFor(arrivals))));
       this.#lossFloor = Math.min(next, this.#lowestRate + 1);
       this.#lossFloorUntil = now + this.#lossHoldMs;
+    } else if (firstInterval && reportedRate === 0) {
+      // Start-up CPU with no event seen: nothing the rate could change.
+      next = n;
     } else {
       next = this.#step(n, usage, arrivals);
     }
