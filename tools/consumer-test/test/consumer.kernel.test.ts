@@ -218,13 +218,13 @@ describeKernel('packed packages installed as a user installs them', () => {
     const fullSet = [...closure('@retina-ts/agent-cli')];
     const fullInstall = npmAsync(full, ['install', '--no-audit', '--no-fund', ...fullSet.map(tarball)]);
 
-    // A custom agent with one plugin.
+    // A custom agent with one plugin: the packages it names and linuxutil's one dependency of ours.
     custom = userFolder('custom-agent');
     const customInstall = npmAsync(custom, [
       'install',
       '--no-audit',
       '--no-fund',
-      ...['@retina-ts/agent', '@retina-ts/core', '@retina-ts/plugin-linuxutil'].map(tarball),
+      ...['@retina-ts/agent', '@retina-ts/core', '@retina-ts/plugin-linuxutil', '@retina-ts/net-address'].map(tarball),
     ]);
     copyFileSync(join(repo, 'examples/custom-agent/agent.mjs'), join(custom, 'agent.mjs'));
 

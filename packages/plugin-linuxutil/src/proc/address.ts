@@ -1,9 +1,9 @@
 /**
- * Text forms of the addresses found in /proc/net socket tables. The formatting itself is @retina-ts/bpf-runtime's
+ * Text forms of the addresses found in /proc/net socket tables. The formatting itself is @retina-ts/net-address's
  * (the one IPv6 formatter of retina-ts); this module checks the lengths a socket table gives and adds the `IP:port`
  * form.
  */
-import { formatIpv4 as formatIpv4At, formatIpv6 as formatIpv6At } from '@retina-ts/bpf-runtime';
+import { formatIpv4 as formatIpv4At, formatIpv6 as formatIpv6At } from '@retina-ts/net-address';
 
 /** Formats 4 bytes as dotted-quad IPv4. */
 export function formatIpv4(bytes: Uint8Array): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatIpv6, formatMac, writeIpv4, writeIpv6, writeMac } from '../src/address.js';
+import { formatIpv6, formatMac, writeIpv4, writeIpv6, writeMac } from '../src/index.js';
 
 function v6(text: string): Buffer {
   const b = Buffer.alloc(16);
