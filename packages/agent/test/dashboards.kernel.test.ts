@@ -291,9 +291,17 @@ describeKernel(
       // Two rounds: Prometheus' rate() sees only increases after a series' first sample, and most series are
       // created by the first round's packets.
       traffic();
-      await eventually(
-        async () => (await query(`count(networkobservability_adv_dns_response_count)`)).length > 0,
-      );
+      // Wait until Prometheus holds a first sample of the series the slowest paths create (advanced metrics and
+      // the Hubble handlers), so the second round shows up as an increase.
+      const firstSamples = [
+        'count(networkobservability_adv_dns_response_count)',
+        'count(hubble_tcp_flags_total{flag="FIN"})',
+        'count(hubble_icmp_total)',
+      ];
+      await eventually(async () => {
+        for (const expr of firstSamples) if ((await query(expr)).length === 0) return false;
+        return true;
+      });
       traffic();
     }, 90_000);
 
