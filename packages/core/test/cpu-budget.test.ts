@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ConfigError,
   CpuBudgetController,
   MAX_SAMPLING_RATE,
   SamplingHub,
@@ -9,6 +8,7 @@ import {
   samplingHubOf,
   type Sampler,
 } from '../src/index.js';
+import { configError } from './config-fixtures.js';
 
 /**
  * A process whose CPU is a fixed part plus a cost per reported event: `fixed + perEvent × eventsPerSecond / N`,
@@ -442,15 +442,7 @@ describe('SamplingHub', () => {
 
 describe('cpuBudget config key', () => {
   const parse = (v: unknown) => parseConfig({ cpuBudget: v }, { env: {}, platform: 'linux' }).config.cpuBudget;
-  const error = (fn: () => unknown): string => {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(ConfigError);
-      return (err as Error).message;
-    }
-    throw new Error('expected a ConfigError');
-  };
+  const error = configError;
 
   it('is off by default and reads cores or millicores', () => {
     expect(parseConfig({}, { env: {}, platform: 'linux' }).config.cpuBudget).toBe(0);
