@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   describeKernel,
   listBpfLinks,
@@ -15,107 +14,60 @@ import {
   sendUdp,
   startTcpServer,
   tcpConnections,
-  uniqueName,
 } from '@retina-ts/testkit';
-import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
-import {
-  acceptMetricsConfiguration,
-  addDeploymentPods,
-  createNamespaces,
-  deploymentContext,
-  PodBridge,
-  type DeploymentPod,
-  type DeploymentPodSpec,
-} from './pod-network.js';
-import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
+import { eventually, REMOTE_POD_LEVEL_CONFIG } from './helpers.js';
+import { PodCluster, podPairContext, stopChild, threePods } from './pod-cluster.js';
+import { parseSeries, select, tcxLinksOf } from './series.js';
 
-const NODE = uniqueName('cluster-node-', 40);
 const TTL = '2s';
 const TCP_PORT = 8080;
 const TCP_CONNECTIONS = 3;
 const UDP_DATAGRAMS = 5;
 
-interface PodSpec extends DeploymentPodSpec {
-  key: 'a' | 'b' | 'c';
-}
-
-const PODS: readonly PodSpec[] = [
-  { key: 'a', namespace: 'shop', deployment: 'web', hash: '6b7f9c', ip: '10.238.7.11' },
-  { key: 'b', namespace: 'shop', deployment: 'cart', hash: '58d4aa', ip: '10.238.7.12' },
-  { key: 'c', namespace: 'data', deployment: 'db', hash: '7c9e21', ip: '10.238.7.13' },
-];
-
-type Pod = DeploymentPod<PodSpec> & {
-  /** Host end of the veth (in the root namespace, on the bridge). */
-  hostIf: string;
-};
+const PODS = threePods('10.238.7', { namespace: 'data', deployment: 'db' });
 
 describeKernel('retina-agent on pods in network namespaces', () => {
-  let api: ApiServerDouble;
-  let agent: AgentProcess | undefined;
+  let cluster: PodCluster;
   let server: ChildProcess | undefined;
-  let bridge: PodBridge | undefined;
-  const pods = new Map<PodSpec['key'], Pod>();
-  const cwd = tempDir('retina-cluster-kernel');
-  let metricsText = '';
-  const started = Date.now();
 
-  const pod = (key: PodSpec['key']): Pod => pods.get(key)!;
-  const scrape = async (): Promise<Series[]> => {
-    metricsText = await (await fetch(agent!.url('/metrics'))).text();
-    return parseSeries(metricsText);
-  };
-  const ctx = (prefix: 'source' | 'destination', p: Pod): Record<string, string> =>
-    deploymentContext(prefix, p);
-
+  const pod = (key: 'a' | 'b' | 'c') => cluster.pod(key);
+  const scrape = () => cluster.scrape();
 
   beforeAll(async () => {
-    api = await startApiServerDouble();
-    createNamespaces(api, ['shop', 'data']);
-    acceptMetricsConfiguration(api, 'pods', {
-      metrics: ['forward_count', 'forward_bytes', 'tcp_flag_gauges'],
-      include: ['shop', 'data'],
-      ttl: TTL,
+    cluster = await PodCluster.start({
+      name: 'cluster',
+      namespaces: ['shop', 'data'],
+      metricsConfiguration: {
+        name: 'pods',
+        metrics: ['forward_count', 'forward_bytes', 'tcp_flag_gauges'],
+        include: ['shop', 'data'],
+        ttl: TTL,
+      },
     });
-
-    bridge = new PodBridge();
-
-    agent = await spawnClusterAgent({
-      cwd,
-      nodeName: NODE,
-      server: api.url,
-      config: [
-        ...REMOTE_POD_LEVEL_CONFIG,
-        'enabledPlugin: [packetparser]',
-        'plugins:',
-        '  packetparser: { hostInterface: false }',
-      ],
-    });
-
+    await cluster.startAgent([
+      ...REMOTE_POD_LEVEL_CONFIG,
+      'enabledPlugin: [packetparser]',
+      'plugins:',
+      '  packetparser: { hostInterface: false }',
+    ]);
     // Pods appear while the agent runs, so the watcher's netlink path attaches them.
-    for (const [key, p] of addDeploymentPods(bridge, api, PODS, { nodeName: NODE, netnsPrefix: 'rtp' })) {
-      pods.set(key, { ...p, hostIf: p.veth.name });
-    }
+    cluster.addPods(PODS, 'rtp');
     // Attached: the agent holds an ingress and an egress tcx link on every pod veth.
-    for (const p of pods.values()) {
-      await eventually(async () => tcxLinksOf(agent!.child.pid!, p.veth.ifindex()).length === 2, 150);
-    }
+    await cluster.untilAttached();
     server = await startTcpServer(pod('b').netns, { address: pod('b').ip, port: TCP_PORT });
   }, 60_000);
 
   afterAll(async () => {
-    server?.kill('SIGTERM');
-    await stopAgent(agent);
-    bridge?.destroy();
-    await api?.close();
-    console.info(`cluster.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await stopChild(server);
+    await cluster?.close();
   });
 
   it('keeps the bridge and the root namespace free of addresses', () => {
-    const [br] = JSON.parse(run('ip', ['-j', 'addr', 'show', 'dev', bridge!.name]).stdout) as Array<{ addr_info: unknown[] }>;
+    const [br] = JSON.parse(run('ip', ['-j', 'addr', 'show', 'dev', cluster.bridge.name]).stdout) as Array<{ addr_info: unknown[] }>;
     expect(br!.addr_info).toEqual([]);
-    for (const p of pods.values()) {
-      const [l] = JSON.parse(run('ip', ['-j', 'addr', 'show', 'dev', p.hostIf]).stdout) as Array<{ addr_info: unknown[] }>;
+    // The host end of each pod's veth, in the root namespace on the bridge.
+    for (const p of cluster.pods.values()) {
+      const [l] = JSON.parse(run('ip', ['-j', 'addr', 'show', 'dev', p.veth.name]).stdout) as Array<{ addr_info: unknown[] }>;
       expect(l!.addr_info).toEqual([]);
     }
   });
@@ -127,22 +79,22 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     // round (a series of its own) until the agent reports it.
     await eventually(async () => {
       sendUdp(c.netns, { address: a.ip, port: 7777 });
-      const back = { ...ctx('source', c), ...ctx('destination', a) };
+      const back = podPairContext(c, a);
       return select(await scrape(), 'networkobservability_adv_forward_count', back).count > 0;
     });
     sendUdp(a.netns, { address: c.ip, port: 9999, count: UDP_DATAGRAMS });
     // Each datagram is seen twice: leaving pod a (its veth's ingress) and entering pod c (its veth's egress).
-    const labels = { direction: 'EGRESS', ...ctx('source', a), ...ctx('destination', c) };
+    const labels = { direction: 'EGRESS', ...podPairContext(a, c) };
     await eventually(async () => {
       const s = select(await scrape(), 'networkobservability_adv_forward_count', labels);
       return s.count === 1 && s.sum >= 2 * UDP_DATAGRAMS;
     });
-    expect(select(parseSeries(metricsText), 'networkobservability_adv_forward_count', labels)).toEqual({
+    expect(select(parseSeries(cluster.metricsText), 'networkobservability_adv_forward_count', labels)).toEqual({
       sum: 2 * UDP_DATAGRAMS,
       count: 1,
     });
     // Bytes as the TC hooks see each frame: Ethernet, IPv4 and UDP headers plus sendUdp's default payload.
-    expect(select(parseSeries(metricsText), 'networkobservability_adv_forward_bytes', labels)).toEqual({
+    expect(select(parseSeries(cluster.metricsText), 'networkobservability_adv_forward_bytes', labels)).toEqual({
       sum: 2 * UDP_DATAGRAMS * (14 + 20 + 8 + 'retina-test'.length),
       count: 1,
     });
@@ -152,8 +104,8 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     const a = pod('a');
     const b = pod('b');
     tcpConnections(a.netns, { address: b.ip, port: TCP_PORT, count: TCP_CONNECTIONS });
-    const syn = { flag: 'SYN', ...ctx('source', a), ...ctx('destination', b) };
-    const synAck = { flag: 'SYNACK', ...ctx('source', b), ...ctx('destination', a) };
+    const syn = { flag: 'SYN', ...podPairContext(a, b) };
+    const synAck = { flag: 'SYNACK', ...podPairContext(b, a) };
     await eventually(async () => {
       const all = await scrape();
       return (
@@ -161,7 +113,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
         select(all, 'networkobservability_adv_tcpflags_count', synAck).sum >= 2 * TCP_CONNECTIONS
       );
     });
-    const all = parseSeries(metricsText);
+    const all = parseSeries(cluster.metricsText);
     // One SYN per connection, seen at both veths.
     expect(select(all, 'networkobservability_adv_tcpflags_count', syn)).toEqual({ sum: 2 * TCP_CONNECTIONS, count: 1 });
     expect(select(all, 'networkobservability_adv_tcpflags_count', synAck)).toEqual({
@@ -170,11 +122,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     });
     // The answers travel b → a in the connection's direction (opened by a: EGRESS).
     expect(
-      select(all, 'networkobservability_adv_forward_count', {
-        direction: 'EGRESS',
-        ...ctx('source', b),
-        ...ctx('destination', a),
-      }).sum,
+      select(all, 'networkobservability_adv_forward_count', { direction: 'EGRESS', ...podPairContext(b, a) }).sum,
     ).toBeGreaterThanOrEqual(2 * TCP_CONNECTIONS);
   });
 
@@ -183,16 +131,16 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     const a = pod('a');
     const b = pod('b');
     const ifindex = c.veth.ifindex();
-    const links = tcxLinksOf(agent!.child.pid!, ifindex);
+    const links = tcxLinksOf(cluster.agent.child.pid!, ifindex);
     expect(links).toHaveLength(2);
     expect(listBpfLinks().map((l) => l.id)).toEqual(expect.arrayContaining(links));
     expect(select(await scrape(), 'networkobservability_adv_forward_count', { destination_podname: c.name }).count).toBe(1);
 
     c.netns.destroy(); // takes the veth pair with it
-    api.delete('pods', c.namespace, c.name);
+    cluster.api.delete('pods', c.namespace, c.name);
 
     // The agent closes its links of the vanished interface: gone from the process and from the kernel.
-    await eventually(async () => tcxLinksOf(agent!.child.pid!, ifindex).length === 0);
+    await eventually(async () => tcxLinksOf(cluster.agent.child.pid!, ifindex).length === 0);
     await eventually(async () => !listBpfLinks().some((l) => links.includes(l.id)));
 
     // Traffic between the remaining pods keeps their series fresh while pod c's age out.
@@ -208,9 +156,9 @@ describeKernel('retina-agent on pods in network namespaces', () => {
       60,
       250,
     );
-    const all = parseSeries(metricsText);
+    const all = parseSeries(cluster.metricsText);
     expect(
-      select(all, 'networkobservability_adv_forward_count', { ...ctx('source', a), ...ctx('destination', b) }).count,
+      select(all, 'networkobservability_adv_forward_count', podPairContext(a, b)).count,
     ).toBeGreaterThan(0);
     expect(
       select(all, 'controlplane_networkobservability_expired_metrics_counter', { metric: 'forward_count' }).sum,

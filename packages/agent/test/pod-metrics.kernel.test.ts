@@ -17,31 +17,21 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   commandExists,
   describeKernel,
   listBpfLinks,
   programsStillLoaded,
   sendUdp,
-  uniqueName,
   waitFor,
   type Netns,
 } from '@retina-ts/testkit';
-import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
+import { eventually, REMOTE_POD_LEVEL_CONFIG } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
-import {
-  acceptMetricsConfiguration,
-  addDeploymentPods,
-  createNamespaces,
-  deploymentContext,
-  PodBridge,
-  type DeploymentPod,
-  type DeploymentPodSpec,
-} from './pod-network.js';
-import { bpfHandlesOf, parseSeries, select, tcxLinksOf, type Series } from './series.js';
+import { PodCluster, podPairContext as between, stopChild, threePods, type ThreePodSpec } from './pod-cluster.js';
+import type { DeploymentPod } from './pod-network.js';
+import { bpfHandlesOf, parseSeries, select, type Series } from './series.js';
 
-const NODE = uniqueName('podmetrics-node-', 40);
 const DROP_COUNT = 'networkobservability_adv_drop_count';
 const DROP_BYTES = 'networkobservability_adv_drop_bytes';
 const DNS_REQUESTS = 'networkobservability_adv_dns_request_count';
@@ -62,17 +52,9 @@ const CHUNK_BYTES = 1000;
 const CHUNKS = 6;
 const DNS_ANSWER = '10.9.0.7';
 
-interface PodSpec extends DeploymentPodSpec {
-  key: 'a' | 'b' | 'c';
-}
+const PODS = threePods('10.226.5', { namespace: 'infra', deployment: 'resolver' });
 
-const PODS: readonly PodSpec[] = [
-  { key: 'a', namespace: 'shop', deployment: 'web', hash: '5f6c7d', ip: '10.226.5.11' },
-  { key: 'b', namespace: 'shop', deployment: 'cart', hash: '7a8b9c', ip: '10.226.5.12' },
-  { key: 'c', namespace: 'infra', deployment: 'resolver', hash: '4e5d6f', ip: '10.226.5.13' },
-];
-
-type Pod = DeploymentPod<PodSpec>;
+type Pod = DeploymentPod<ThreePodSpec>;
 
 function requirements(): string | undefined {
   for (const cmd of ['dig', 'dnsmasq', 'iptables']) {
@@ -115,11 +97,8 @@ class NsChild {
   }
 
   /** Ends the process and waits for it. */
-  async close(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((resolve) => this.child.once('exit', resolve));
-    this.child.kill('SIGTERM');
-    await exited;
+  close(): Promise<void> {
+    return stopChild(this.child);
   }
 }
 
@@ -167,27 +146,11 @@ function unacked(ns: Netns, port: number): number {
 describeKernel(
   'retina-agent drop, DNS and retransmission metrics on pods in network namespaces',
   () => {
-    let api: ApiServerDouble;
-    let agent: AgentProcess | undefined;
-    let bridge: PodBridge | undefined;
-    let dnsmasq: ChildProcess | undefined;
+    let cluster: PodCluster;
     const children: NsChild[] = [];
-    const pods = new Map<PodSpec['key'], Pod>();
-    const cwd = tempDir('retina-podmetrics-kernel');
-    let metricsText = '';
-    const started = Date.now();
 
-    const pod = (key: PodSpec['key']): Pod => pods.get(key)!;
-    const scrape = async (): Promise<Series[]> => {
-      metricsText = await (await fetch(agent!.url('/metrics'))).text();
-      return parseSeries(metricsText);
-    };
-    const ctx = (prefix: 'source' | 'destination', p: Pod): Record<string, string> =>
-      deploymentContext(prefix, p);
-    const between = (from: Pod, to: Pod): Record<string, string> => ({
-      ...ctx('source', from),
-      ...ctx('destination', to),
-    });
+    const pod = (key: ThreePodSpec['key']): Pod => cluster.pod(key);
+    const scrape = () => cluster.scrape();
     /** Labels of a series without the universal ones. */
     const own = (s: Series): Record<string, string> => {
       const { cluster: _c, instance: _i, ...rest } = s.labels;
@@ -209,62 +172,40 @@ describeKernel(
       });
 
     beforeAll(async () => {
-      api = await startApiServerDouble();
-      createNamespaces(api, ['shop', 'infra']);
-      acceptMetricsConfiguration(api, 'drops-dns-retrans', {
-        metrics: ['drop_count', 'drop_bytes', 'dns_request_count', 'dns_response_count', 'tcp_retransmission_count'],
-        include: ['shop', 'infra'],
+      cluster = await PodCluster.start({
+        name: 'pod-metrics',
+        namespaces: ['shop', 'infra'],
+        metricsConfiguration: {
+          name: 'drops-dns-retrans',
+          metrics: ['drop_count', 'drop_bytes', 'dns_request_count', 'dns_response_count', 'tcp_retransmission_count'],
+          include: ['shop', 'infra'],
+        },
       });
+      await cluster.startAgent([
+        ...REMOTE_POD_LEVEL_CONFIG,
+        'enabledPlugin: [dropreason, dns, tcpretrans, packetparser]',
+        'plugins:',
+        '  packetparser: { hostInterface: false }',
+        // Every drop becomes its own flow (none folded into a later one), so drop counts are exact.
+        '  dropreason: { eventIntervalMs: 0 }',
+      ]);
 
-      bridge = new PodBridge();
-      agent = await spawnClusterAgent({
-        cwd,
-        nodeName: NODE,
-        server: api.url,
-        config: [
-          ...REMOTE_POD_LEVEL_CONFIG,
-          'enabledPlugin: [dropreason, dns, tcpretrans, packetparser]',
-          'plugins:',
-          '  packetparser: { hostInterface: false }',
-          // Every drop becomes its own flow (none folded into a later one), so drop counts are exact.
-          '  dropreason: { eventIntervalMs: 0 }',
-        ],
-      });
-
-      for (const [key, p] of addDeploymentPods(bridge, api, PODS, { nodeName: NODE, netnsPrefix: 'rtm' })) pods.set(key, p);
+      cluster.addPods(PODS, 'rtm');
       const b = pod('b');
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(DROP_PORT), '-j', 'DROP']);
       const c = pod('c');
-      dnsmasq = await startDnsmasq(c.netns, c.ip, join(cwd, 'dnsmasq.pid'), DNS_ANSWER);
+      cluster.stopOnClose(await startDnsmasq(c.netns, c.ip, join(cluster.cwd, 'dnsmasq.pid'), DNS_ANSWER));
 
-      const plugins = await eventually(async () => {
-        const body = (await (await fetch(agent!.url('/plugins'))).json()) as {
-          plugins: { name: string; state: string; lastError?: string }[];
-        };
-        const failed = body.plugins.find((p) => p.state === 'failed');
-        if (failed) throw new Error(`plugin ${failed.name} failed: ${failed.lastError ?? '(no error)'}`);
-        return body.plugins.every((p) => p.state === 'running') ? body.plugins : undefined;
-      });
-      expect(plugins.map((p) => p.name).sort()).toEqual(['dns', 'dropreason', 'packetparser', 'tcpretrans']);
+      expect(await cluster.untilPluginsRunning()).toEqual(['dns', 'dropreason', 'packetparser', 'tcpretrans']);
       // packetparser holds an ingress and an egress tcx link on every pod veth.
-      for (const p of pods.values()) {
-        await eventually(async () => tcxLinksOf(agent!.child.pid!, p.veth.ifindex()).length === 2, 150);
-      }
+      await cluster.untilAttached();
       await untilDropCounted(c);
       await untilDropCounted(pod('a'));
     }, 60_000);
 
     afterAll(async () => {
       for (const child of children) await child.close();
-      if (dnsmasq && dnsmasq.exitCode === null && dnsmasq.signalCode === null) {
-        const exited = new Promise((resolve) => dnsmasq!.once('exit', resolve));
-        dnsmasq.kill('SIGTERM');
-        await exited;
-      }
-      await stopAgent(agent);
-      bridge?.destroy(); // the namespaces take their iptables rules with them
-      await api?.close();
-      console.info(`pod-metrics.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await cluster?.close(); // the namespaces take their iptables rules with them
     });
 
     it("counts packets dropped by an iptables rule in pod b, with both pods' context and the reason", async () => {
@@ -275,7 +216,7 @@ describeKernel(
 
       sendUdp(a.netns, { address: b.ip, port: DROP_PORT, count: DROPS, payload: PAYLOAD });
       await eventually(async () => select(await scrape(), DROP_COUNT, labels).sum >= DROPS);
-      const all = parseSeries(metricsText);
+      const all = parseSeries(cluster.metricsText);
       expect(select(all, DROP_COUNT, labels)).toEqual({ sum: DROPS, count: 1 });
       expect(select(all, DROP_BYTES, labels)).toEqual({ sum: DROPS * DROPPED_DATAGRAM_BYTES, count: 1 });
       // The readiness probes to a closed port are dropped for another reason, in their own series.
@@ -298,7 +239,7 @@ describeKernel(
             (s.labels['source_podname'] === p.name || s.labels['destination_podname'] === p.name),
         );
       await eventually(async () => involving(await scrape(), a).length >= 4);
-      const dns = involving(parseSeries(metricsText), a).map((s) => ({
+      const dns = involving(parseSeries(cluster.metricsText), a).map((s) => ({
         name: s.name,
         labels: own(s),
         value: s.value,
@@ -382,7 +323,7 @@ describeKernel(
       await eventually(async () => select(await scrape(), RETRANS, labels).sum >= retransmitted, 50).catch(
         () => undefined,
       );
-      const all = parseSeries(metricsText);
+      const all = parseSeries(cluster.metricsText);
       expect(select(all, RETRANS, labels)).toEqual({ sum: retransmitted, count: 1 });
       // b only acknowledged; it retransmitted nothing.
       expect(select(all, RETRANS, between(b, a)).count).toBe(0);
@@ -399,7 +340,7 @@ describeKernel(
         0,
       );
       for (const family of ['adv_forward_count', 'adv_forward_bytes', 'adv_tcpflags_count']) {
-        expect(metricsText).not.toContain(`networkobservability_${family}`);
+        expect(cluster.metricsText).not.toContain(`networkobservability_${family}`);
       }
       for (const family of [DROP_COUNT, DROP_BYTES, DNS_REQUESTS, DNS_RESPONSES, RETRANS]) {
         expect(all.some((s) => s.name === family)).toBe(true);
@@ -407,12 +348,12 @@ describeKernel(
     });
 
     it('stops on SIGTERM with exit code 0 and leaves no BPF link or program behind', async () => {
-      const { links, programs } = bpfHandlesOf(agent!.child.pid!);
+      const { links, programs } = bpfHandlesOf(cluster.agent.child.pid!);
       // tcx links on three veths, the tp_btf links of dropreason and tcpretrans.
-      expect(links.length).toBeGreaterThanOrEqual(2 * pods.size + 2);
+      expect(links.length).toBeGreaterThanOrEqual(2 * cluster.pods.size + 2);
       expect(listBpfLinks().map((l) => l.id)).toEqual(expect.arrayContaining(links));
-      agent!.child.kill('SIGTERM');
-      expect(await agent!.exited).toEqual({ code: 0, signal: null });
+      cluster.agent.child.kill('SIGTERM');
+      expect(await cluster.agent.exited).toEqual({ code: 0, signal: null });
       expect(listBpfLinks().filter((l) => links.includes(l.id))).toEqual([]);
       // The kernel frees programs after their last reference goes, a moment after the process.
       await waitFor(() => programsStillLoaded(programs).length === 0, {

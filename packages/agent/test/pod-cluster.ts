@@ -1,0 +1,174 @@
+/**
+ * The set-up the cluster kernel tests share: an API server double, a bridge of pod namespaces registered in it,
+ * the real `retina-agent` on that node, scrapes of its /metrics, and one teardown for all of it.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
+import { uniqueName } from '@retina-ts/testkit';
+import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
+import {
+  acceptMetricsConfiguration,
+  addDeploymentPods,
+  createNamespaces,
+  deploymentContext,
+  PodBridge,
+  type AcceptedMetricsConfiguration,
+  type DeploymentPod,
+  type DeploymentPodSpec,
+} from './pod-network.js';
+import { parseSeries, tcxLinksOf, type Series } from './series.js';
+
+/** The pods the three-pod tests run. */
+export interface ThreePodSpec extends DeploymentPodSpec {
+  key: 'a' | 'b' | 'c';
+}
+
+/**
+ * Pods a (Deployment `web`) and b (`cart`) in namespace `shop` and c (`third`), at `.11`, `.12` and `.13` of
+ * `subnet` (e.g. `10.238.7`).
+ */
+export function threePods(subnet: string, third: { namespace: string; deployment: string }): readonly ThreePodSpec[] {
+  return [
+    { key: 'a', namespace: 'shop', deployment: 'web', hash: '6b7f9c', ip: `${subnet}.11` },
+    { key: 'b', namespace: 'shop', deployment: 'cart', hash: '58d4aa', ip: `${subnet}.12` },
+    { key: 'c', ...third, hash: '7c9e21', ip: `${subnet}.13` },
+  ];
+}
+
+/** The context labels of a flow from pod `from` to pod `to` (source_* then destination_*). */
+export function podPairContext(
+  from: DeploymentPodSpec & { name: string },
+  to: DeploymentPodSpec & { name: string },
+): Record<string, string> {
+  return { ...deploymentContext('source', from), ...deploymentContext('destination', to) };
+}
+
+/** Sends SIGTERM to a child process that still runs and waits for its exit. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** What `PodCluster.start` sets up before any pod or agent. */
+export interface PodClusterOptions {
+  /** Names the node (`<name>-node-…`), the temporary folder and the test's timing line. */
+  name: string;
+  /** Namespaces created without annotations. */
+  namespaces?: readonly string[];
+  /** An accepted MetricsConfiguration of that name. */
+  metricsConfiguration?: AcceptedMetricsConfiguration & { name: string };
+}
+
+/** One test file's cluster: call `close()` in afterAll. */
+export class PodCluster<S extends DeploymentPodSpec = ThreePodSpec> {
+  readonly nodeName: string;
+  readonly cwd: string;
+  readonly pods = new Map<S['key'], DeploymentPod<S>>();
+  /** The last exposition `scrape()` read. */
+  metricsText = '';
+  #agent: AgentProcess | undefined;
+  readonly #children: ChildProcess[] = [];
+  readonly #started = Date.now();
+
+  private constructor(
+    readonly name: string,
+    readonly api: ApiServerDouble,
+    readonly bridge: PodBridge,
+  ) {
+    this.nodeName = uniqueName(`${name}-node-`, 40);
+    this.cwd = tempDir(`retina-${name}-kernel`);
+  }
+
+  /** Starts the API server double with the namespaces and MetricsConfiguration, and an empty bridge. */
+  static async start<S extends DeploymentPodSpec = ThreePodSpec>(opts: PodClusterOptions): Promise<PodCluster<S>> {
+    const api = await startApiServerDouble();
+    createNamespaces(api, opts.namespaces ?? []);
+    if (opts.metricsConfiguration) {
+      const { name, ...mc } = opts.metricsConfiguration;
+      acceptMetricsConfiguration(api, name, mc);
+    }
+    return new PodCluster<S>(opts.name, api, new PodBridge());
+  }
+
+  /** The running agent (after `startAgent`). */
+  get agent(): AgentProcess {
+    if (!this.#agent) throw new Error('the agent has not been started');
+    return this.#agent;
+  }
+
+  /** The pod of `key` (after `addPods`). */
+  pod(key: S['key']): DeploymentPod<S> {
+    const p = this.pods.get(key);
+    if (!p) throw new Error(`no pod ${String(key)}`);
+    return p;
+  }
+
+  /** Puts the pods on the bridge and registers them on this node (namespace names from `netnsPrefix`). */
+  addPods(specs: readonly S[], netnsPrefix: string): void {
+    for (const [key, p] of addDeploymentPods(this.bridge, this.api, specs, { nodeName: this.nodeName, netnsPrefix })) {
+      this.pods.set(key, p);
+    }
+  }
+
+  /** Starts the agent on this node with the given config lines. */
+  async startAgent(config: readonly string[]): Promise<AgentProcess> {
+    this.#agent = await spawnClusterAgent({
+      cwd: this.cwd,
+      nodeName: this.nodeName,
+      server: this.api.url,
+      config: [...config],
+    });
+    return this.#agent;
+  }
+
+  /** Stops `child` (SIGTERM, waiting for its exit) on `close()`. */
+  stopOnClose<C extends ChildProcess>(child: C): C {
+    this.#children.push(child);
+    return child;
+  }
+
+  /** Reads /metrics (kept in `metricsText`) and parses it. */
+  async scrape(): Promise<Series[]> {
+    this.metricsText = await (await fetch(this.agent.url('/metrics'))).text();
+    return parseSeries(this.metricsText);
+  }
+
+  /** Waits until the agent holds `links` tcx links (ingress and egress: 2) on every pod veth, or `atLeast` that many. */
+  async untilAttached(opts: { links?: number; atLeast?: boolean } = {}): Promise<void> {
+    const want = opts.links ?? 2;
+    for (const p of this.pods.values()) {
+      await eventually(async () => {
+        const n = tcxLinksOf(this.agent.child.pid!, p.veth.ifindex()).length;
+        return opts.atLeast ? n >= want : n === want;
+      }, 150);
+    }
+  }
+
+  /**
+   * Waits until every plugin but `except` runs, from the agent's /plugins; while one is failed, its error is what
+   * the wait reports when it gives up. Returns the plugins' names, sorted.
+   */
+  async untilPluginsRunning(except: readonly string[] = []): Promise<string[]> {
+    const plugins = await eventually(async () => {
+      const body = (await (await fetch(this.agent.url('/plugins'))).json()) as {
+        plugins: { name: string; state: string; lastError?: string }[];
+      };
+      const failed = body.plugins.find((p) => p.state === 'failed');
+      if (failed) throw new Error(`plugin ${failed.name} failed: ${failed.lastError ?? '(no error)'}`);
+      const watched = body.plugins.filter((p) => !except.includes(p.name));
+      return watched.every((p) => p.state === 'running') ? body.plugins : undefined;
+    });
+    return plugins.map((p) => p.name).sort();
+  }
+
+  /** Stops the children, the agent, the pods (namespaces and veths), the bridge and the API server double. */
+  async close(): Promise<void> {
+    for (const child of this.#children) await stopChild(child);
+    await stopAgent(this.#agent);
+    this.bridge.destroy();
+    await this.api.close();
+    console.info(`${this.name}.kernel.test: ${((Date.now() - this.#started) / 1000).toFixed(1)} s`);
+  }
+}
