@@ -16,7 +16,6 @@
 import type protobuf from 'protobufjs';
 import type { FlowFilterInput, FlowPredicate } from './filter/flow-filter.js';
 import { compileFilterLists } from './filter/flow-filter.js';
-import type { FilterErrorKind } from './filter/errors.js';
 import { FilterError } from './filter/errors.js';
 import type { FlowRing, RingEntry } from './ring.js';
 import type { PbFlow, PbLostEvent, PbTimestamp } from './wire.js';
@@ -51,16 +50,10 @@ export interface FlowQuery {
 
 /**
  * A request the server refuses (`invalid` → INVALID_ARGUMENT, `unimplemented` → UNIMPLEMENTED, `exhausted` →
- * RESOURCE_EXHAUSTED).
+ * RESOURCE_EXHAUSTED): a FilterError widened to the whole request, so both carry the same kinds.
  */
-export class RequestError extends Error {
-  readonly kind: FilterErrorKind;
-
-  constructor(message: string, kind: FilterErrorKind = 'invalid') {
-    super(message);
-    this.name = 'RequestError';
-    this.kind = kind;
-  }
+export class RequestError extends FilterError {
+  override readonly name = 'RequestError';
 }
 
 const MAX_UINT64 = (1n << 64n) - 1n;

@@ -2,6 +2,7 @@
  * Plain-object shapes of the protobuf messages the server sends, with the proto field names (protobufjs encodes such
  * objects directly). Filters and metrics evaluate these objects, so they judge exactly what clients receive.
  */
+import type { TcpFlags } from '@retina-ts/core';
 
 /** google.protobuf.Timestamp */
 export interface PbTimestamp {
@@ -27,18 +28,8 @@ export interface PbEndpoint {
   workloads?: PbWorkload[];
 }
 
-/** flow.TCPFlags */
-export interface PbTcpFlags {
-  FIN?: boolean;
-  SYN?: boolean;
-  RST?: boolean;
-  PSH?: boolean;
-  ACK?: boolean;
-  URG?: boolean;
-  ECE?: boolean;
-  CWR?: boolean;
-  NS?: boolean;
-}
+/** flow.TCPFlags: the flow record already names its flags as the proto does. */
+export type PbTcpFlags = TcpFlags;
 
 /** Ports of flow.TCP, flow.UDP and flow.SCTP. */
 export interface PbPorts {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FlowBus, FlowType, L7FlowType, Verdict } from '@retina-ts/core';
+import { FlowBus } from '@retina-ts/core';
 import type { Flow } from '@retina-ts/core';
 import {
   FILTER_LIMITS,
@@ -22,11 +22,10 @@ import {
   hubbleTypes,
   parseGetFlowsRequest,
   startHubble,
-  toPbFlow,
 } from '../src/index.js';
-import type { FlowFilterInput, HubbleServer, PbFlow, RingEntry } from '../src/index.js';
+import type { FlowFilterInput, HubbleServer, RingEntry } from '../src/index.js';
 import { FlowStreamer, ResponseEncoder } from '../src/getflows.js';
-import { connect, getFlows, tcpFlow, unary, waitFor } from './helpers.js';
+import { connect, dnsRequestFlow, getFlows, pbFlow, tcpFlow, unary, waitFor } from './helpers.js';
 import type { HubbleClients } from './helpers.js';
 
 const types = hubbleTypes();
@@ -34,18 +33,8 @@ const EVIL = '^(a+)+$';
 // 30 letters and a mismatch: a backtracking engine tries about 2^30 ways before failing.
 const EVIL_NAME = `${'a'.repeat(30)}!`;
 
-function dnsFlow(n: number, query: string): Flow {
-  return tcpFlow(n, {
-    type: FlowType.L7,
-    verdict: Verdict.DNS,
-    l4: { udp: { sourcePort: 33000, destinationPort: 53 } },
-    l7: { type: L7FlowType.REQUEST, dns: { query, ips: [], ttl: 0, rcode: 0, qtypes: ['A'], rrtypes: [] } },
-    eventType: { type: 129, subType: 0 },
-    destinationNames: [query],
-  });
-}
-
-const pb = (flow: Flow): PbFlow => toPbFlow(flow, { nodeName: 'n', structType: types.struct });
+/** A DNS request that also names the queried host as the destination. */
+const dnsFlow = (n: number, query: string): Flow => dnsRequestFlow(n, query, { destinationNames: [query] });
 
 /** Counts event-loop turns until `stop()` is called. */
 function tickCounter(): { stop(): number } {
@@ -68,13 +57,13 @@ function tickCounter(): { stop(): number } {
 describe('regular expressions use RE2', () => {
   it('dns_query with a catastrophic-backtracking pattern answers at once', () => {
     const match = compileFlowFilter({ dns_query: [EVIL] });
-    expect(match(pb(dnsFlow(0, EVIL_NAME)))).toBe(false);
-    expect(match(pb(dnsFlow(0, 'a'.repeat(30))))).toBe(true);
+    expect(match(pbFlow(dnsFlow(0, EVIL_NAME)))).toBe(false);
+    expect(match(pbFlow(dnsFlow(0, 'a'.repeat(30))))).toBe(true);
   });
 
   it('http_path and http_url patterns compile with RE2 (and match nothing: flows carry no HTTP)', () => {
-    expect(compileFlowFilter({ http_path: [EVIL] })(pb(dnsFlow(0, EVIL_NAME)))).toBe(false);
-    expect(compileFlowFilter({ http_url: [EVIL] })(pb(dnsFlow(0, EVIL_NAME)))).toBe(false);
+    expect(compileFlowFilter({ http_path: [EVIL] })(pbFlow(dnsFlow(0, EVIL_NAME)))).toBe(false);
+    expect(compileFlowFilter({ http_url: [EVIL] })(pbFlow(dnsFlow(0, EVIL_NAME)))).toBe(false);
   });
 
   it('rejects what RE2 rejects, naming the field and the pattern', () => {
@@ -95,15 +84,15 @@ describe('regular expressions use RE2', () => {
     const pattern = Array(40).fill('*').join('.');
     const name = `${'a'.repeat(200)}_`;
     const match = compileFlowFilter({ destination_fqdn: [pattern] });
-    expect(match(pb(tcpFlow(0, { destinationNames: [name] })))).toBe(false);
-    expect(match(pb(tcpFlow(0, { destinationNames: [Array(40).fill('a').join('.')] })))).toBe(true);
+    expect(match(pbFlow(tcpFlow(0, { destinationNames: [name] })))).toBe(false);
+    expect(match(pbFlow(tcpFlow(0, { destinationNames: [Array(40).fill('a').join('.')] })))).toBe(true);
   });
 
   it('keeps the event loop turning while GetFlows filters a ring of hostile names', async () => {
     const ring = new FlowRing(4095);
     ring.push(
       Array.from({ length: 4095 }, (_, i): RingEntry => {
-        const flow = pb(dnsFlow(i, i === 7 ? 'a'.repeat(30) : EVIL_NAME));
+        const flow = pbFlow(dnsFlow(i, i === 7 ? 'a'.repeat(30) : EVIL_NAME));
         return { timeNs: 1_700_000_000_000_000_000n + BigInt(i), time: flow.time, flow };
       }),
     );

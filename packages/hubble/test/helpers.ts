@@ -1,7 +1,7 @@
 /**
  * Test helpers: a gRPC client built at test time from the recorded official Hubble API (api-record/, the wire
- * contract, independent of the package's own .proto files), throwaway certificates made with openssl, and flow
- * fixtures.
+ * contract, independent of the package's own .proto files), throwaway certificates made with openssl, servers on
+ * a loopback port, and flow fixtures.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Flow } from '@retina-ts/core';
-import { FlowType, TrafficDirection, TraceObservationPoint, Verdict, IpVersion } from '@retina-ts/core';
+import { FlowBus, FlowType, L7FlowType, TrafficDirection, TraceObservationPoint, Verdict, IpVersion } from '@retina-ts/core';
+import { hubbleTypes, startHubble, toPbFlow } from '../src/index.js';
+import type { FlowSource, HubbleOptions, HubbleServer, PbFlow } from '../src/index.js';
 import { recordPackageDefinition } from '../api-record/record.mjs';
 
 /** Service definitions of the recorded official Hubble API, as proto-loader gives them to @grpc/grpc-js. */
@@ -146,6 +148,18 @@ export async function waitFor(check: () => boolean, what: string, timeoutMs = 10
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Starts a server listening on a free loopback TCP port only (no unix socket), with `options` on top. */
+export function startLoopbackHubble(
+  options: HubbleOptions = {},
+  { flowBus = new FlowBus(), nodeName = 'n' }: { flowBus?: FlowSource; nodeName?: string } = {},
+): Promise<HubbleServer> {
+  return startHubble({
+    flowBus,
+    nodeName,
+    options: { unixSocket: false, listenAddress: '127.0.0.1:0', ...options },
+  });
 }
 
 /** Throwaway PKI: a server CA and server cert (SANs for Hubble's node name scheme and 127.0.0.1), a client CA and client cert. */
@@ -297,4 +311,26 @@ export function tcpFlow(n: number, overrides: Partial<Flow> = {}): Flow {
     isReply: false,
     ...overrides,
   };
+}
+
+/** A DNS request for `query`, otherwise as tcpFlow(n). */
+export function dnsRequestFlow(n: number, query: string, overrides: Partial<Flow> = {}): Flow {
+  return tcpFlow(n, {
+    type: FlowType.L7,
+    verdict: Verdict.DNS,
+    l4: { udp: { sourcePort: 33000, destinationPort: 53 } },
+    l7: { type: L7FlowType.REQUEST, dns: { query, ips: [], ttl: 0, rcode: 0, qtypes: ['A'], rrtypes: [] } },
+    eventType: { type: 129, subType: 0 },
+    ...overrides,
+  });
+}
+
+const types = hubbleTypes();
+
+/** The enum descriptors HubbleMetrics names values with. */
+export const metricEnums = { verdict: types.verdict, dropReason: types.dropReason, ipVersion: types.ipVersion };
+
+/** A flow as the server sends it, from node `n`. */
+export function pbFlow(flow: Flow): PbFlow {
+  return toPbFlow(flow, { nodeName: 'n', structType: types.struct });
 }

@@ -1,34 +1,13 @@
 /** The series cap and TTL of hubble_* families: a flood of distinct names cannot grow the registry without bound. */
 import { describe, expect, it } from 'vitest';
-import { FlowType, L7FlowType, TrafficDirection, Verdict } from '@retina-ts/core';
 import {
   HUBBLE_METRIC_NAMES,
   HubbleMetrics,
-  hubbleTypes,
   parseMetricsConfig,
-  toPbFlow,
 } from '../src/index.js';
-import { tcpFlow } from './helpers.js';
+import { dnsRequestFlow, metricEnums as enums, pbFlow } from './helpers.js';
 
-const types = hubbleTypes();
-const enums = { verdict: types.verdict, dropReason: types.dropReason, ipVersion: types.ipVersion };
-
-const dnsQuery = (name: string) =>
-  toPbFlow(
-    tcpFlow(0, {
-      verdict: Verdict.DNS,
-      type: FlowType.L7,
-      eventType: { type: 129, subType: 0 },
-      l4: { udp: { sourcePort: 33000, destinationPort: 53 } },
-      trafficDirection: TrafficDirection.EGRESS,
-      isReply: false,
-      l7: {
-        type: L7FlowType.REQUEST,
-        dns: { query: name, ips: [], ttl: 0, rcode: 0, qtypes: ['A'], rrtypes: [] },
-      },
-    }),
-    { nodeName: 'n', structType: types.struct },
-  );
+const dnsQuery = (name: string) => pbFlow(dnsRequestFlow(0, name));
 
 async function lines(m: HubbleMetrics, prefix: string): Promise<string[]> {
   const { body } = await m.expose();

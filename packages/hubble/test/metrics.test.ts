@@ -4,17 +4,12 @@ import type { Flow } from '@retina-ts/core';
 import {
   HubbleMetrics,
   MetricsConfigError,
-  hubbleTypes,
   parseMetricsConfig,
   splitMetricsList,
-  toPbFlow,
 } from '../src/index.js';
-import { tcpFlow } from './helpers.js';
+import { dnsRequestFlow, metricEnums as enums, pbFlow, tcpFlow } from './helpers.js';
 
-const types = hubbleTypes();
-const enums = { verdict: types.verdict, dropReason: types.dropReason, ipVersion: types.ipVersion };
-const pb = (overrides: Partial<Flow> = {}) =>
-  toPbFlow(tcpFlow(0, overrides), { nodeName: 'n', structType: types.struct });
+const pb = (overrides: Partial<Flow> = {}) => pbFlow(tcpFlow(0, overrides));
 
 function metricsFor(specs: string[], openMetrics = false): HubbleMetrics {
   return new HubbleMetrics({ handlers: parseMetricsConfig(specs).handlers, enums, openMetrics });
@@ -47,14 +42,7 @@ const dnsBase: Partial<Flow> = {
   l4: { udp: { sourcePort: 33000, destinationPort: 53 } },
   trafficDirection: TrafficDirection.EGRESS,
 };
-const dnsQuery = pb({
-  ...dnsBase,
-  isReply: false,
-  l7: {
-    type: L7FlowType.REQUEST,
-    dns: { query: 'example.com.', ips: [], ttl: 0, rcode: 0, qtypes: ['A'], rrtypes: [] },
-  },
-});
+const dnsQuery = pbFlow(dnsRequestFlow(0, 'example.com.'));
 const dnsAnswer = pb({
   ...dnsBase,
   isReply: true,

@@ -5,10 +5,9 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FlowBus } from '@retina-ts/core';
-import { hubbleServerName, peerAddress, preferredNodeIp, startHubble } from '../src/index.js';
+import { hubbleServerName, peerAddress, preferredNodeIp } from '../src/index.js';
 import type { HubbleServer } from '../src/index.js';
-import { connect, waitFor } from './helpers.js';
+import { connect, startLoopbackHubble, waitFor } from './helpers.js';
 
 const servers: HubbleServer[] = [];
 afterAll(async () => {
@@ -51,11 +50,7 @@ describe('peer addresses and names', () => {
 
 describe('Peer.Notify fed by the node watcher', () => {
   it('announces every node at <InternalIP>:<port>, takes this node\'s address from its node object, and follows changes', async () => {
-    const server = await startHubble({
-      flowBus: new FlowBus(),
-      nodeName: 'node-a',
-      options: { unixSocket: false, listenAddress: '127.0.0.1:0', clusterName: 'prod' },
-    });
+    const server = await startLoopbackHubble({ clusterName: 'prod' }, { nodeName: 'node-a' });
     servers.push(server);
     const port = server.tcpPort!;
     const n = notify(server);
@@ -98,11 +93,7 @@ describe('Peer.Notify fed by the node watcher', () => {
   });
 
   it('keeps NODE_IP for this node over its node object', async () => {
-    const server = await startHubble({
-      flowBus: new FlowBus(),
-      nodeName: 'node-a',
-      options: { unixSocket: false, listenAddress: '127.0.0.1:0', nodeIp: '10.203.0.1' },
-    });
+    const server = await startLoopbackHubble({ nodeIp: '10.203.0.1' }, { nodeName: 'node-a' });
     servers.push(server);
     server.setNode('node-a', ['10.203.0.99']);
     server.setNode('node-b', ['10.203.0.2']);

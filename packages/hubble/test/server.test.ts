@@ -31,7 +31,7 @@ import { hubbleOptionsFromConfig, startHubble } from '../src/index.js';
 import type { HubbleServer } from '../src/index.js';
 import type { HubbleOptions } from '../src/index.js';
 import type { FlowResponse, HubbleClients, TestPki } from './helpers.js';
-import { connect, getFlows, makePki, tcpFlow, unary, waitFor } from './helpers.js';
+import { connect, getFlows, makePki, startLoopbackHubble, tcpFlow, unary, waitFor } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hubble-srv-'));
 let pki: TestPki;
@@ -430,15 +430,10 @@ describe('TLS listeners', () => {
     const keyCopy = join(tmp, 'rot.key');
     copyFileSync(pki.serverCert, certCopy);
     copyFileSync(pki.serverKey, keyCopy);
-    const server = await startHubble({
-      flowBus: new FlowBus(),
-      nodeName: 'node-a',
-      options: {
-        unixSocket: false,
-        listenAddress: '127.0.0.1:0',
-        tls: { certFile: certCopy, keyFile: keyCopy, reloadIntervalMs: 0 },
-      },
-    });
+    const server = await startLoopbackHubble(
+      { tls: { certFile: certCopy, keyFile: keyCopy, reloadIntervalMs: 0 } },
+      { nodeName: 'node-a' },
+    );
     servers.push(server);
     const status = (caFile: string) => serverStatusCode(connectTls(server.tcpPort, caFile));
     expect(await status(pki.caCert)).toBe(grpc.status.OK);
@@ -452,15 +447,7 @@ describe('TLS listeners', () => {
 
   it('refuses to start with a key that does not match the certificate, naming the files', async () => {
     await expect(
-      startHubble({
-        flowBus: new FlowBus(),
-        nodeName: 'n',
-        options: {
-          unixSocket: false,
-          listenAddress: '127.0.0.1:0',
-          tls: { certFile: pki.serverCert, keyFile: pki.clientKey },
-        },
-      }),
+      startLoopbackHubble({ tls: { certFile: pki.serverCert, keyFile: pki.clientKey } }),
     ).rejects.toThrow(/server\.crt.*client\.key.*cannot be used together/);
   });
 });
@@ -472,16 +459,10 @@ describe('followers', () => {
 
   beforeAll(async () => {
     bus = new FlowBus();
-    server = await startHubble({
-      flowBus: bus,
-      nodeName: 'node-f',
-      options: {
-        unixSocket: false,
-        listenAddress: '127.0.0.1:0',
-        ringCapacity: 4095,
-        metrics: { enabled: ['flow'], listenAddress: '127.0.0.1:0' },
-      },
-    });
+    server = await startLoopbackHubble(
+      { ringCapacity: 4095, metrics: { enabled: ['flow'], listenAddress: '127.0.0.1:0' } },
+      { flowBus: bus, nodeName: 'node-f' },
+    );
     servers.push(server);
     c = connect(`127.0.0.1:${server.tcpPort}`);
   });
@@ -585,11 +566,7 @@ describe('followers', () => {
 describe('lifecycle and configuration', () => {
   it('reports FlowBus drops as OBSERVER_EVENTS_QUEUE lost events', async () => {
     const bus = new FlowBus({ capacity: 4 });
-    const server = await startHubble({
-      flowBus: bus,
-      nodeName: 'n',
-      options: { unixSocket: false, listenAddress: '127.0.0.1:0' },
-    });
+    const server = await startLoopbackHubble({}, { flowBus: bus });
     servers.push(server);
     for (let i = 0; i < 10; i++) bus.publish(tcpFlow(i, { uuid: `q${i}` }));
     await waitFor(() => server.observer.seenFlows === 4, 'the queued flows');
@@ -604,16 +581,7 @@ describe('lifecycle and configuration', () => {
   });
 
   it('Peer.Notify streams peers the agent adds and removes', async () => {
-    const server = await startHubble({
-      flowBus: new FlowBus(),
-      nodeName: 'node-a',
-      options: {
-        unixSocket: false,
-        listenAddress: '127.0.0.1:0',
-        clusterName: 'prod',
-        nodeIp: '10.201.0.10',
-      },
-    });
+    const server = await startLoopbackHubble({ clusterName: 'prod', nodeIp: '10.201.0.10' }, { nodeName: 'node-a' });
     servers.push(server);
     const client = connect(`127.0.0.1:${server.tcpPort}`);
     const got: Record<string, unknown>[] = [];
@@ -746,18 +714,10 @@ describe('lifecycle and configuration', () => {
   });
 
   it('names the address when a listener cannot bind', async () => {
-    const busy = await startHubble({
-      flowBus: new FlowBus(),
-      nodeName: 'n',
-      options: { unixSocket: false, listenAddress: '127.0.0.1:0' },
-    });
+    const busy = await startLoopbackHubble();
     servers.push(busy);
     await expect(
-      startHubble({
-        flowBus: new FlowBus(),
-        nodeName: 'n',
-        options: { unixSocket: false, listenAddress: `127.0.0.1:${busy.tcpPort}` },
-      }),
+      startLoopbackHubble({ listenAddress: `127.0.0.1:${busy.tcpPort}` }),
     ).rejects.toThrow(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${busy.tcpPort}`));
   });
 });

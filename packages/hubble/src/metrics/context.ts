@@ -158,39 +158,28 @@ function firstNonEmpty(ids: readonly ContextIdentifier[], flow: PbFlow, isSource
   return '';
 }
 
+/** What follows `source_` or `destination_` in a labelsContext label. */
+type SideLabelPart = ContextLabel extends infer L ? (L extends `source_${infer P}` ? P : never) : never;
+
+/** Side label parts whose value is that of a context identifier (all but the workload kind). */
+const SIDE_LABEL_IDS: Record<Exclude<SideLabelPart, 'workload_kind'>, ContextIdentifier> = {
+  ip: 'ip',
+  pod: 'pod-name',
+  namespace: 'namespace',
+  workload: 'workload-name',
+  app: 'app',
+};
+
 function labelValue(label: ContextLabel, flow: PbFlow): string {
-  const src = flow.source;
-  const dst = flow.destination;
-  switch (label) {
-    case 'source_ip':
-      return flow.IP?.source ?? '';
-    case 'source_pod':
-      return src?.pod_name ?? '';
-    case 'source_namespace':
-      return src?.namespace ?? '';
-    case 'source_workload':
-      return src?.workloads?.[0]?.name ?? '';
-    case 'source_workload_kind':
-      return src?.workloads?.[0]?.kind ?? '';
-    case 'source_app':
-      return appOf(src);
-    case 'destination_ip':
-      return flow.IP?.destination ?? '';
-    case 'destination_pod':
-      return dst?.pod_name ?? '';
-    case 'destination_namespace':
-      return dst?.namespace ?? '';
-    case 'destination_workload':
-      return dst?.workloads?.[0]?.name ?? '';
-    case 'destination_workload_kind':
-      return dst?.workloads?.[0]?.kind ?? '';
-    case 'destination_app':
-      return appOf(dst);
-    case 'traffic_direction':
-      if (flow.traffic_direction === Wire.trafficDirection.INGRESS) return 'ingress';
-      if (flow.traffic_direction === Wire.trafficDirection.EGRESS) return 'egress';
-      return 'unknown';
+  if (label === 'traffic_direction') {
+    if (flow.traffic_direction === Wire.trafficDirection.INGRESS) return 'ingress';
+    if (flow.traffic_direction === Wire.trafficDirection.EGRESS) return 'egress';
+    return 'unknown';
   }
+  const isSource = label.startsWith('source_');
+  const part = label.slice(label.indexOf('_') + 1) as SideLabelPart;
+  if (part === 'workload_kind') return (isSource ? flow.source : flow.destination)?.workloads?.[0]?.kind ?? '';
+  return contextValue(SIDE_LABEL_IDS[part], flow, isSource);
 }
 
 /** The context label values of a flow, keyed by label name (the names of `contextLabelNames`). */
