@@ -8,13 +8,12 @@
  * namespace. Prometheus (1 s scrapes, loopback, temporary storage) also loads the alert rules. Every panel query,
  * variables substituted, must return data above 0, except the panels listed in `NOT_FED` and `MAY_BE_ZERO`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   commandExists,
   describeKernel,
@@ -24,21 +23,12 @@ import {
   uniqueName,
   type Netns,
 } from '@retina-ts/testkit';
-import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
+import { eventually, REMOTE_POD_LEVEL_CONFIG } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
-import {
-  acceptMetricsConfiguration,
-  addDeploymentPods,
-  createNamespaces,
-  deploymentPodName,
-  PodBridge,
-  type DeploymentPod,
-  type DeploymentPodSpec,
-} from './pod-network.js';
-import { tcxLinksOf } from './series.js';
+import { PodCluster, threePods } from './pod-cluster.js';
+import { deploymentPodName, type PodNetwork } from './pod-network.js';
 import { MAY_BE_ZERO, NOT_FED, panelKey, panelQueries, RULES_FILE, substitute } from './dashboards.js';
 
-const NODE = uniqueName('dash-node-', 40);
 const CLUSTER = uniqueName('dash-cluster-', 40);
 /** A window covering the whole test, for `$__rate_interval` and `$__range`. */
 const WINDOW = '5m';
@@ -49,19 +39,9 @@ const CLOSED_TCP_PORT = 9930;
 const RETRANS_PORT = 9931;
 const DNS_ANSWER = '10.9.0.7';
 
-interface PodSpec extends DeploymentPodSpec {
-  key: 'a' | 'b' | 'c';
-}
-
-const PODS: readonly PodSpec[] = [
-  { key: 'a', namespace: 'shop', deployment: 'web', hash: '6d7e8f', ip: '10.229.8.11' },
-  { key: 'b', namespace: 'shop', deployment: 'cart', hash: '8b9c0d', ip: '10.229.8.12' },
-  { key: 'c', namespace: 'infra', deployment: 'resolver', hash: '5e6f7a', ip: '10.229.8.13' },
-];
+const PODS = threePods('10.229.8', { namespace: 'infra', deployment: 'resolver' });
 /** A host on the pods' network that is no pod. */
 const OUTSIDE_IP = '10.229.8.50';
-
-type Pod = DeploymentPod<PodSpec>;
 
 function requirements(): string | undefined {
   for (const cmd of ['prometheus', 'dig', 'dnsmasq', 'iptables']) {
@@ -123,20 +103,12 @@ interface QueryResult {
 describeKernel(
   'the Grafana dashboards on a real Prometheus scraping a real agent',
   () => {
-    let api: ApiServerDouble;
-    let agent: AgentProcess | undefined;
-    let bridge: PodBridge | undefined;
-    let outside: { netns: Netns } | undefined;
-    let dnsmasq: ChildProcess | undefined;
-    let server: ChildProcess | undefined;
-    let prometheus: ChildProcess | undefined;
+    let cluster: PodCluster;
+    let outside: PodNetwork | undefined;
     let prometheusLog = '';
     let promUrl = '';
     let udpSocket: Socket | undefined;
-    const pods = new Map<PodSpec['key'], Pod>();
-    const cwd = tempDir('retina-dashboards-kernel');
-    const started = Date.now();
-    const pod = (key: PodSpec['key']): Pod => pods.get(key)!;
+    const pod = (key: 'a' | 'b' | 'c') => cluster.pod(key);
 
     const query = async (expr: string): Promise<QueryResult[]> => {
       const res = await fetch(`${promUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`);
@@ -168,81 +140,67 @@ describeKernel(
     };
 
     beforeAll(async () => {
-      api = await startApiServerDouble();
-      createNamespaces(api, ['shop', 'infra']);
-      acceptMetricsConfiguration(api, 'dashboards', {
-        metrics: [
-          'forward_count',
-          'forward_bytes',
-          'drop_count',
-          'drop_bytes',
-          'tcp_flag_gauges',
-          'tcp_retransmission_count',
-          'dns_request_count',
-          'dns_response_count',
-        ],
-        include: ['shop', 'infra'],
+      cluster = await PodCluster.start({
+        name: 'dashboards',
+        namespaces: ['shop', 'infra'],
+        metricsConfiguration: {
+          name: 'dashboards',
+          metrics: [
+            'forward_count',
+            'forward_bytes',
+            'drop_count',
+            'drop_bytes',
+            'tcp_flag_gauges',
+            'tcp_retransmission_count',
+            'dns_request_count',
+            'dns_response_count',
+          ],
+          include: ['shop', 'infra'],
+        },
       });
+      const { cwd } = cluster;
 
-      bridge = new PodBridge();
-      for (const [key, p] of addDeploymentPods(bridge, api, PODS, { nodeName: NODE, netnsPrefix: 'rdb' })) pods.set(key, p);
-      outside = bridge.addPod('rdbx', `${OUTSIDE_IP}/24`);
+      cluster.addPods(PODS, 'rdb');
+      outside = cluster.bridge.addPod('rdbx', `${OUTSIDE_IP}/24`);
       const b = pod('b');
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(DROP_PORT), '-j', 'DROP']);
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(RETRANS_PORT), '-j', 'DROP']);
-      server = spawn(
-        'ip',
-        ['netns', 'exec', b.netns.name, process.execPath, '-e', SERVER_JS, b.ip, String(TCP_PORT)],
-        {
+      const server = cluster.stopOnClose(
+        spawn('ip', ['netns', 'exec', b.netns.name, process.execPath, '-e', SERVER_JS, b.ip, String(TCP_PORT)], {
           stdio: ['ignore', 'pipe', 'inherit'],
-        },
+        }),
       );
       await new Promise<void>((resolve, reject) => {
-        server!.stdout!.once('data', () => resolve());
-        server!.once('exit', (code) => reject(new Error(`the TCP server in pod b exited with ${code}`)));
+        server.stdout!.once('data', () => resolve());
+        server.once('exit', (code) => reject(new Error(`the TCP server in pod b exited with ${code}`)));
       });
       const c = pod('c');
-      dnsmasq = await startDnsmasq(c.netns, c.ip, join(cwd, 'dnsmasq.pid'), DNS_ANSWER);
+      cluster.stopOnClose(await startDnsmasq(c.netns, c.ip, join(cwd, 'dnsmasq.pid'), DNS_ANSWER));
 
       const socket = join(cwd, 'hubble.sock');
       const ctx = 'sourceEgressContext=pod;destinationIngressContext=pod';
-      agent = await spawnClusterAgent({
-        cwd,
-        nodeName: NODE,
-        server: api.url,
-        config: [
-          ...REMOTE_POD_LEVEL_CONFIG,
-          `clusterName: ${CLUSTER}`,
-          'controlPlane: hubble',
-          'enabledPlugin: [dropreason, packetforward, linuxutil, dns, tcpretrans, packetparser, hnsstats]',
-          'metricsIntervalDuration: 1s',
-          `hubble-socket-path: ${socket}`,
-          'hubble-listen-address: "127.0.0.1:0"',
-          'hubble-metrics-server: "127.0.0.1:0"',
-          `hubble-metrics: "flow:${ctx} drop:${ctx} tcp:${ctx} dns:query;${ctx} port-distribution icmp"`,
-          'plugins:',
-          '  packetparser: { hostInterface: false }',
-          `  packetforward: { interfaces: [${pod('a').veth.name}] }`,
-          '  dropreason: { eventIntervalMs: 0 }',
-        ],
-      });
-      const serving = agent.logs.find((l) => l['msg'] === 'serving the Hubble API');
+      const agent = await cluster.startAgent([
+        ...REMOTE_POD_LEVEL_CONFIG,
+        `clusterName: ${CLUSTER}`,
+        'controlPlane: hubble',
+        'enabledPlugin: [dropreason, packetforward, linuxutil, dns, tcpretrans, packetparser, hnsstats]',
+        'metricsIntervalDuration: 1s',
+        `hubble-socket-path: ${socket}`,
+        'hubble-listen-address: "127.0.0.1:0"',
+        'hubble-metrics-server: "127.0.0.1:0"',
+        `hubble-metrics: "flow:${ctx} drop:${ctx} tcp:${ctx} dns:query;${ctx} port-distribution icmp"`,
+        'plugins:',
+        '  packetparser: { hostInterface: false }',
+        `  packetforward: { interfaces: [${pod('a').veth.name}] }`,
+        '  dropreason: { eventIntervalMs: 0 }',
+      ]);
       const hubbleMetricsPort = await eventually(async () => {
-        const rec = serving ?? agent!.logs.find((l) => l['msg'] === 'serving the Hubble API');
+        const rec = agent.logs.find((l) => l['msg'] === 'serving the Hubble API');
         return rec ? Number(rec['metricsPort']) : undefined;
       });
-      await eventually(async () => {
-        const body = (await (await fetch(agent!.url('/plugins'))).json()) as {
-          plugins: { name: string; state: string; lastError?: string }[];
-        };
-        const failed = body.plugins.find((p) => p.state === 'failed');
-        if (failed) throw new Error(`plugin ${failed.name} failed: ${failed.lastError ?? '(no error)'}`);
-        return body.plugins.filter((p) => p.name !== 'hnsstats').every((p) => p.state === 'running');
-      });
+      await cluster.untilPluginsRunning(['hnsstats']);
       // packetparser holds an ingress and an egress tcx link on every pod veth (packetforward adds its own on a's).
-      for (const p of pods.values()) {
-        await eventually(async () => tcxLinksOf(agent!.child.pid!, p.veth.ifindex()).length >= 2, 150);
-      }
+      await cluster.untilAttached({ atLeast: true });
 
       // An open UDP socket in the node namespace, for linuxutil's ACTIVE count.
       udpSocket = createSocket('udp4');
@@ -266,13 +224,13 @@ describeKernel(
             {
               job_name: 'hubble',
               static_configs: [
-                { targets: [`127.0.0.1:${hubbleMetricsPort}`], labels: { cluster: CLUSTER, instance: NODE } },
+                { targets: [`127.0.0.1:${hubbleMetricsPort}`], labels: { cluster: CLUSTER, instance: cluster.nodeName } },
               ],
             },
           ],
         }),
       );
-      prometheus = spawn(
+      const prometheus = cluster.stopOnClose(spawn(
         'prometheus',
         [
           `--config.file=${config}`,
@@ -281,10 +239,10 @@ describeKernel(
           '--log.level=warn',
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
+      ));
       prometheus.stderr!.on('data', (d: Buffer) => (prometheusLog += d.toString()));
       await eventually(async () => {
-        if (prometheus!.exitCode !== null) throw new Error(`prometheus exited: ${prometheusLog}`);
+        if (prometheus.exitCode !== null) throw new Error(`prometheus exited: ${prometheusLog}`);
         return (await fetch(`${promUrl}/-/ready`)).ok;
       });
 
@@ -306,30 +264,16 @@ describeKernel(
     }, 90_000);
 
     afterAll(async () => {
-      if (prometheus && prometheus.exitCode === null) {
-        const exited = new Promise((resolve) => prometheus!.once('exit', resolve));
-        prometheus.kill('SIGTERM');
-        await exited;
-      }
-      for (const child of [server, dnsmasq]) {
-        if (child && child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise((resolve) => child.once('exit', resolve));
-          child.kill('SIGTERM');
-          await exited;
-        }
-      }
       udpSocket?.close();
-      await stopAgent(agent);
-      bridge?.destroy();
-      await api?.close();
-      run('rm', ['-rf', cwd], { allowFailure: true });
-      console.info(`dashboards.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await cluster?.close();
+      // Prometheus' storage is the bulk of it.
+      if (cluster) run('rm', ['-rf', cluster.cwd], { allowFailure: true });
     });
 
     it('every panel the traffic feeds shows data (above 0 unless listed), and every query is valid', async () => {
       const queries = panelQueries();
       expect(queries.length).toBeGreaterThan(50);
-      const vars = { cluster: CLUSTER, instance: NODE, namespace: '.*', window: WINDOW };
+      const vars = { cluster: CLUSTER, instance: cluster.nodeName, namespace: '.*', window: WINDOW };
       // A panel is fed when its queries together return a value (above 0 unless it may be 0).
       const missing = async (): Promise<string[]> => {
         const values = new Map<string, { values: number[]; exprs: string[] }>();
@@ -357,7 +301,7 @@ describeKernel(
     });
 
     it('shows the pods, reasons and return codes the traffic made, under the variables', async () => {
-      const vars = { cluster: CLUSTER, instance: NODE, namespace: 'shop', window: WINDOW };
+      const vars = { cluster: CLUSTER, instance: cluster.nodeName, namespace: 'shop', window: WINDOW };
       const of = (uid: string, panel: string) => {
         const q = panelQueries().find((x) => x.uid === uid && x.panel === panel);
         if (!q) throw new Error(`no panel "${panel}" in ${uid}`);

@@ -27,7 +27,10 @@ export interface ThreePodSpec extends DeploymentPodSpec {
  * Pods a (Deployment `web`) and b (`cart`) in namespace `shop` and c (`third`), at `.11`, `.12` and `.13` of
  * `subnet` (e.g. `10.238.7`).
  */
-export function threePods(subnet: string, third: { namespace: string; deployment: string }): readonly ThreePodSpec[] {
+export function threePods(
+  subnet: string,
+  third: { namespace: string; deployment: string },
+): readonly ThreePodSpec[] {
   return [
     { key: 'a', namespace: 'shop', deployment: 'web', hash: '6b7f9c', ip: `${subnet}.11` },
     { key: 'b', namespace: 'shop', deployment: 'cart', hash: '58d4aa', ip: `${subnet}.12` },
@@ -82,7 +85,9 @@ export class PodCluster<S extends DeploymentPodSpec = ThreePodSpec> {
   }
 
   /** Starts the API server double with the namespaces and MetricsConfiguration, and an empty bridge. */
-  static async start<S extends DeploymentPodSpec = ThreePodSpec>(opts: PodClusterOptions): Promise<PodCluster<S>> {
+  static async start<S extends DeploymentPodSpec = ThreePodSpec>(
+    opts: PodClusterOptions,
+  ): Promise<PodCluster<S>> {
     const api = await startApiServerDouble();
     createNamespaces(api, opts.namespaces ?? []);
     if (opts.metricsConfiguration) {
@@ -107,7 +112,10 @@ export class PodCluster<S extends DeploymentPodSpec = ThreePodSpec> {
 
   /** Puts the pods on the bridge and registers them on this node (namespace names from `netnsPrefix`). */
   addPods(specs: readonly S[], netnsPrefix: string): void {
-    for (const [key, p] of addDeploymentPods(this.bridge, this.api, specs, { nodeName: this.nodeName, netnsPrefix })) {
+    for (const [key, p] of addDeploymentPods(this.bridge, this.api, specs, {
+      nodeName: this.nodeName,
+      netnsPrefix,
+    })) {
       this.pods.set(key, p);
     }
   }
