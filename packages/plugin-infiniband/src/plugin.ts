@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { PluginBase, type PluginContext } from '@retina-ts/core';
 import { applySnapshot, clearSeries } from './metrics.js';
-import { INFINIBAND_OPTION_KEYS, parseInfinibandOptions, type InfinibandOptions } from './options.js';
+import { infinibandOptions, type InfinibandOptions } from './options.js';
 import { readInfiniband, type InfinibandSnapshot } from './sysfs.js';
 
 /** InfiniBand statistics from sysfs as `infiniband_counter_stats` and `infiniband_status_params`. */
@@ -14,13 +14,7 @@ export class InfinibandPlugin extends PluginBase {
   readonly #warned = new Set<string>();
 
   protected override async onInit(ctx: PluginContext): Promise<void> {
-    const { options, unknownKeys } = parseInfinibandOptions(ctx.options);
-    if (unknownKeys.length > 0) {
-      ctx.logger.warn(
-        { unknownKeys },
-        `plugins.infiniband: ignoring unknown option(s) ${unknownKeys.join(', ')} (known: ${INFINIBAND_OPTION_KEYS.join(', ')})`,
-      );
-    }
+    const options = infinibandOptions.read(ctx);
     this.#options = options;
     const ibRoot = path.join(options.sysfsRoot, 'class', 'infiniband');
     try {

@@ -1,5 +1,12 @@
 /** Options of the linuxutil plugin: `plugins.linuxutil` in the agent configuration. */
-import { parsePluginOptions, PluginOptionsError, type ParsedPluginOptions } from '@retina-ts/core';
+import {
+  flagOption,
+  pathOption,
+  pluginOptions,
+  PluginOptionsError,
+  wholeNumberOption,
+  type ParsedPluginOptions,
+} from '@retina-ts/core';
 import { z } from 'zod';
 
 /** Default cap on `tcp_connection_remote` series. */
@@ -17,19 +24,11 @@ const isRegExp = (s: string): boolean => {
 /** Schema of `plugins.linuxutil`. */
 export const linuxUtilOptionsSchema = z.object({
   /** Where procfs is mounted; `net/*` below it is read. Tests point it at fixtures; containers may use /host/proc. */
-  procRoot: z
-    .string({ error: 'must be a path string' })
-    .min(1, { error: 'must not be empty' })
-    .default('/proc'),
+  procRoot: pathOption().default('/proc'),
   /** At most this many `tcp_connection_remote` addresses; the rest are summed into `address="other"`. */
-  maxRemoteAddresses: z
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be a whole number' })
-    .min(0, { error: 'must be 0 or more' })
-    .max(100_000, { error: 'must be at most 100000' })
-    .default(DEFAULT_MAX_REMOTE_ADDRESSES),
+  maxRemoteAddresses: wholeNumberOption(0, 100_000, 'must be 0 or more').default(DEFAULT_MAX_REMOTE_ADDRESSES),
   /** Read ethtool statistics into `interface_stats`. */
-  interfaceStats: z.boolean({ error: 'must be true or false' }).default(true),
+  interfaceStats: flagOption().default(true),
   /** Regular expressions; interfaces whose name matches any are left out of `interface_stats` (lo always is). */
   excludeInterfaces: z
     .array(
@@ -48,9 +47,6 @@ export type LinuxUtilOptions = z.output<typeof linuxUtilOptionsSchema>;
 /** Options as written in the configuration. */
 export type LinuxUtilOptionsInput = z.input<typeof linuxUtilOptionsSchema>;
 
-/** Names of the accepted option keys. */
-export const LINUXUTIL_OPTION_KEYS: readonly string[] = Object.keys(linuxUtilOptionsSchema.shape);
-
 /** Invalid `plugins.linuxutil` options; the message names each bad key, its value and what is allowed. */
 export class LinuxUtilOptionsError extends PluginOptionsError {
   override name = 'LinuxUtilOptionsError';
@@ -59,7 +55,11 @@ export class LinuxUtilOptionsError extends PluginOptionsError {
 /** Validation result: the options, plus keys the plugin does not know (worth a warning, not an error). */
 export type ParsedLinuxUtilOptions = ParsedPluginOptions<LinuxUtilOptions>;
 
+/** Keys, parser and reader of `plugins.linuxutil`. */
+export const linuxUtilOptions = pluginOptions('linuxutil', linuxUtilOptionsSchema, LinuxUtilOptionsError);
+
+/** Names of the accepted option keys. */
+export const LINUXUTIL_OPTION_KEYS: readonly string[] = linuxUtilOptions.keys;
+
 /** Validates raw `plugins.linuxutil` options. Throws LinuxUtilOptionsError listing every problem. */
-export function parseLinuxUtilOptions(raw: unknown): ParsedLinuxUtilOptions {
-  return parsePluginOptions('linuxutil', linuxUtilOptionsSchema, raw, LinuxUtilOptionsError);
-}
+export const parseLinuxUtilOptions: (raw: unknown) => ParsedLinuxUtilOptions = linuxUtilOptions.parse;

@@ -6,7 +6,7 @@ import { PluginBase, type PluginContext } from '@retina-ts/core';
 import { LinuxUtilCollector, type PollReport } from './collector.js';
 import { openEthtoolStatsReader } from './ethtool/ioctl.js';
 import type { EthtoolStatsReader } from './ethtool/reader.js';
-import { LINUXUTIL_OPTION_KEYS, parseLinuxUtilOptions } from './options.js';
+import { linuxUtilOptions } from './options.js';
 
 /** Replaceable OS access (tests pass a fake ethtool reader). */
 export interface LinuxUtilPluginDeps {
@@ -23,13 +23,7 @@ export class LinuxUtilPlugin extends PluginBase {
   }
 
   protected override async onInit(ctx: PluginContext): Promise<void> {
-    const { options, unknownKeys } = parseLinuxUtilOptions(ctx.options);
-    if (unknownKeys.length > 0) {
-      ctx.logger.warn(
-        { unknownKeys },
-        `plugins.linuxutil: ignoring unknown option(s) ${unknownKeys.join(', ')} (known: ${LINUXUTIL_OPTION_KEYS.join(', ')})`,
-      );
-    }
+    const options = linuxUtilOptions.read(ctx);
     const snmp = path.join(options.procRoot, 'net', 'snmp');
     try {
       await access(snmp, constants.R_OK);

@@ -2,15 +2,11 @@
  * The plugin's own options (`plugins.packetforward` in the agent config), validated with messages that name the
  * offending key and value.
  */
-import { parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '@retina-ts/core';
+import { interfaceNameOption, parsePluginOptions, PluginOptionsError, type PluginOptionProblem } from '@retina-ts/core';
 import { z } from 'zod';
 
 /** Linux interface names: 1 to 15 bytes, no slash, colon or white space. */
-const interfaceName = z
-  .string()
-  .min(1, 'an interface name cannot be empty')
-  .max(15, 'interface names have at most 15 characters')
-  .regex(/^[^\s/:]+$/, 'interface names contain no white space, "/" or ":"');
+const interfaceName = interfaceNameOption();
 
 /** Schema of `plugins.packetforward`. */
 export const packetForwardOptionsSchema = z

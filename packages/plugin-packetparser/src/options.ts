@@ -3,7 +3,7 @@
  * offending key and value.
  */
 import { isIP } from 'node:net';
-import { parsePluginOptions, PhrasedPluginOptionsError } from '@retina-ts/core';
+import { interfaceNameOption, parsePluginOptions, PhrasedPluginOptionsError } from '@retina-ts/core';
 import { z } from 'zod';
 
 /**
@@ -13,11 +13,7 @@ import { z } from 'zod';
 export const DEFAULT_RING_BUFFER_BYTES = 2 << 20;
 
 /** Linux interface names: 1 to 15 bytes, no slash, colon or white space. */
-const interfaceName = z
-  .string()
-  .min(1, 'an interface name cannot be empty')
-  .max(15, 'interface names have at most 15 characters')
-  .regex(/^[^\s/:]+$/, 'interface names contain no white space, "/" or ":"');
+const interfaceName = interfaceNameOption();
 
 /** Schema of `plugins.packetparser`. */
 export const packetParserOptionsSchema = z

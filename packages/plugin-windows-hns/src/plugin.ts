@@ -4,7 +4,7 @@ import { HnsCollector, type CollectReport } from './collector.js';
 import { VfpError } from './errors.js';
 import type { WindowsNetworkHost } from './host.js';
 import { HnsMetricsWriter } from './metrics.js';
-import { HNSSTATS_OPTION_KEYS, parseHnsStatsOptions } from './options.js';
+import { hnsStatsOptions } from './options.js';
 import { LIST_PORTS_ARGS } from './vfp/ports.js';
 import { openWindowsHost, type WindowsHostOptions } from './windows-host.js';
 
@@ -34,13 +34,7 @@ export class HnsStatsPlugin extends PluginBase {
   }
 
   protected override async onInit(ctx: PluginContext): Promise<void> {
-    const { options, unknownKeys } = parseHnsStatsOptions(ctx.options);
-    if (unknownKeys.length > 0) {
-      ctx.logger.warn(
-        { unknownKeys },
-        `plugins.hnsstats: ignoring unknown option(s) ${unknownKeys.join(', ')} (known: ${HNSSTATS_OPTION_KEYS.join(', ')})`,
-      );
-    }
+    const options = hnsStatsOptions.read(ctx);
     const host = await (this.#deps.openHost ?? openWindowsHost)({
       vfpctrlPath: options.vfpctrlPath,
       commandTimeoutMs: options.commandTimeoutMs,
