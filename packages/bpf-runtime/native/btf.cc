@@ -16,21 +16,20 @@ using BtfPtr = std::shared_ptr<btf>;
 
 BtfPtr Own(btf* b) { return BtfPtr(b, [](btf* p) { btf__free(p); }); }
 
-class NativeBtf : public Napi::ObjectWrap<NativeBtf> {
+class NativeBtf : public NativeClass<NativeBtf> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeBtf",
-                       {
-                           InstanceAccessor<&NativeBtf::GetTypeCount>("typeCount"),
-                           InstanceMethod<&NativeBtf::Enums>("enums"),
-                           InstanceMethod<&NativeBtf::Struct>("struct"),
-                           InstanceMethod<&NativeBtf::Close>("close"),
-                       });
+  static std::vector<PropertyDescriptor> Properties() {
+    return {
+        InstanceAccessor<&NativeBtf::GetTypeCount>("typeCount"),
+        InstanceMethod<&NativeBtf::Enums>("enums"),
+        InstanceMethod<&NativeBtf::Struct>("struct"),
+        InstanceMethod<&NativeBtf::Close>("close"),
+    };
   }
 
   // new NativeBtf(path | null, base?): null loads the running kernel's BTF where libbpf finds it; `base` (an open
   // NativeBtf) makes `path` a split BTF on top of it, as /sys/kernel/btf/<module> is.
-  explicit NativeBtf(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeBtf>(info) {
+  explicit NativeBtf(const Napi::CallbackInfo& info) : NativeClass(info) {
     Napi::Env env = info.Env();
     LibbpfLogCapture capture;
     btf* parsed = nullptr;
@@ -40,9 +39,8 @@ class NativeBtf : public Napi::ObjectWrap<NativeBtf> {
     } else {
       path_ = ArgString(info, 0, "BTF path");
       if (info.Length() > 1 && info[1].IsObject()) {
-        Napi::Object baseObj = info[1].As<Napi::Object>();
-        if (!baseObj.InstanceOf(GetAddonData(env)->btfCtor.Value())) ThrowTypeError(env, "base must be a NativeBtf");
-        NativeBtf* base = Napi::ObjectWrap<NativeBtf>::Unwrap(baseObj);
+        NativeBtf* base = FromValue(GetAddonData(env)->btfCtor, info[1]);
+        if (base == nullptr) ThrowTypeError(env, "base must be a NativeBtf");
         if (!base->btf_) ThrowBpfError(env, {EBADF, "parse split BTF", path_, "the base BTF is closed", ""});
         base_ = base->btf_;
         parsed = btf__parse_split(path_.c_str(), base_.get());
@@ -198,9 +196,7 @@ class NativeBtf : public Napi::ObjectWrap<NativeBtf> {
 }  // namespace
 
 void InitBtf(Napi::Env env, Napi::Object exports, AddonData* data) {
-  Napi::Function ctor = NativeBtf::Define(env);
-  data->btfCtor = Napi::Persistent(ctor);
-  exports.Set("NativeBtf", ctor);
+  NativeBtf::Export(env, exports, "NativeBtf", &data->btfCtor);
 }
 
 }  // namespace retina

@@ -154,6 +154,41 @@ struct AddonData {
 };
 AddonData* GetAddonData(Napi::Env env);
 
+// Base of the addon's JavaScript classes; T lists its members in a static Properties().
+template <typename T>
+class NativeClass : public Napi::ObjectWrap<T> {
+ public:
+  explicit NativeClass(const Napi::CallbackInfo& info) : Napi::ObjectWrap<T>(info) {}
+
+  // Defines the class as `name` on the module's exports; `ctor` keeps its constructor for native code that creates
+  // or recognises instances.
+  static void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::FunctionReference* ctor = nullptr) {
+    Napi::Function fn = Napi::ObjectWrap<T>::DefineClass(env, name, T::Properties());
+    if (ctor != nullptr) *ctor = Napi::Persistent(fn);
+    exports.Set(name, fn);
+  }
+
+  // The instance `value` wraps, or nullptr when it is not made by `ctor`.
+  static T* FromValue(const Napi::FunctionReference& ctor, Napi::Value value) {
+    if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(ctor.Value())) return nullptr;
+    return Napi::ObjectWrap<T>::Unwrap(value.As<Napi::Object>());
+  }
+
+ protected:
+  // Classes only native code instantiates get their state through an External: NewFromInit() passes `init` to the
+  // constructor, whose InitArg() reads it back and rejects a call from JavaScript with TypeError `message`.
+  template <typename Init>
+  static Napi::Object NewFromInit(const Napi::FunctionReference& ctor, Napi::Env env, Init init) {
+    return ctor.New({Napi::External<Init>::New(env, &init)});
+  }
+
+  template <typename Init>
+  static const Init& InitArg(const Napi::CallbackInfo& info, const char* message) {
+    if (info.Length() < 1 || !info[0].IsExternal()) ThrowTypeError(info.Env(), message);
+    return *info[0].As<Napi::External<Init>>().Data();
+  }
+};
+
 // What the ring-buffer reader needs from a NativeMap: its descriptor and the object that keeps it valid.
 struct MapRef {
   int fd = -1;

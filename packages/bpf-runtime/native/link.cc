@@ -244,32 +244,27 @@ struct LinkInit {
   ClsactFilter filter;
 };
 
-class NativeLink : public Napi::ObjectWrap<NativeLink> {
+class NativeLink : public NativeClass<NativeLink> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeLink",
-                       {
-                           InstanceAccessor<&NativeLink::GetKind>("kind"),
-                           InstanceAccessor<&NativeLink::GetFd>("fd"),
-                           InstanceAccessor<&NativeLink::GetAttached>("attached"),
-                           InstanceAccessor<&NativeLink::GetId>("id"),
-                           InstanceAccessor<&NativeLink::GetHandle>("handle"),
-                           InstanceAccessor<&NativeLink::GetPriority>("priority"),
-                           InstanceMethod<&NativeLink::Detach>("detach"),
-                       });
+  static std::vector<PropertyDescriptor> Properties() {
+    return {
+        InstanceAccessor<&NativeLink::GetKind>("kind"),
+        InstanceAccessor<&NativeLink::GetFd>("fd"),
+        InstanceAccessor<&NativeLink::GetAttached>("attached"),
+        InstanceAccessor<&NativeLink::GetId>("id"),
+        InstanceAccessor<&NativeLink::GetHandle>("handle"),
+        InstanceAccessor<&NativeLink::GetPriority>("priority"),
+        InstanceMethod<&NativeLink::Detach>("detach"),
+    };
   }
 
-  explicit NativeLink(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeLink>(info) {
-    if (info.Length() < 1 || !info[0].IsExternal()) ThrowTypeError(info.Env(), "NativeLink is created by attach calls");
-    init_ = *info[0].As<Napi::External<LinkInit>>().Data();
-    attached_ = true;
-  }
+  explicit NativeLink(const Napi::CallbackInfo& info)
+      : NativeClass(info), init_(InitArg<LinkInit>(info, "NativeLink is created by attach calls")), attached_(true) {}
 
   ~NativeLink() override { Release(); }
 
   static Napi::Object New(Napi::Env env, const LinkInit& init) {
-    LinkInit copy = init;
-    return GetAddonData(env)->linkCtor.New({Napi::External<LinkInit>::New(env, &copy)});
+    return NewFromInit(GetAddonData(env)->linkCtor, env, init);
   }
 
  private:
@@ -378,9 +373,7 @@ Napi::Object NewSocketFilterLink(Napi::Env env, int socketDupFd) {
 }
 
 void InitLink(Napi::Env env, Napi::Object exports, AddonData* data) {
-  Napi::Function link = NativeLink::Define(env);
-  data->linkCtor = Napi::Persistent(link);
-  exports.Set("NativeLink", link);
+  NativeLink::Export(env, exports, "NativeLink", &data->linkCtor);
 }
 
 }  // namespace retina

@@ -11,40 +11,36 @@ namespace retina {
 
 namespace {
 
-class NativeMap : public Napi::ObjectWrap<NativeMap> {
+class NativeMap : public NativeClass<NativeMap> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(
-        env, "NativeMap",
-        {
-            InstanceAccessor<&NativeMap::GetName>("name"),
-            InstanceAccessor<&NativeMap::GetType>("type"),
-            InstanceAccessor<&NativeMap::GetTypeName>("typeName"),
-            InstanceAccessor<&NativeMap::GetKeySize>("keySize"),
-            InstanceAccessor<&NativeMap::GetValueSize>("valueSize"),
-            InstanceAccessor<&NativeMap::GetValueBufferSize>("valueBufferSize"),
-            InstanceAccessor<&NativeMap::GetMaxEntries>("maxEntries"),
-            InstanceAccessor<&NativeMap::GetFlags>("flags"),
-            InstanceAccessor<&NativeMap::GetPerCpu>("perCpu"),
-            InstanceAccessor<&NativeMap::GetFd>("fd"),
-            InstanceAccessor<&NativeMap::GetId>("id"),
-            InstanceMethod<&NativeMap::Lookup>("lookup"),
-            InstanceMethod<&NativeMap::LookupAndDelete>("lookupAndDelete"),
-            InstanceMethod<&NativeMap::Update>("update"),
-            InstanceMethod<&NativeMap::Delete>("delete"),
-            InstanceMethod<&NativeMap::NextKey>("nextKey"),
-            InstanceMethod<&NativeMap::Batch>("batch"),
-            InstanceMethod<&NativeMap::Pin>("pin"),
-            InstanceMethod<&NativeMap::Close>("close"),
-            StaticMethod<&NativeMap::FromPinned>("fromPinned"),
-        });
+  static std::vector<PropertyDescriptor> Properties() {
+    return {
+        InstanceAccessor<&NativeMap::GetName>("name"),
+        InstanceAccessor<&NativeMap::GetType>("type"),
+        InstanceAccessor<&NativeMap::GetTypeName>("typeName"),
+        InstanceAccessor<&NativeMap::GetKeySize>("keySize"),
+        InstanceAccessor<&NativeMap::GetValueSize>("valueSize"),
+        InstanceAccessor<&NativeMap::GetValueBufferSize>("valueBufferSize"),
+        InstanceAccessor<&NativeMap::GetMaxEntries>("maxEntries"),
+        InstanceAccessor<&NativeMap::GetFlags>("flags"),
+        InstanceAccessor<&NativeMap::GetPerCpu>("perCpu"),
+        InstanceAccessor<&NativeMap::GetFd>("fd"),
+        InstanceAccessor<&NativeMap::GetId>("id"),
+        InstanceMethod<&NativeMap::Lookup>("lookup"),
+        InstanceMethod<&NativeMap::LookupAndDelete>("lookupAndDelete"),
+        InstanceMethod<&NativeMap::Update>("update"),
+        InstanceMethod<&NativeMap::Delete>("delete"),
+        InstanceMethod<&NativeMap::NextKey>("nextKey"),
+        InstanceMethod<&NativeMap::Batch>("batch"),
+        InstanceMethod<&NativeMap::Pin>("pin"),
+        InstanceMethod<&NativeMap::Close>("close"),
+        StaticMethod<&NativeMap::FromPinned>("fromPinned"),
+    };
   }
 
-  explicit NativeMap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeMap>(info) {
-    if (info.Length() < 1 || !info[0].IsExternal()) {
-      ThrowTypeError(info.Env(), "NativeMap is created by NativeObject.map() or NativeMap.fromPinned()");
-    }
-    init_ = *info[0].As<Napi::External<MapInit>>().Data();
+  explicit NativeMap(const Napi::CallbackInfo& info)
+      : NativeClass(info),
+        init_(InitArg<MapInit>(info, "NativeMap is created by NativeObject.map() or NativeMap.fromPinned()")) {
     perCpu_ = IsPerCpuMapType(init_.type);
     valueBufferSize_ = init_.valueSize;
     if (perCpu_) {
@@ -69,8 +65,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
   }
 
   static Napi::Object New(Napi::Env env, const MapInit& init) {
-    MapInit copy = init;
-    return GetAddonData(env)->mapCtor.New({Napi::External<MapInit>::New(env, &copy)});
+    return NewFromInit(GetAddonData(env)->mapCtor, env, init);
   }
 
  private:
@@ -110,24 +105,22 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
 
   [[noreturn]] void Fail(Napi::Env env, int err, const char* op) { ThrowBpfError(env, {err, op, init_.name, "", ""}); }
 
-  Napi::Value Lookup(const Napi::CallbackInfo& info) {
-    int fd = Fd(info.Env(), "lookup");
+  // The value under the key argument read with `read` (bpf_map_lookup_elem or its _and_delete form); undefined
+  // when there is none.
+  Napi::Value ReadValue(const Napi::CallbackInfo& info, const char* op, int (*read)(int, const void*, void*)) {
+    int fd = Fd(info.Env(), op);
     const void* key = KeyArg(info, 0);
-    if (bpf_map_lookup_elem(fd, key, scratch_.data()) != 0) {
+    if (read(fd, key, scratch_.data()) != 0) {
       if (errno == ENOENT) return info.Env().Undefined();
-      Fail(info.Env(), errno, "lookup");
+      Fail(info.Env(), errno, op);
     }
     return Napi::Buffer<uint8_t>::Copy(info.Env(), scratch_.data(), valueBufferSize_);
   }
 
+  Napi::Value Lookup(const Napi::CallbackInfo& info) { return ReadValue(info, "lookup", bpf_map_lookup_elem); }
+
   Napi::Value LookupAndDelete(const Napi::CallbackInfo& info) {
-    int fd = Fd(info.Env(), "lookup and delete");
-    const void* key = KeyArg(info, 0);
-    if (bpf_map_lookup_and_delete_elem(fd, key, scratch_.data()) != 0) {
-      if (errno == ENOENT) return info.Env().Undefined();
-      Fail(info.Env(), errno, "lookup and delete");
-    }
-    return Napi::Buffer<uint8_t>::Copy(info.Env(), scratch_.data(), valueBufferSize_);
+    return ReadValue(info, "lookup and delete", bpf_map_lookup_and_delete_elem);
   }
 
   Napi::Value Update(const Napi::CallbackInfo& info) {
@@ -272,14 +265,15 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
 
 }  // namespace
 
-Napi::Function DefineNativeMap(Napi::Env env) { return NativeMap::Define(env); }
+void ExportNativeMap(Napi::Env env, Napi::Object exports, AddonData* data) {
+  NativeMap::Export(env, exports, "NativeMap", &data->mapCtor);
+}
 
 Napi::Object NewNativeMap(Napi::Env env, const MapInit& init) { return NativeMap::New(env, init); }
 
 bool ExtractMap(Napi::Env env, Napi::Value value, MapRef* out) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(env)->mapCtor.Value())) return false;
-  NativeMap* map = Napi::ObjectWrap<NativeMap>::Unwrap(value.As<Napi::Object>());
-  return map->Ref(out);
+  NativeMap* map = NativeMap::FromValue(GetAddonData(env)->mapCtor, value);
+  return map != nullptr && map->Ref(out);
 }
 
 }  // namespace retina

@@ -18,33 +18,32 @@ namespace {
 // ---------------------------------------------------------------------------------------------------------------
 // Objects
 
-class NativeObject : public Napi::ObjectWrap<NativeObject> {
+class NativeObject : public NativeClass<NativeObject> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeObject",
-                       {
-                           InstanceAccessor<&NativeObject::GetName>("name"),
-                           InstanceAccessor<&NativeObject::GetLoaded>("loaded"),
-                           InstanceAccessor<&NativeObject::GetClosed>("closed"),
-                           InstanceMethod<&NativeObject::Programs>("programs"),
-                           InstanceMethod<&NativeObject::Maps>("maps"),
-                           InstanceMethod<&NativeObject::Constants>("constants"),
-                           InstanceMethod<&NativeObject::WriteConstant>("writeConstant"),
-                           InstanceMethod<&NativeObject::Globals>("globals"),
-                           InstanceMethod<&NativeObject::ReadGlobal>("readGlobal"),
-                           InstanceMethod<&NativeObject::WriteGlobal>("writeGlobal"),
-                           InstanceMethod<&NativeObject::SetMapMaxEntries>("setMapMaxEntries"),
-                           InstanceMethod<&NativeObject::SetMapPinPath>("setMapPinPath"),
-                           InstanceMethod<&NativeObject::SetProgramAutoload>("setProgramAutoload"),
-                           InstanceMethod<&NativeObject::Load>("load"),
-                           InstanceMethod<&NativeObject::Program>("program"),
-                           InstanceMethod<&NativeObject::Map>("map"),
-                           InstanceMethod<&NativeObject::Close>("close"),
-                       });
+  static std::vector<PropertyDescriptor> Properties() {
+    return {
+        InstanceAccessor<&NativeObject::GetName>("name"),
+        InstanceAccessor<&NativeObject::GetLoaded>("loaded"),
+        InstanceAccessor<&NativeObject::GetClosed>("closed"),
+        InstanceMethod<&NativeObject::Programs>("programs"),
+        InstanceMethod<&NativeObject::Maps>("maps"),
+        InstanceMethod<&NativeObject::Constants>("constants"),
+        InstanceMethod<&NativeObject::WriteConstant>("writeConstant"),
+        InstanceMethod<&NativeObject::Globals>("globals"),
+        InstanceMethod<&NativeObject::ReadGlobal>("readGlobal"),
+        InstanceMethod<&NativeObject::WriteGlobal>("writeGlobal"),
+        InstanceMethod<&NativeObject::SetMapMaxEntries>("setMapMaxEntries"),
+        InstanceMethod<&NativeObject::SetMapPinPath>("setMapPinPath"),
+        InstanceMethod<&NativeObject::SetProgramAutoload>("setProgramAutoload"),
+        InstanceMethod<&NativeObject::Load>("load"),
+        InstanceMethod<&NativeObject::Program>("program"),
+        InstanceMethod<&NativeObject::Map>("map"),
+        InstanceMethod<&NativeObject::Close>("close"),
+    };
   }
 
   // (pathOrBuffer, name?, btfCustomPath?)
-  explicit NativeObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeObject>(info) {
+  explicit NativeObject(const Napi::CallbackInfo& info) : NativeClass(info) {
     Napi::Env env = info.Env();
     state_ = std::make_shared<ObjectState>();
     std::string name = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
@@ -115,41 +114,41 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
   Napi::Value GetLoaded(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), state_->loaded); }
   Napi::Value GetClosed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), state_->Closed()); }
 
-  Napi::Value Programs(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    bpf_object* obj = Obj(env, "list programs");
+  // One JS object per item a libbpf iterator (bpf_object__next_program/_map) yields, filled in by `describe`.
+  template <typename Next, typename Describe>
+  Napi::Value DescribeEach(Napi::Env env, const char* op, Next next, Describe describe) {
+    bpf_object* obj = Obj(env, op);
     Napi::Array out = Napi::Array::New(env);
     uint32_t i = 0;
-    bpf_program* p = nullptr;
-    bpf_object__for_each_program(p, obj) {
+    for (auto* item = next(obj, nullptr); item != nullptr; item = next(obj, item)) {
       Napi::Object o = Napi::Object::New(env);
-      o.Set("name", Napi::String::New(env, bpf_program__name(p)));
-      o.Set("sectionName", Napi::String::New(env, bpf_program__section_name(p)));
-      o.Set("type", Napi::String::New(env, ProgTypeName(bpf_program__type(p))));
-      o.Set("expectedAttachType", Napi::String::New(env, AttachTypeName(bpf_program__expected_attach_type(p))));
-      o.Set("autoload", Napi::Boolean::New(env, bpf_program__autoload(p)));
+      describe(o, item);
       out.Set(i++, o);
     }
     return out;
   }
 
+  Napi::Value Programs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return DescribeEach(env, "list programs", bpf_object__next_program, [env](Napi::Object o, bpf_program* p) {
+      o.Set("name", Napi::String::New(env, bpf_program__name(p)));
+      o.Set("sectionName", Napi::String::New(env, bpf_program__section_name(p)));
+      o.Set("type", Napi::String::New(env, ProgTypeName(bpf_program__type(p))));
+      o.Set("expectedAttachType", Napi::String::New(env, AttachTypeName(bpf_program__expected_attach_type(p))));
+      o.Set("autoload", Napi::Boolean::New(env, bpf_program__autoload(p)));
+    });
+  }
+
   Napi::Value Maps(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    bpf_object* obj = Obj(env, "list maps");
-    Napi::Array out = Napi::Array::New(env);
-    uint32_t i = 0;
-    bpf_map* m = nullptr;
-    bpf_object__for_each_map(m, obj) {
-      Napi::Object o = Napi::Object::New(env);
+    return DescribeEach(env, "list maps", bpf_object__next_map, [env](Napi::Object o, bpf_map* m) {
       o.Set("name", Napi::String::New(env, bpf_map__name(m)));
       o.Set("type", Napi::String::New(env, MapTypeName(bpf_map__type(m))));
       o.Set("keySize", Napi::Number::New(env, bpf_map__key_size(m)));
       o.Set("valueSize", Napi::Number::New(env, bpf_map__value_size(m)));
       o.Set("maxEntries", Napi::Number::New(env, bpf_map__max_entries(m)));
       o.Set("internal", Napi::Boolean::New(env, bpf_map__is_internal(m)));
-      out.Set(i++, o);
-    }
-    return out;
+    });
   }
 
   // Every variable of the object's .rodata* sections: { name, section, offset, size, kind, signed }.
@@ -378,14 +377,9 @@ void ObjectState::Close() {
 }
 
 void InitObject(Napi::Env env, Napi::Object exports, AddonData* data) {
-  Napi::Function object = NativeObject::Define(env);
-  Napi::Function program = DefineNativeProgram(env);
-  Napi::Function map = DefineNativeMap(env);
-  data->programCtor = Napi::Persistent(program);
-  data->mapCtor = Napi::Persistent(map);
-  exports.Set("NativeObject", object);
-  exports.Set("NativeProgram", program);
-  exports.Set("NativeMap", map);
+  NativeObject::Export(env, exports, "NativeObject");
+  ExportNativeProgram(env, exports, data);
+  ExportNativeMap(env, exports, data);
 }
 
 }  // namespace retina

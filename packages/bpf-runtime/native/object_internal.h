@@ -68,9 +68,9 @@ struct MapInit {
   uint32_t id = 0;
 };
 
-// Class definitions and constructors, called by InitObject and by NativeObject.
-Napi::Function DefineNativeMap(Napi::Env env);
-Napi::Function DefineNativeProgram(Napi::Env env);
+// Class registration (called by InitObject) and constructors (called by NativeObject).
+void ExportNativeMap(Napi::Env env, Napi::Object exports, AddonData* data);
+void ExportNativeProgram(Napi::Env env, Napi::Object exports, AddonData* data);
 // A NativeMap for `init` (fd ownership as init says).
 Napi::Object NewNativeMap(Napi::Env env, const MapInit& init);
 // A NativeProgram for one program of the object in `state`.

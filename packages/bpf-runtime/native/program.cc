@@ -31,25 +31,21 @@ struct TestRunJob {
   uint32_t ctxOutLen = 0;
   int err = 0;
 
+  // Points one buffer field of bpf_test_run_opts and its size at `bytes`; left unset (null, 0) when it is empty.
+  template <typename Pointer>
+  static void UseBuffer(std::vector<uint8_t>* bytes, Pointer* field, __u32* size) {
+    if (bytes->empty()) return;
+    *field = bytes->data();
+    *size = static_cast<__u32>(bytes->size());
+  }
+
   void Run() {
     bpf_test_run_opts o{};
     o.sz = sizeof(o);
-    if (!dataIn.empty()) {
-      o.data_in = dataIn.data();
-      o.data_size_in = static_cast<__u32>(dataIn.size());
-    }
-    if (!dataOut.empty()) {
-      o.data_out = dataOut.data();
-      o.data_size_out = static_cast<__u32>(dataOut.size());
-    }
-    if (!ctxIn.empty()) {
-      o.ctx_in = ctxIn.data();
-      o.ctx_size_in = static_cast<__u32>(ctxIn.size());
-    }
-    if (!ctxOut.empty()) {
-      o.ctx_out = ctxOut.data();
-      o.ctx_size_out = static_cast<__u32>(ctxOut.size());
-    }
+    UseBuffer(&dataIn, &o.data_in, &o.data_size_in);
+    UseBuffer(&dataOut, &o.data_out, &o.data_size_out);
+    UseBuffer(&ctxIn, &o.ctx_in, &o.ctx_size_in);
+    UseBuffer(&ctxOut, &o.ctx_out, &o.ctx_size_out);
     o.repeat = repeat;
     if (cpu >= 0) {
       o.flags = BPF_F_TEST_RUN_ON_CPU;
@@ -111,45 +107,40 @@ struct ProgramInit {
   bpf_program* prog = nullptr;
 };
 
-class NativeProgram : public Napi::ObjectWrap<NativeProgram> {
+class NativeProgram : public NativeClass<NativeProgram> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeProgram",
-                       {
-                           InstanceAccessor<&NativeProgram::GetName>("name"),
-                           InstanceAccessor<&NativeProgram::GetSection>("sectionName"),
-                           InstanceAccessor<&NativeProgram::GetType>("type"),
-                           InstanceAccessor<&NativeProgram::GetExpectedAttachType>("expectedAttachType"),
-                           InstanceAccessor<&NativeProgram::GetFd>("fd"),
-                           InstanceAccessor<&NativeProgram::GetId>("id"),
-                           InstanceMethod<&NativeProgram::AttachTracepoint>("attachTracepoint"),
-                           InstanceMethod<&NativeProgram::AttachRawTracepoint>("attachRawTracepoint"),
-                           InstanceMethod<&NativeProgram::AttachTrace>("attachTrace"),
-                           InstanceMethod<&NativeProgram::AttachAuto>("attachAuto"),
-                           InstanceMethod<&NativeProgram::AttachTcx>("attachTcx"),
-                           InstanceMethod<&NativeProgram::AttachClsact>("attachClsact"),
-                           InstanceMethod<&NativeProgram::AttachXdp>("attachXdp"),
-                           InstanceMethod<&NativeProgram::AttachCgroup>("attachCgroup"),
-                           InstanceMethod<&NativeProgram::AttachSocketFilter>("attachSocketFilter"),
-                           InstanceMethod<&NativeProgram::TestRun>("testRun"),
-                           InstanceMethod<&NativeProgram::TestRunAsync>("testRunAsync"),
-                       });
+  static std::vector<PropertyDescriptor> Properties() {
+    return {
+        InstanceAccessor<&NativeProgram::GetName>("name"),
+        InstanceAccessor<&NativeProgram::GetSection>("sectionName"),
+        InstanceAccessor<&NativeProgram::GetType>("type"),
+        InstanceAccessor<&NativeProgram::GetExpectedAttachType>("expectedAttachType"),
+        InstanceAccessor<&NativeProgram::GetFd>("fd"),
+        InstanceAccessor<&NativeProgram::GetId>("id"),
+        InstanceMethod<&NativeProgram::AttachTracepoint>("attachTracepoint"),
+        InstanceMethod<&NativeProgram::AttachRawTracepoint>("attachRawTracepoint"),
+        InstanceMethod<&NativeProgram::AttachTrace>("attachTrace"),
+        InstanceMethod<&NativeProgram::AttachAuto>("attachAuto"),
+        InstanceMethod<&NativeProgram::AttachTcx>("attachTcx"),
+        InstanceMethod<&NativeProgram::AttachClsact>("attachClsact"),
+        InstanceMethod<&NativeProgram::AttachXdp>("attachXdp"),
+        InstanceMethod<&NativeProgram::AttachCgroup>("attachCgroup"),
+        InstanceMethod<&NativeProgram::AttachSocketFilter>("attachSocketFilter"),
+        InstanceMethod<&NativeProgram::TestRun>("testRun"),
+        InstanceMethod<&NativeProgram::TestRunAsync>("testRunAsync"),
+    };
   }
 
-  explicit NativeProgram(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeProgram>(info) {
-    if (info.Length() < 1 || !info[0].IsExternal()) {
-      ThrowTypeError(info.Env(), "NativeProgram is created by NativeObject.program()");
-    }
-    ProgramInit* init = info[0].As<Napi::External<ProgramInit>>().Data();
-    state_ = init->state;
-    prog_ = init->prog;
+  explicit NativeProgram(const Napi::CallbackInfo& info) : NativeClass(info) {
+    const ProgramInit& init = InitArg<ProgramInit>(info, "NativeProgram is created by NativeObject.program()");
+    state_ = init.state;
+    prog_ = init.prog;
     name_ = bpf_program__name(prog_);
     section_ = bpf_program__section_name(prog_);
   }
 
   static Napi::Object New(Napi::Env env, ObjectStatePtr state, bpf_program* prog) {
-    ProgramInit init{std::move(state), prog};
-    return GetAddonData(env)->programCtor.New({Napi::External<ProgramInit>::New(env, &init)});
+    return NewFromInit(GetAddonData(env)->programCtor, env, ProgramInit{std::move(state), prog});
   }
 
  private:
@@ -354,7 +345,9 @@ class NativeProgram : public Napi::ObjectWrap<NativeProgram> {
 
 }  // namespace
 
-Napi::Function DefineNativeProgram(Napi::Env env) { return NativeProgram::Define(env); }
+void ExportNativeProgram(Napi::Env env, Napi::Object exports, AddonData* data) {
+  NativeProgram::Export(env, exports, "NativeProgram", &data->programCtor);
+}
 
 Napi::Object NewNativeProgram(Napi::Env env, ObjectStatePtr state, bpf_program* prog) {
   return NativeProgram::New(env, std::move(state), prog);

@@ -13,21 +13,20 @@ namespace retina {
 
 namespace {
 
-class NativeSocket : public Napi::ObjectWrap<NativeSocket> {
+class NativeSocket : public NativeClass<NativeSocket> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "NativeSocket",
-                       {
-                           InstanceAccessor<&NativeSocket::GetFd>("fd"),
-                           InstanceMethod<&NativeSocket::AttachFilter>("attachFilter"),
-                           InstanceMethod<&NativeSocket::Bind>("bind"),
-                           InstanceMethod<&NativeSocket::Receive>("receive"),
-                           InstanceMethod<&NativeSocket::Close>("close"),
-                       });
+  static std::vector<PropertyDescriptor> Properties() {
+    return {
+        InstanceAccessor<&NativeSocket::GetFd>("fd"),
+        InstanceMethod<&NativeSocket::AttachFilter>("attachFilter"),
+        InstanceMethod<&NativeSocket::Bind>("bind"),
+        InstanceMethod<&NativeSocket::Receive>("receive"),
+        InstanceMethod<&NativeSocket::Close>("close"),
+    };
   }
 
   // Created unbound with protocol 0 so that no packet is queued before the filter is attached and bind() runs.
-  explicit NativeSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeSocket>(info) {
+  explicit NativeSocket(const Napi::CallbackInfo& info) : NativeClass(info) {
     fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0) ThrowBpfError(info.Env(), {errno, "open raw socket", "AF_PACKET", "", ""});
   }
@@ -93,9 +92,7 @@ class NativeSocket : public Napi::ObjectWrap<NativeSocket> {
 }  // namespace
 
 void InitSocket(Napi::Env env, Napi::Object exports, AddonData* data) {
-  Napi::Function socketClass = NativeSocket::Define(env);
-  data->socketCtor = Napi::Persistent(socketClass);
-  exports.Set("NativeSocket", socketClass);
+  NativeSocket::Export(env, exports, "NativeSocket", &data->socketCtor);
 }
 
 }  // namespace retina
