@@ -12,20 +12,12 @@
  *   configuration has no ttl).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
-import {
-  describeKernel,
-  listBpfLinks,
-  sendUdp,
-  uniqueName,
-  type Netns,
-  type VethPair,
-} from '@retina-ts/testkit';
-import { type AgentProcess, eventually, REMOTE_POD_LEVEL_CONFIG, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
-import { acceptMetricsConfiguration, PodBridge } from './pod-network.js';
-import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
+import { describeKernel, listBpfLinks, sendUdp } from '@retina-ts/testkit';
+import { eventually, REMOTE_POD_LEVEL_CONFIG } from './helpers.js';
+import { PodCluster } from './pod-cluster.js';
+import type { PodNetwork } from './pod-network.js';
+import { select, tcxLinksOf, type Series } from './series.js';
 
-const NODE = uniqueName('annot-node-', 40);
 const FORWARD = 'networkobservability_adv_forward_count';
 const OBSERVE = { 'retina.sh': 'observe' } as const;
 const DATAGRAMS = 4;
@@ -53,26 +45,17 @@ const PODS: readonly PodSpec[] = [
   { key: 'l', namespace: 'late', statefulSet: 'ledger', ip: '10.229.4.16' },
 ];
 
-interface Pod extends PodSpec {
+interface Pod extends PodSpec, PodNetwork {
   name: string;
-  netns: Netns;
-  veth: VethPair;
 }
 
 describeKernel('retina-agent with enableAnnotations on pods in network namespaces', () => {
-  let api: ApiServerDouble;
-  let agent: AgentProcess | undefined;
-  let bridge: PodBridge | undefined;
+  let cluster: PodCluster;
   const pods = new Map<Key, Pod>();
-  const cwd = tempDir('retina-annotations-kernel');
   let series: Series[] = [];
-  const started = Date.now();
 
   const pod = (key: Key): Pod => pods.get(key)!;
-  const scrape = async (): Promise<Series[]> => {
-    series = parseSeries(await (await fetch(agent!.url('/metrics'))).text());
-    return series;
-  };
+  const scrape = async (): Promise<Series[]> => (series = await cluster.scrape());
   const ctx = (prefix: 'source' | 'destination', p: Pod): Record<string, string> => ({
     [`${prefix}_ip`]: p.ip,
     [`${prefix}_namespace`]: p.namespace,
@@ -127,7 +110,7 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
 
   /** Sets or clears `retina.sh: observe` on a namespace through the API server. */
   const annotateNamespace = (name: string, observe: boolean): void => {
-    api.modify('namespaces', undefined, name, (ns) => {
+    cluster.api.modify('namespaces', undefined, name, (ns) => {
       const annotations = { ...(ns.metadata.annotations ?? {}) };
       if (observe) Object.assign(annotations, OBSERVE);
       else delete annotations['retina.sh'];
@@ -136,37 +119,34 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
   };
 
   beforeAll(async () => {
-    api = await startApiServerDouble();
+    cluster = await PodCluster.start({
+      name: 'annotations',
+      namespaces: ['late'],
+      // Accepted, selecting `plain` with other labels and a ttl: with annotations on, Retina does not read it.
+      metricsConfiguration: {
+        name: 'ignored-with-annotations',
+        metrics: ['forward_count'],
+        include: ['plain', 'late'],
+        sourceLabels: ['podname'],
+        ttl: '1s',
+      },
+    });
+    const { api } = cluster;
     api.create('namespaces', { metadata: { name: 'watched', annotations: { ...OBSERVE } } });
     // Another annotation key on `plain` must not count as the opt-in.
     api.create('namespaces', { metadata: { name: 'plain', annotations: { 'retina.sh/owner': 'team-a' } } });
-    api.create('namespaces', { metadata: { name: 'late' } });
-    // Accepted, selecting `plain` with other labels and a ttl: with annotations on, Retina does not read it.
-    acceptMetricsConfiguration(api, 'ignored-with-annotations', {
-      metrics: ['forward_count'],
-      include: ['plain', 'late'],
-      sourceLabels: ['podname'],
-      ttl: '1s',
-    });
 
-    bridge = new PodBridge();
-
-    agent = await spawnClusterAgent({
-      cwd,
-      nodeName: NODE,
-      server: api.url,
-      config: [
-        ...REMOTE_POD_LEVEL_CONFIG,
-        'enabledPlugin: [packetparser]',
-        'enableAnnotations: true',
-        'plugins:',
-        '  packetparser: { hostInterface: false }',
-      ],
-    });
+    await cluster.startAgent([
+      ...REMOTE_POD_LEVEL_CONFIG,
+      'enabledPlugin: [packetparser]',
+      'enableAnnotations: true',
+      'plugins:',
+      '  packetparser: { hostInterface: false }',
+    ]);
 
     for (const spec of PODS) {
       const name = `${spec.statefulSet}-0-${spec.key}x${process.pid % 1000}`;
-      const { netns, veth } = bridge.addPod(`rta${spec.key}`, `${spec.ip}/24`);
+      const { netns, veth } = cluster.bridge.addPod(`rta${spec.key}`, `${spec.ip}/24`);
       pods.set(spec.key, { ...spec, name, netns, veth });
       api.create('pods', {
         metadata: {
@@ -178,21 +158,16 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
             { apiVersion: 'apps/v1', kind: 'StatefulSet', name: spec.statefulSet, uid: `sts-${spec.key}`, controller: true },
           ],
         },
-        spec: { nodeName: NODE },
+        spec: { nodeName: cluster.nodeName },
         status: { phase: 'Running', podIP: spec.ip, podIPs: [{ ip: spec.ip }] },
       });
     }
     // Every pod veth is attached (ingress and egress tcx links), observed or not: selection is by IP.
-    for (const p of pods.values()) {
-      await eventually(async () => tcxLinksOf(agent!.child.pid!, p.veth.ifindex()).length === 2, 150);
-    }
+    await cluster.untilAttached({ veths: [...pods.values()].map((p) => p.veth) });
   }, 60_000);
 
   afterAll(async () => {
-    await stopAgent(agent);
-    bridge?.destroy();
-    await api?.close();
-    console.info(`annotations.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    await cluster?.close();
   });
 
   it('counts traffic between pods of an annotated namespace with both pods\' default context', async () => {
@@ -266,11 +241,11 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
   });
 
   it('stops on SIGTERM with exit code 0 and leaves no BPF link behind', async () => {
-    const links = [...pods.values()].flatMap((p) => tcxLinksOf(agent!.child.pid!, p.veth.ifindex()));
+    const links = [...pods.values()].flatMap((p) => tcxLinksOf(cluster.agent.child.pid!, p.veth.ifindex()));
     expect(links).toHaveLength(2 * pods.size);
     expect(listBpfLinks().map((l) => l.id)).toEqual(expect.arrayContaining(links));
-    agent!.child.kill('SIGTERM');
-    expect(await agent!.exited).toEqual({ code: 0, signal: null });
+    cluster.agent.child.kill('SIGTERM');
+    expect(await cluster.agent.exited).toEqual({ code: 0, signal: null });
     expect(listBpfLinks().filter((l) => links.includes(l.id))).toEqual([]);
   });
 });

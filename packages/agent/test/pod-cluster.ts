@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
-import { uniqueName } from '@retina-ts/testkit';
+import { uniqueName, type VethPair } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import {
   acceptMetricsConfiguration,
@@ -143,13 +143,15 @@ export class PodCluster<S extends DeploymentPodSpec = ThreePodSpec> {
     return parseSeries(this.metricsText);
   }
 
-  /** Waits until the agent holds `links` tcx links (ingress and egress: 2) on every pod veth, or `atLeast` that many. */
-  async untilAttached(opts: { links?: number; atLeast?: boolean } = {}): Promise<void> {
-    const want = opts.links ?? 2;
-    for (const p of this.pods.values()) {
+  /**
+   * Waits until the agent holds an ingress and an egress tcx link on each of `veths` (default: every pod's), or
+   * with `atLeast` two or more.
+   */
+  async untilAttached(opts: { veths?: readonly VethPair[]; atLeast?: boolean } = {}): Promise<void> {
+    for (const veth of opts.veths ?? [...this.pods.values()].map((p) => p.veth)) {
       await eventually(async () => {
-        const n = tcxLinksOf(this.agent.child.pid!, p.veth.ifindex()).length;
-        return opts.atLeast ? n >= want : n === want;
+        const n = tcxLinksOf(this.agent.child.pid!, veth.ifindex()).length;
+        return opts.atLeast ? n >= 2 : n === 2;
       }, 150);
     }
   }
