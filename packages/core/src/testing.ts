@@ -1,10 +1,10 @@
 /**
  * Test support for plugin packages (`@retina-ts/core/testing`): a PluginContext built from the real core parts,
- * with logs and flows captured so tests can assert on them.
+ * with logs and flows captured so tests can assert on them, and a minimal flow between two addresses.
  */
 import { Writable } from 'node:stream';
 import { parseConfig, type ParseConfigOptions } from './config/load.js';
-import type { Flow } from './flow/flow.js';
+import { FlowType, IpVersion, TrafficDirection, Verdict, type Flow } from './flow/flow.js';
 import { InMemoryIpCache } from './ipcache/ipcache.js';
 import { createLogger, type LogLevel } from './log/logger.js';
 import { createMetricsModule, type MetricsModule } from './metrics/module.js';
@@ -74,6 +74,19 @@ export function logSink(logs: LogLine[]): Writable {
       cb();
     },
   });
+}
+
+/** A forwarded egress L3/L4 flow from `source` to `destination` seen on `node-a`, with `extra` on top. */
+export function flowBetween(source: string, destination: string, extra: Partial<Flow> = {}): Flow {
+  return {
+    timeNs: 1n,
+    verdict: Verdict.FORWARDED,
+    type: FlowType.L3_L4,
+    nodeName: 'node-a',
+    trafficDirection: TrafficDirection.EGRESS,
+    ip: { source, destination, ipVersion: source.includes(':') ? IpVersion.IPv6 : IpVersion.IPv4 },
+    ...extra,
+  };
 }
 
 /** A plugin started by startTestPlugin. */

@@ -9,6 +9,7 @@ import {
   L7FlowType,
   TrafficDirection,
   Verdict,
+  type AdvancedFlowMetricsOptions,
   type Flow,
   type MetricsConfigurationSpec,
   type MetricsModule,
@@ -42,6 +43,14 @@ function cluster(): { cache: InMemoryIpCache; enricher: Enricher } {
   cache.upsertPod({ namespace: 'kube-system', name: 'coredns-1', ips: ['10.0.9.9'] });
   cache.upsertService({ namespace: 'db', name: 'db-svc', ips: ['10.96.0.10'] });
   return { cache, enricher: new Enricher(cache) };
+}
+
+/** A new metrics module, an enricher over `cluster()`, and advanced metrics (local context unless `options` say). */
+function setup(options: Partial<AdvancedFlowMetricsOptions> = {}) {
+  const metrics = createMetricsModule();
+  const { enricher } = cluster();
+  const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false }, ...options });
+  return { metrics, enricher, adv };
 }
 
 /** The exposition lines of the advanced families and the self-metrics these tests look at. */
@@ -82,9 +91,7 @@ function tcp(src: string, dst: string, flags: TcpFlags | undefined, extra: Parti
 
 describe('AdvancedFlowMetrics, local context', () => {
   it('counts forwarded packets and bytes per local pod, egress for the source and ingress for the destination', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
+    const { metrics, enricher, adv } = setup();
     adv.update(spec(['forward_count', 'forward_bytes']));
     const f = enricher.enrich(
       tcp(
@@ -104,9 +111,7 @@ describe('AdvancedFlowMetrics, local context', () => {
   });
 
   it('labels drops with reason and direction, and counts dropped bytes', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
+    const { metrics, enricher, adv } = setup();
     adv.update({
       contextOptions: [
         { metricName: 'drop_count', sourceLabels: ['podname'] },
@@ -131,9 +136,7 @@ describe('AdvancedFlowMetrics, local context', () => {
   });
 
   it('counts TCP flags as SYNACK when SYN and ACK are set together, and merges previously observed flags', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
+    const { metrics, enricher, adv } = setup();
     adv.update({
       contextOptions: [{ metricName: 'tcp_flag_gauges', sourceLabels: ['podname'] }],
       namespaces: { include: ['web'] },
@@ -161,9 +164,7 @@ describe('AdvancedFlowMetrics, local context', () => {
   });
 
   it('counts retransmissions (verdict 15) and DNS requests and responses (verdict 16) from their flows', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
+    const { metrics, enricher, adv } = setup();
     adv.update({
       contextOptions: ['tcp_retransmission_count', 'dns_request_count', 'dns_response_count'].map(
         (metricName) => ({
@@ -293,9 +294,7 @@ describe('AdvancedFlowMetrics, local context', () => {
 
 describe('AdvancedFlowMetrics, remote context', () => {
   it('labels both ends with source_ and destination_ prefixes and the direction enum name', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: true } });
+    const { metrics, enricher, adv } = setup({ config: { remoteContext: true } });
     adv.update({
       contextOptions: [
         {
@@ -416,9 +415,7 @@ describe('AdvancedFlowMetrics, TTL', () => {
   });
 
   it('removes series idle for the TTL and counts them in expired_metrics_counter', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
+    const { metrics, enricher, adv } = setup();
     adv.update(spec(['forward_count'], {}, '30s'));
     const fromWeb1 = enricher.enrich(flowBetween('10.0.0.1', '192.0.2.1'));
     const fromDb = enricher.enrich(flowBetween('10.0.1.1', '192.0.2.1'));
@@ -448,9 +445,7 @@ describe('AdvancedFlowMetrics, TTL', () => {
   });
 
   it('keeps series forever without a TTL', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
+    const { metrics, enricher, adv } = setup();
     adv.update(spec(['forward_count']));
     adv.process([enricher.enrich(flowBetween('10.0.0.1', '192.0.2.1'))]);
     vi.advanceTimersByTime(24 * 3600_000);
@@ -460,9 +455,7 @@ describe('AdvancedFlowMetrics, TTL', () => {
 
 describe('AdvancedFlowMetrics, cardinality guard', () => {
   it('refuses series beyond the cap, counts the refusals and keeps updating existing series', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false }, maxSeriesPerMetric: 2 });
+    const { metrics, enricher, adv } = setup({ maxSeriesPerMetric: 2 });
     adv.update(spec(['forward_count'], { namespaces: { exclude: [] } }));
     const from = (ip: string) => enricher.enrich(flowBetween(ip, '192.0.2.1'));
     adv.process([from('10.0.0.1'), from('10.0.0.2'), from('10.0.1.1'), from('10.0.9.9'), from('10.0.0.1')]);
@@ -484,9 +477,7 @@ describe('AdvancedFlowMetrics, cardinality guard', () => {
 
 describe('AdvancedFlowMetrics, configuration', () => {
   it('rejects an invalid spec with the field and value, and keeps the previous configuration', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
+    const { metrics, enricher, adv } = setup();
     adv.update(spec(['forward_count']));
     expect(() => adv.update(spec(['forward_cnt']))).toThrow(AdvancedMetricsConfigError);
     expect(() => adv.update(spec(['forward_cnt']))).toThrow(
@@ -504,9 +495,7 @@ describe('AdvancedFlowMetrics, configuration', () => {
   });
 
   it('rebuilds the families empty when the context options change, and ignores API-server metric names', async () => {
-    const metrics = createMetricsModule();
-    const { enricher } = cluster();
-    const adv = new AdvancedFlowMetrics({ metrics, config: { remoteContext: false } });
+    const { metrics, enricher, adv } = setup();
     adv.update(spec(['forward_count']));
     adv.process([enricher.enrich(flowBetween('10.0.0.1', '192.0.2.1'))]);
     adv.update(spec(['forward_count'])); // unchanged: series stay

@@ -1,44 +1,22 @@
-import { Writable } from 'node:stream';
 import {
   createLogger,
   createMetricsModule,
   FlowBus,
-  FlowType,
   InMemoryIpCache,
-  IpVersion,
   parseConfig,
   PluginManager,
-  TrafficDirection,
-  Verdict,
-  type Flow,
   type Logger,
   type PluginContext,
   type PluginManagerOptions,
 } from '../src/index.js';
+import { logSink, type LogLine } from '../src/testing.js';
 
-/** A flow between two IPv4 addresses. */
-export function flowBetween(source: string, destination: string, extra: Partial<Flow> = {}): Flow {
-  return {
-    timeNs: 1n,
-    verdict: Verdict.FORWARDED,
-    type: FlowType.L3_L4,
-    nodeName: 'node-a',
-    trafficDirection: TrafficDirection.EGRESS,
-    ip: { source, destination, ipVersion: source.includes(':') ? IpVersion.IPv6 : IpVersion.IPv4 },
-    ...extra,
-  };
-}
+export { flowBetween } from '../src/testing.js';
 
 /** A logger whose JSON lines are collected in `lines`. */
 export function captureLogger(level: 'debug' | 'info' = 'debug'): { logger: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level, destination: stream }), lines };
+  const lines: LogLine[] = [];
+  return { logger: createLogger({ level, destination: logSink(lines) }), lines };
 }
 
 /** A plugin context backed by real core parts, with captured logs. */

@@ -1,16 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { FlowType, IpVersion, TrafficDirection, Verdict, type Flow } from '../src/index.js';
-import { createTestContext, startTestPlugin } from '../src/testing.js';
+import { FlowType, IpVersion, TrafficDirection, Verdict } from '../src/index.js';
+import { createTestContext, flowBetween, startTestPlugin } from '../src/testing.js';
 import type { Plugin } from '../src/index.js';
 
-const flow: Flow = {
-  timeNs: 1n,
-  verdict: Verdict.FORWARDED,
-  type: FlowType.L3_L4,
-  nodeName: 'test-node',
-  trafficDirection: TrafficDirection.EGRESS,
-  ip: { source: '10.0.0.1', destination: '10.0.0.2', ipVersion: IpVersion.IPv4 },
-};
+const flow = flowBetween('10.0.0.1', '10.0.0.2', { nodeName: 'test-node' });
+
+describe('flowBetween', () => {
+  it('builds a forwarded egress L3/L4 flow, IPv4 or IPv6 by the source address, with extra fields on top', () => {
+    expect(flow).toEqual({
+      timeNs: 1n,
+      verdict: Verdict.FORWARDED,
+      type: FlowType.L3_L4,
+      nodeName: 'test-node',
+      trafficDirection: TrafficDirection.EGRESS,
+      ip: { source: '10.0.0.1', destination: '10.0.0.2', ipVersion: IpVersion.IPv4 },
+    });
+    expect(flowBetween('fd00::1', 'fd00::2').ip?.ipVersion).toBe(IpVersion.IPv6);
+    expect(flowBetween('10.0.0.1', '10.0.0.2', { verdict: Verdict.DROPPED }).verdict).toBe(Verdict.DROPPED);
+  });
+});
 
 describe('createTestContext', () => {
   it('builds a context from defaults', () => {

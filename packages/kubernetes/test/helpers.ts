@@ -2,19 +2,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createLogger,
-  FlowType,
-  IpVersion,
-  parseConfig,
-  TrafficDirection,
-  Verdict,
-  type AgentConfig,
-  type Flow,
-  type Logger,
-} from '@retina-ts/core';
+import { createLogger, parseConfig, type AgentConfig, type Logger } from '@retina-ts/core';
 import { logSink, type LogLine } from '@retina-ts/core/testing';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
+
+export { flowBetween } from '@retina-ts/core/testing';
 
 /** An agent config from Retina-style keys (pod level on, node `node-a`). */
 export function agentConfig(overrides: Record<string, unknown> = {}): AgentConfig {
@@ -42,18 +34,6 @@ export async function eventually<T>(fn: () => T, timeoutMs = 10_000): Promise<T>
 
 /** Fast reconnects for tests. */
 export const FAST_BACKOFF = { initialMs: 20, maxMs: 200, factor: 2, jitter: 0 };
-
-/** A flow between two IPs, for the enricher. */
-export function flowBetween(source: string, destination: string): Flow {
-  return {
-    timeNs: 1n,
-    verdict: Verdict.FORWARDED,
-    type: FlowType.L3_L4,
-    nodeName: 'node-a',
-    trafficDirection: TrafficDirection.EGRESS,
-    ip: { source, destination, ipVersion: source.includes(':') ? IpVersion.IPv6 : IpVersion.IPv4 },
-  };
-}
 
 /** Options of `pod`. */
 export interface PodSpec {

@@ -334,15 +334,7 @@ function field<T>(parse: (v: unknown) => FieldResult<T>, fallback: T) {
 
 /** Like `field`, but absent or empty stays undefined. */
 function optionalField<T>(parse: (v: unknown) => FieldResult<T>) {
-  return z.unknown().optional().transform((v, ctx): T | undefined => {
-    if (isEmptyValue(v)) return undefined;
-    const r = parse(v);
-    if (!r.ok) {
-      ctx.addIssue({ code: 'custom', message: r.message });
-      return z.NEVER;
-    }
-    return r.value;
-  });
+  return field<T | undefined>(parse, undefined);
 }
 
 /** Defaults (Retina's code and Helm defaults). */
