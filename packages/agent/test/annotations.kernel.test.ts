@@ -13,8 +13,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeKernel, listBpfLinks, sendUdp } from '@retina-ts/testkit';
-import { eventually, REMOTE_POD_LEVEL_CONFIG } from './helpers.js';
-import { PodCluster } from './pod-cluster.js';
+import { eventually } from './helpers.js';
+import { PodCluster, podLevelConfig } from './pod-cluster.js';
 import type { PodNetwork } from './pod-network.js';
 import { select, tcxLinksOf, type Series } from './series.js';
 
@@ -124,7 +124,6 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
       namespaces: ['late'],
       // Accepted, selecting `plain` with other labels and a ttl: with annotations on, Retina does not read it.
       metricsConfiguration: {
-        name: 'ignored-with-annotations',
         metrics: ['forward_count'],
         include: ['plain', 'late'],
         sourceLabels: ['podname'],
@@ -136,13 +135,7 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
     // Another annotation key on `plain` must not count as the opt-in.
     api.create('namespaces', { metadata: { name: 'plain', annotations: { 'retina.sh/owner': 'team-a' } } });
 
-    await cluster.startAgent([
-      ...REMOTE_POD_LEVEL_CONFIG,
-      'enabledPlugin: [packetparser]',
-      'enableAnnotations: true',
-      'plugins:',
-      '  packetparser: { hostInterface: false }',
-    ]);
+    await cluster.startAgent(podLevelConfig(['packetparser'], { settings: ['enableAnnotations: true'] }));
 
     for (const spec of PODS) {
       const name = `${spec.statefulSet}-0-${spec.key}x${process.pid % 1000}`;

@@ -15,8 +15,8 @@ import {
   startTcpServer,
   tcpConnections,
 } from '@retina-ts/testkit';
-import { eventually, REMOTE_POD_LEVEL_CONFIG } from './helpers.js';
-import { PodCluster, podPairContext, stopChild, threePods } from './pod-cluster.js';
+import { eventually } from './helpers.js';
+import { PodCluster, podLevelConfig, podPairContext, stopChild, threePods } from './pod-cluster.js';
 import { parseSeries, select, tcxLinksOf } from './series.js';
 
 const TTL = '2s';
@@ -36,20 +36,13 @@ describeKernel('retina-agent on pods in network namespaces', () => {
   beforeAll(async () => {
     cluster = await PodCluster.start({
       name: 'cluster',
-      namespaces: ['shop', 'data'],
       metricsConfiguration: {
-        name: 'pods',
         metrics: ['forward_count', 'forward_bytes', 'tcp_flag_gauges'],
         include: ['shop', 'data'],
         ttl: TTL,
       },
     });
-    await cluster.startAgent([
-      ...REMOTE_POD_LEVEL_CONFIG,
-      'enabledPlugin: [packetparser]',
-      'plugins:',
-      '  packetparser: { hostInterface: false }',
-    ]);
+    await cluster.startAgent(podLevelConfig(['packetparser']));
     // Pods appear while the agent runs, so the watcher's netlink path attaches them.
     cluster.addPods(PODS, 'rtp');
     // Attached: the agent holds an ingress and an egress tcx link on every pod veth.

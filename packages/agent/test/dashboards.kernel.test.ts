@@ -23,9 +23,9 @@ import {
   uniqueName,
   type Netns,
 } from '@retina-ts/testkit';
-import { eventually, REMOTE_POD_LEVEL_CONFIG } from './helpers.js';
+import { eventually } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
-import { PodCluster, threePods } from './pod-cluster.js';
+import { PodCluster, podLevelConfig, threePods } from './pod-cluster.js';
 import { deploymentPodName, type PodNetwork } from './pod-network.js';
 import { MAY_BE_ZERO, NOT_FED, panelKey, panelQueries, RULES_FILE, substitute } from './dashboards.js';
 
@@ -39,6 +39,7 @@ const CLOSED_TCP_PORT = 9930;
 const RETRANS_PORT = 9931;
 const DNS_ANSWER = '10.9.0.7';
 
+const PLUGINS = ['dropreason', 'packetforward', 'linuxutil', 'dns', 'tcpretrans', 'packetparser', 'hnsstats'];
 const PODS = threePods('10.229.8', { namespace: 'infra', deployment: 'resolver' });
 /** A host on the pods' network that is no pod. */
 const OUTSIDE_IP = '10.229.8.50';
@@ -142,9 +143,7 @@ describeKernel(
     beforeAll(async () => {
       cluster = await PodCluster.start({
         name: 'dashboards',
-        namespaces: ['shop', 'infra'],
         metricsConfiguration: {
-          name: 'dashboards',
           metrics: [
             'forward_count',
             'forward_bytes',
@@ -179,21 +178,23 @@ describeKernel(
 
       const socket = join(cwd, 'hubble.sock');
       const ctx = 'sourceEgressContext=pod;destinationIngressContext=pod';
-      const agent = await cluster.startAgent([
-        ...REMOTE_POD_LEVEL_CONFIG,
-        `clusterName: ${CLUSTER}`,
-        'controlPlane: hubble',
-        'enabledPlugin: [dropreason, packetforward, linuxutil, dns, tcpretrans, packetparser, hnsstats]',
-        'metricsIntervalDuration: 1s',
-        `hubble-socket-path: ${socket}`,
-        'hubble-listen-address: "127.0.0.1:0"',
-        'hubble-metrics-server: "127.0.0.1:0"',
-        `hubble-metrics: "flow:${ctx} drop:${ctx} tcp:${ctx} dns:query;${ctx} port-distribution icmp"`,
-        'plugins:',
-        '  packetparser: { hostInterface: false }',
-        `  packetforward: { interfaces: [${pod('a').veth.name}] }`,
-        '  dropreason: { eventIntervalMs: 0 }',
-      ]);
+      const agent = await cluster.startAgent(
+        podLevelConfig(PLUGINS, {
+          settings: [
+            `clusterName: ${CLUSTER}`,
+            'controlPlane: hubble',
+            'metricsIntervalDuration: 1s',
+            `hubble-socket-path: ${socket}`,
+            'hubble-listen-address: "127.0.0.1:0"',
+            'hubble-metrics-server: "127.0.0.1:0"',
+            `hubble-metrics: "flow:${ctx} drop:${ctx} tcp:${ctx} dns:query;${ctx} port-distribution icmp"`,
+          ],
+          pluginOptions: [
+            `  packetforward: { interfaces: [${pod('a').veth.name}] }`,
+            '  dropreason: { eventIntervalMs: 0 }',
+          ],
+        }),
+      );
       const hubbleMetricsPort = await eventually(async () => {
         const rec = agent.logs.find((l) => l['msg'] === 'serving the Hubble API');
         return rec ? Number(rec['metricsPort']) : undefined;

@@ -126,17 +126,6 @@ export async function spawnAgent(
 }
 
 /**
- * Config lines of a cluster agent counting pods in remote context, its pods from a pod watch (no operator, so no
- * RetinaEndpoints), serving on a free loopback port.
- */
-export const REMOTE_POD_LEVEL_CONFIG: readonly string[] = [
-  'apiServer: { host: 127.0.0.1, port: 0 }',
-  'enablePodLevel: true',
-  'remoteContext: true',
-  'enableRetinaEndpoint: false',
-];
-
-/**
  * Starts `retina-agent` on node `nodeName` in a cluster: writes `kubeconfig` (pointing at `server`) and
  * `config.yaml` (the given lines) into `cwd`, then spawns the agent with them (inside `netns` when given).
  */

@@ -54,14 +54,36 @@ export async function stopChild(child: ChildProcess | undefined): Promise<void> 
   await exited;
 }
 
+/**
+ * Config lines of a cluster agent counting pods in remote context, its pods from a pod watch (no operator, so no
+ * RetinaEndpoints), serving on a free loopback port, running `plugins` with packetparser on the pods' veths only.
+ * `settings` are further top-level lines; `pluginOptions` further lines under `plugins:` (indented by two).
+ */
+export function podLevelConfig(
+  plugins: readonly string[],
+  opts: { settings?: readonly string[]; pluginOptions?: readonly string[] } = {},
+): string[] {
+  return [
+    'apiServer: { host: 127.0.0.1, port: 0 }',
+    'enablePodLevel: true',
+    'remoteContext: true',
+    'enableRetinaEndpoint: false',
+    `enabledPlugin: [${plugins.join(', ')}]`,
+    ...(opts.settings ?? []),
+    'plugins:',
+    '  packetparser: { hostInterface: false }',
+    ...(opts.pluginOptions ?? []),
+  ];
+}
+
 /** What `PodCluster.start` sets up before any pod or agent. */
 export interface PodClusterOptions {
-  /** Names the node (`<name>-node-…`), the temporary folder and the test's timing line. */
+  /** Names the node (`<name>-node-…`), the temporary folder, the MetricsConfiguration and the timing line. */
   name: string;
-  /** Namespaces created without annotations. */
+  /** Namespaces created without annotations (default: the MetricsConfiguration's `include`). */
   namespaces?: readonly string[];
-  /** An accepted MetricsConfiguration of that name. */
-  metricsConfiguration?: AcceptedMetricsConfiguration & { name: string };
+  /** An accepted MetricsConfiguration named `name`. */
+  metricsConfiguration?: AcceptedMetricsConfiguration;
 }
 
 /** One test file's cluster: call `close()` in afterAll. */
@@ -89,11 +111,8 @@ export class PodCluster<S extends DeploymentPodSpec = ThreePodSpec> {
     opts: PodClusterOptions,
   ): Promise<PodCluster<S>> {
     const api = await startApiServerDouble();
-    createNamespaces(api, opts.namespaces ?? []);
-    if (opts.metricsConfiguration) {
-      const { name, ...mc } = opts.metricsConfiguration;
-      acceptMetricsConfiguration(api, name, mc);
-    }
+    createNamespaces(api, opts.namespaces ?? opts.metricsConfiguration?.include ?? []);
+    if (opts.metricsConfiguration) acceptMetricsConfiguration(api, opts.name, opts.metricsConfiguration);
     return new PodCluster<S>(opts.name, api, new PodBridge());
   }
 

@@ -26,9 +26,9 @@ import {
   waitFor,
   type Netns,
 } from '@retina-ts/testkit';
-import { eventually, REMOTE_POD_LEVEL_CONFIG } from './helpers.js';
+import { eventually } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
-import { PodCluster, podPairContext as between, stopChild, threePods, type ThreePodSpec } from './pod-cluster.js';
+import { PodCluster, podLevelConfig, podPairContext as between, stopChild, threePods, type ThreePodSpec } from './pod-cluster.js';
 import type { DeploymentPod } from './pod-network.js';
 import { bpfHandlesOf, parseSeries, select, type Series } from './series.js';
 
@@ -174,21 +174,17 @@ describeKernel(
     beforeAll(async () => {
       cluster = await PodCluster.start({
         name: 'pod-metrics',
-        namespaces: ['shop', 'infra'],
         metricsConfiguration: {
-          name: 'drops-dns-retrans',
           metrics: ['drop_count', 'drop_bytes', 'dns_request_count', 'dns_response_count', 'tcp_retransmission_count'],
           include: ['shop', 'infra'],
         },
       });
-      await cluster.startAgent([
-        ...REMOTE_POD_LEVEL_CONFIG,
-        'enabledPlugin: [dropreason, dns, tcpretrans, packetparser]',
-        'plugins:',
-        '  packetparser: { hostInterface: false }',
-        // Every drop becomes its own flow (none folded into a later one), so drop counts are exact.
-        '  dropreason: { eventIntervalMs: 0 }',
-      ]);
+      await cluster.startAgent(
+        podLevelConfig(['dropreason', 'dns', 'tcpretrans', 'packetparser'], {
+          // Every drop becomes its own flow (none folded into a later one), so drop counts are exact.
+          pluginOptions: ['  dropreason: { eventIntervalMs: 0 }'],
+        }),
+      );
 
       cluster.addPods(PODS, 'rtm');
       const b = pod('b');
