@@ -17,7 +17,7 @@ import { PRODUCED_SELF_METRIC_NAMES, type Logger, type MetricsModule, type OtlpE
 import { compileFilterLists, FilterError, hubbleTypes, type FlowFilterInput, type FlowPredicate } from '@retina-ts/hubble';
 import { AccountingLogExporter, FlowLogPipeline, type FlowLogCounts, type FlowSource } from './flow-logs.js';
 import { PromRegistryProducer } from './metrics-producer.js';
-import { createLogExporter, createMetricExporter, OtlpConfigError, readTlsMaterial } from './transport.js';
+import { createLogExporter, createMetricExporter, exportOnce, OtlpConfigError, readTlsMaterial } from './transport.js';
 
 /** What `startOtlpExporter` needs from the agent. */
 export interface StartOtlpExporterArgs {
@@ -71,18 +71,7 @@ class AccountingMetricExporter implements PushMetricExporter {
   ) {}
 
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    let settled = false;
-    const finish = (result: ExportResult): void => {
-      if (settled) return;
-      settled = true;
-      this.done(result);
-      resultCallback(result);
-    };
-    try {
-      this.inner.export(metrics, finish);
-    } catch (err) {
-      finish({ code: 1, error: err as Error });
-    }
+    exportOnce((finish) => this.inner.export(metrics, finish), this.done, resultCallback);
   }
 
   forceFlush(): Promise<void> {

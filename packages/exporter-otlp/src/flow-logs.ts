@@ -18,6 +18,7 @@ import {
   type PbFlow,
 } from '@retina-ts/hubble';
 import { flowResponseJson } from './hubble-json.js';
+import { exportOnce } from './transport.js';
 
 /** Flows this many at most are converted in one event-loop turn. */
 export const FLOWS_PER_TURN = 256;
@@ -56,18 +57,11 @@ export class AccountingLogExporter implements LogRecordExporter {
   ) {}
 
   export(logs: ReadableLogRecord[], resultCallback: (result: ExportResult) => void): void {
-    let settled = false;
-    const finish = (result: ExportResult): void => {
-      if (settled) return;
-      settled = true;
-      this.done(logs.length, result);
-      resultCallback(result);
-    };
-    try {
-      this.inner.export(logs, finish);
-    } catch (err) {
-      finish({ code: 1, error: err as Error });
-    }
+    exportOnce(
+      (finish) => this.inner.export(logs, finish),
+      (result) => this.done(logs.length, result),
+      resultCallback,
+    );
   }
 
   shutdown(): Promise<void> {

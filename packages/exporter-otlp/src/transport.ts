@@ -3,6 +3,7 @@
  * protocol's own exporter packages are loaded (gRPC pulls in @grpc/grpc-js; HTTP does not).
  */
 import { readFileSync } from 'node:fs';
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import type { OtlpExporterConfig } from '@retina-ts/core';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
@@ -75,38 +76,70 @@ function httpOptions(config: OtlpExporterConfig, tls: TlsMaterial, signal: 'metr
   };
 }
 
-/** The metric exporter of the configured protocol. */
-export async function createMetricExporter(config: OtlpExporterConfig, tls: TlsMaterial): Promise<PushMetricExporter> {
+type GrpcOptions = Awaited<ReturnType<typeof grpcOptions>>;
+type HttpOptions = ReturnType<typeof httpOptions>;
+
+/** How to load a signal's exporter class for each protocol (only the chosen one is imported). */
+interface ExporterClasses<E> {
+  grpc(): Promise<new (options: GrpcOptions) => E>;
+  protobuf(): Promise<new (options: HttpOptions) => E>;
+  json(): Promise<new (options: HttpOptions) => E>;
+}
+
+async function createExporter<E>(
+  config: OtlpExporterConfig,
+  tls: TlsMaterial,
+  signal: 'metrics' | 'logs',
+  classes: ExporterClasses<E>,
+): Promise<E> {
   switch (config.protocol) {
-    case 'grpc': {
-      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-grpc');
-      return new OTLPMetricExporter(await grpcOptions(config, tls));
-    }
-    case 'http/protobuf': {
-      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-proto');
-      return new OTLPMetricExporter(httpOptions(config, tls, 'metrics'));
-    }
-    case 'http/json': {
-      const { OTLPMetricExporter } = await import('@opentelemetry/exporter-metrics-otlp-http');
-      return new OTLPMetricExporter(httpOptions(config, tls, 'metrics'));
-    }
+    case 'grpc':
+      return new (await classes.grpc())(await grpcOptions(config, tls));
+    case 'http/protobuf':
+      return new (await classes.protobuf())(httpOptions(config, tls, signal));
+    case 'http/json':
+      return new (await classes.json())(httpOptions(config, tls, signal));
   }
 }
 
+/** The metric exporter of the configured protocol. */
+export function createMetricExporter(config: OtlpExporterConfig, tls: TlsMaterial): Promise<PushMetricExporter> {
+  return createExporter<PushMetricExporter>(config, tls, 'metrics', {
+    grpc: async () => (await import('@opentelemetry/exporter-metrics-otlp-grpc')).OTLPMetricExporter,
+    protobuf: async () => (await import('@opentelemetry/exporter-metrics-otlp-proto')).OTLPMetricExporter,
+    json: async () => (await import('@opentelemetry/exporter-metrics-otlp-http')).OTLPMetricExporter,
+  });
+}
+
 /** The log exporter of the configured protocol. */
-export async function createLogExporter(config: OtlpExporterConfig, tls: TlsMaterial): Promise<LogRecordExporter> {
-  switch (config.protocol) {
-    case 'grpc': {
-      const { OTLPLogExporter } = await import('@opentelemetry/exporter-logs-otlp-grpc');
-      return new OTLPLogExporter(await grpcOptions(config, tls));
-    }
-    case 'http/protobuf': {
-      const { OTLPLogExporter } = await import('@opentelemetry/exporter-logs-otlp-proto');
-      return new OTLPLogExporter(httpOptions(config, tls, 'logs'));
-    }
-    case 'http/json': {
-      const { OTLPLogExporter } = await import('@opentelemetry/exporter-logs-otlp-http');
-      return new OTLPLogExporter(httpOptions(config, tls, 'logs'));
-    }
+export function createLogExporter(config: OtlpExporterConfig, tls: TlsMaterial): Promise<LogRecordExporter> {
+  return createExporter<LogRecordExporter>(config, tls, 'logs', {
+    grpc: async () => (await import('@opentelemetry/exporter-logs-otlp-grpc')).OTLPLogExporter,
+    protobuf: async () => (await import('@opentelemetry/exporter-logs-otlp-proto')).OTLPLogExporter,
+    json: async () => (await import('@opentelemetry/exporter-logs-otlp-http')).OTLPLogExporter,
+  });
+}
+
+/**
+ * Runs one export (`run` hands the SDK exporter the completion callback it is given) and reports the outcome
+ * exactly once, to `done` and then to `resultCallback`: a second completion is ignored, and an exporter that
+ * throws counts as a failed export.
+ */
+export function exportOnce(
+  run: (finish: (result: ExportResult) => void) => void,
+  done: (result: ExportResult) => void,
+  resultCallback: (result: ExportResult) => void,
+): void {
+  let settled = false;
+  const finish = (result: ExportResult): void => {
+    if (settled) return;
+    settled = true;
+    done(result);
+    resultCallback(result);
+  };
+  try {
+    run(finish);
+  } catch (err) {
+    finish({ code: ExportResultCode.FAILED, error: err as Error });
   }
 }

@@ -23,7 +23,7 @@ import {
   type OtlpExporterConfig,
 } from '@retina-ts/core';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { startOtlpExporter, type OtlpExporter } from '../src/index.js';
+import { startOtlpExporter, type OtlpExporter, type StartOtlpExporterArgs } from '../src/index.js';
 import { attributesOf, metricsByName, startReceiver, type Receiver } from './receiver.js';
 
 const silent = createLogger({ level: 'silent', name: 'test' });
@@ -31,6 +31,23 @@ const silent = createLogger({ level: 'silent', name: 'test' });
 function otlpConfig(otlp: Record<string, unknown>): OtlpExporterConfig {
   const { config } = parseConfig({ exporters: { otlp } });
   return config.exporters.otlp!;
+}
+
+/** Starts an exporter configured by `otlp`: empty metrics, node `n`, version `1`, silent, unless `args` says otherwise. */
+function startExporter(otlp: Record<string, unknown>, args: Partial<StartOtlpExporterArgs> = {}): Promise<OtlpExporter> {
+  return startOtlpExporter({
+    config: otlpConfig(otlp),
+    metrics: createMetricsModule(),
+    nodeName: 'n',
+    serviceVersion: '1',
+    logger: silent,
+    ...args,
+  });
+}
+
+/** The receiver's endpoint for `protocol`. */
+function endpointOf(receiver: Receiver, protocol: string): string {
+  return protocol === 'grpc' ? receiver.grpcUrl : receiver.httpUrl;
 }
 
 /** A metrics module holding every kind of family, with known values. */
@@ -133,20 +150,16 @@ describe.each(['grpc', 'http/protobuf', 'http/json'] as const)('metrics over %s'
   it('carries every /metrics family with the values /metrics shows, and the resource', async () => {
     receiver = await startReceiver();
     const metrics = populatedMetrics();
-    exporter = await startOtlpExporter({
-      config: otlpConfig({
-        endpoint: protocol === 'grpc' ? receiver.grpcUrl : receiver.httpUrl,
+    exporter = await startExporter(
+      {
+        endpoint: endpointOf(receiver, protocol),
         protocol,
         interval: '1h',
         headers: { 'x-tenant': 'blue' },
         resourceAttributes: { 'deployment.environment': 'test' },
-      }),
-      metrics,
-      nodeName: 'node-a',
-      clusterName: 'test-cluster',
-      serviceVersion: '9.9.9',
-      logger: silent,
-    });
+      },
+      { metrics, nodeName: 'node-a', clusterName: 'test-cluster', serviceVersion: '9.9.9' },
+    );
     const { body: exposition } = await metrics.expose();
     await exporter.forceFlush();
     const got = await receiver.waitFor((r) => r.signal === 'metrics', 'metrics');
@@ -169,21 +182,17 @@ describe('flow logs', () => {
     receiver = await startReceiver();
     const metrics = createMetricsModule();
     const bus = new FlowBus({ capacity: 1000 });
-    exporter = await startOtlpExporter({
-      config: otlpConfig({
+    exporter = await startExporter(
+      {
         endpoint: receiver.httpUrl,
         protocol: 'http/protobuf',
         metrics: false,
         flows: true,
         allowList: [{ source_pod: ['shop/'] }],
         denyList: [{ destination_port: ['53'] }],
-      }),
-      metrics,
-      flows: bus,
-      nodeName: 'node-a',
-      serviceVersion: '1.0.0',
-      logger: silent,
-    });
+      },
+      { metrics, flows: bus, nodeName: 'node-a', serviceVersion: '1.0.0' },
+    );
     bus.publish(flow(1));
     bus.publish(flow(2, { verdict: Verdict.DROPPED, dropReasonDesc: 133 }));
     bus.publish(flow(3, { source: { namespace: 'other', podName: 'x' } })); // not allowed
@@ -235,14 +244,7 @@ describe('flow logs', () => {
   it('refuses filters it cannot compile, naming the list, index and field', async () => {
     const metrics = createMetricsModule();
     const start = (allowList: unknown[]) =>
-      startOtlpExporter({
-        config: otlpConfig({ endpoint: 'http://127.0.0.1:1', flows: true, allowList }),
-        metrics,
-        flows: new FlowBus(),
-        nodeName: 'n',
-        serviceVersion: '1',
-        logger: silent,
-      });
+      startExporter({ endpoint: 'http://127.0.0.1:1', flows: true, allowList }, { metrics, flows: new FlowBus() });
     await expect(start([{ sourcePod: ['x/'] }])).rejects.toThrow('exporters.otlp.allowList[0]: unknown FlowFilter field "sourcePod"');
     await expect(start([{}, { verdict: ['NOPE'] }])).rejects.toThrow(/exporters\.otlp\.allowList\[1\]\.verdict: "NOPE" is not one of/);
     await expect(start([{ source_ip: ['10.0.0.0/99'] }])).rejects.toThrow(/allowList\[0\]/);
@@ -267,14 +269,10 @@ describe('a receiver that is down or hangs', () => {
     receiver = await startReceiver({ hang: true });
     const metrics = createMetricsModule();
     const bus = new FlowBus({ capacity: 100_000 });
-    exporter = await startOtlpExporter({
-      config: otlpConfig({ endpoint: receiver.httpUrl, flows: true, timeout: '1s', interval: '1s', maxQueueSize: 100, maxExportBatchSize: 10 }),
-      metrics,
-      flows: bus,
-      nodeName: 'n',
-      serviceVersion: '1',
-      logger: silent,
-    });
+    exporter = await startExporter(
+      { endpoint: receiver.httpUrl, flows: true, timeout: '1s', interval: '1s', maxQueueSize: 100, maxExportBatchSize: 10 },
+      { metrics, flows: bus },
+    );
     // A small HTTP server stands in for /healthz: it must answer while exports hang.
     const health = createServer((_req, res) => res.end('ok'));
     await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
@@ -310,13 +308,10 @@ describe('a receiver that is down or hangs', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((r) => closed.close(() => r()));
-    exporter = await startOtlpExporter({
-      config: otlpConfig({ endpoint: `http://127.0.0.1:${port}`, protocol: 'grpc', timeout: '1s', interval: '1h' }),
-      metrics,
-      nodeName: 'n',
-      serviceVersion: '1',
-      logger: silent,
-    });
+    exporter = await startExporter(
+      { endpoint: `http://127.0.0.1:${port}`, protocol: 'grpc', timeout: '1s', interval: '1h' },
+      { metrics },
+    );
     await exporter.forceFlush().catch(() => undefined);
     const text = (await metrics.expose()).body;
     expect(text).toContain('controlplane_networkobservability_otlp_exports_total{signal="metrics",result="failure"');
@@ -343,18 +338,15 @@ describe('TLS', () => {
       tls: { cert: readFileSync(pem('server.crt')), key: readFileSync(pem('server.key')), ca: readFileSync(pem('ca.crt')), requestCert: true },
     });
     const metrics = populatedMetrics();
-    exporter = await startOtlpExporter({
-      config: otlpConfig({
-        endpoint: protocol === 'grpc' ? receiver.grpcUrl : receiver.httpUrl,
+    exporter = await startExporter(
+      {
+        endpoint: endpointOf(receiver, protocol),
         protocol,
         interval: '1h',
         tls: { caFile: pem('ca.crt'), certFile: pem('client.crt'), keyFile: pem('client.key') },
-      }),
-      metrics,
-      nodeName: 'n',
-      serviceVersion: '1',
-      logger: silent,
-    });
+      },
+      { metrics },
+    );
     await exporter.forceFlush();
     const got = await receiver.waitFor((r) => r.signal === 'metrics', 'metrics over TLS');
     expect(metricsByName(got.body).has('networkobservability_forward_count')).toBe(true);
@@ -362,13 +354,7 @@ describe('TLS', () => {
 
   it('names the key of an unreadable TLS file', async () => {
     await expect(
-      startOtlpExporter({
-        config: otlpConfig({ endpoint: 'https://127.0.0.1:1', tls: { caFile: pem('missing.crt') } }),
-        metrics: createMetricsModule(),
-        nodeName: 'n',
-        serviceVersion: '1',
-        logger: silent,
-      }),
+      startExporter({ endpoint: 'https://127.0.0.1:1', tls: { caFile: pem('missing.crt') } }),
     ).rejects.toThrow(/exporters\.otlp\.tls\.caFile: cannot read .*missing\.crt/);
   });
 });
