@@ -2,20 +2,19 @@
  * BTF through libbpf: struct layouts of a compiled object (the test fixture) against declarations, and enums and
  * structs of the running kernel's BTF.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Btf, kernelEnum, layoutMismatches, moduleEnums, objectLayoutMismatches } from '../src/btf.js';
 import { BpfError } from '../src/errors.js';
 import { defineStruct } from '../src/struct.js';
-import { Event } from './helpers.js';
+import { Event, fixture as fixturePath } from './helpers.js';
+import { scratchDir } from './scratch.js';
 
-const fixture = fileURLToPath(new URL('fixtures/dist/runtime_test.bpf.o', import.meta.url));
+const fixture = fixturePath('runtime_test');
 
-/** struct event of runtime_test.bpf.c with the C names. */
-const EventC = defineStruct({
+/** Fields of struct event of runtime_test.bpf.c with the C names. */
+const eventC = {
   seq: 'u64',
   cookie: 'u32',
   pkt_len: 'u32',
@@ -23,7 +22,7 @@ const EventC = defineStruct({
   ifindex: 'u16',
   kind: 'u8',
   pad: 'u8',
-});
+} as const;
 
 describe('struct layouts of a BPF object', () => {
   it('reads a struct with every member offset and size', () => {
@@ -50,20 +49,12 @@ describe('struct layouts of a BPF object', () => {
   });
 
   it('finds no difference between a struct and a matching declaration', () => {
-    expect(objectLayoutMismatches(fixture, 'event', EventC)).toEqual([]);
+    expect(objectLayoutMismatches(fixture, 'event', defineStruct(eventC))).toEqual([]);
   });
 
   it('reports a shifted declaration field by field, and the size', () => {
-    const shifted = defineStruct({
-      seq: 'u64',
-      cookie: 'u32',
-      extra: 'u32',
-      pkt_len: 'u32',
-      marker: 'be32',
-      ifindex: 'u16',
-      kind: 'u8',
-      pad: 'u8',
-    });
+    const { seq, cookie, ...after } = eventC;
+    const shifted = defineStruct({ seq, cookie, extra: 'u32', ...after });
     expect(objectLayoutMismatches(fixture, 'event', shifted)).toEqual([
       `struct event: size 24 in ${fixture}, 32 declared`,
       `event.extra: declared at offset 12 but the BPF struct has no such member`,
@@ -116,8 +107,7 @@ describe('the running kernel', () => {
 });
 
 describe('bad input', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rts-btf-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratchDir('rts-btf-');
 
   it('names the path that cannot be read or is not BTF', () => {
     expect(() => Btf.open('')).toThrow(TypeError);

@@ -1,19 +1,10 @@
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { buildBpf, clangArgs, parseDepFile, runtimeIncludeDir } from '../src/build-tool.js';
+import { scratchDir } from './scratch.js';
 
 describe('parseDepFile', () => {
   it('reads prerequisites across continuation lines and escaped spaces', () => {
@@ -40,8 +31,7 @@ describe('clangArgs', () => {
 });
 
 describe('buildBpf', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'retina-bpf-build-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratchDir('retina-bpf-build-');
 
   it('compiles bpf/*.bpf.c to dist/bpf/*.bpf.o with BTF, then skips up-to-date outputs', () => {
     mkdirSync(join(dir, 'bpf'));

@@ -44,6 +44,9 @@ describe('verifier log parsing', () => {
 
 describe('errorFromNative', () => {
   const base = { errno: 13, target: 'verifier_reject', detail: '', message: 'Permission denied' };
+  /** The addon's report of `op` failing with `errno` (`message`: the C library's text for it), without libbpf output. */
+  const failure = (op: string, errno: number, message: string, target = base.target) =>
+    errorFromNative({ ...base, op, errno, message, target, log: '' });
 
   it('makes a BpfVerifierError for a refused program, naming the reason', () => {
     const err = errorFromNative({ ...base, op: 'load', log: LIBBPF_OUTPUT });
@@ -59,14 +62,7 @@ describe('errorFromNative', () => {
   });
 
   it('makes a plain BpfError for other failures, with op, target and code', () => {
-    const err = errorFromNative({
-      ...base,
-      errno: 2,
-      op: 'open',
-      target: '/x.o',
-      log: '',
-      message: 'No such file or directory',
-    });
+    const err = failure('open', 2, 'No such file or directory', '/x.o');
     expect(err).toBeInstanceOf(BpfError);
     expect(err).not.toBeInstanceOf(BpfVerifierError);
     expect(err.message).toBe('open /x.o failed: ENOENT (No such file or directory)');
@@ -74,13 +70,7 @@ describe('errorFromNative', () => {
   });
 
   it('adds a capability hint to EPERM and names kernel-only errno values', () => {
-    const err = errorFromNative({
-      ...base,
-      errno: 1,
-      op: 'load',
-      log: '',
-      message: 'Operation not permitted',
-    });
+    const err = failure('load', 1, 'Operation not permitted');
     expect(err.message).toMatch(/CAP_BPF/);
     expect(errnoName(524)).toBe('ENOTSUPP');
     expect(errnoName(95)).toBe('EOPNOTSUPP');

@@ -1,18 +1,16 @@
 // The install script's preflight: a missing header or build tool is reported with the Debian package to install.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { findMissing, includeDirs, missingMessage } from '../scripts/preflight.mjs';
+import { scratchDir } from './scratch.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const scratch = mkdtempSync(join(tmpdir(), 'rts-preflight-'));
-
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const scratch = scratchDir('rts-preflight-');
 
 /** An include directory holding just these headers (empty files). */
 function includeDirWith(...headers: string[]): string {

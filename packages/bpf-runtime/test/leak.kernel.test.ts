@@ -2,78 +2,58 @@
 // detaching (process.exit, uncaught exception, SIGTERM). fd-owned attachments (tcx, XDP links, tracepoints,
 // cgroup links, sockets) die with the process; clsact filters are removed by the exit handler. After SIGKILL the
 // clsact filter stays (nothing can run), and the next clsact attachment on the hook removes it.
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-
 import {
   createCgroup,
-  createNetns,
-  createVethPair,
+  createNetnsPair,
   describeKernel,
-  programsStillLoaded,
   tcFilters,
   tcQdiscs,
-  waitFor,
   xdpProgramId,
   type Cgroup,
-  type Netns,
-  type VethPair,
+  type NetnsPair,
 } from '@retina-ts/testkit';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { decodeClsactHandle, runInNetns } from '../src/index.js';
+import {
+  programsFreed,
+  runAttachAndExit,
+  whileChildRuns,
+  type AttachOptions,
+  type ChildReport,
+} from './attach-children.js';
 import { addonMissing, openFixture } from './helpers.js';
 
-const CHILD = fileURLToPath(new URL('./fixtures/attach-and-exit.mjs', import.meta.url));
-const GC_CHILD = fileURLToPath(new URL('./fixtures/attach-and-collect.mjs', import.meta.url));
-
-let ns: Netns;
-let peer: Netns;
-let veth: VethPair;
+let pair: NetnsPair;
 let cgroup: Cgroup;
 
-interface ChildReport {
-  pid: number;
-  kinds: string[];
-  programIds: number[];
-}
-
-function runChild(ending: 'exit' | 'throw' | 'signal' | 'kill', tcMode: 'both' | 'clsact' = 'both') {
-  const r = spawnSync(
-    process.execPath,
-    [CHILD, JSON.stringify({ netns: ns.path, ifname: veth.name, cgroup: cgroup.path, ending, tcMode })],
-    { encoding: 'utf8', timeout: 20_000 },
-  );
-  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`child printed no report (status ${r.status}, signal ${r.signal}): ${r.stderr}`);
-  return { report: JSON.parse(line) as ChildReport, status: r.status, signal: r.signal, stderr: r.stderr };
+function runChild(ending: AttachOptions['ending'], tcMode: AttachOptions['tcMode'] = 'both') {
+  return runAttachAndExit({
+    netns: pair.ns.path,
+    ifname: pair.veth.name,
+    cgroup: cgroup.path,
+    ending,
+    tcMode,
+  });
 }
 
 async function expectNothingLeft(report: ChildReport): Promise<void> {
-  await waitFor(() => programsStillLoaded(report.programIds).length === 0, {
-    description: `programs ${report.programIds.join(', ')} to be freed`,
-  });
-  expect(tcFilters(veth.name, { netns: ns })).toEqual([]);
-  expect(tcQdiscs(veth.name, { netns: ns }).map((q) => q.kind)).not.toContain('clsact');
-  expect(xdpProgramId(veth.name, { netns: ns })).toBeUndefined();
+  await programsFreed(report);
+  expect(tcFilters(pair.veth.name, { netns: pair.ns })).toEqual([]);
+  expect(tcQdiscs(pair.veth.name, { netns: pair.ns }).map((q) => q.kind)).not.toContain('clsact');
+  expect(xdpProgramId(pair.veth.name, { netns: pair.ns })).toBeUndefined();
 }
 
 describeKernel(
   'no leak after the process ends',
   () => {
     beforeAll(() => {
-      ns = createNetns('rtL');
-      peer = createNetns('rtP');
-      veth = createVethPair({ ns, peerNs: peer });
+      pair = createNetnsPair({ prefix: 'rtL', peerPrefix: 'rtP' });
       cgroup = createCgroup();
     });
 
     afterAll(() => {
-      veth?.destroy();
-      ns?.destroy();
-      peer?.destroy();
+      pair?.destroy();
       cgroup?.destroy();
     });
 
@@ -106,48 +86,36 @@ describeKernel(
     });
 
     it('garbage collection of an unreachable object releases its links while the process keeps running', async () => {
-      const child = spawn(
-        process.execPath,
-        ['--expose-gc', GC_CHILD, JSON.stringify({ netns: ns.path, ifname: veth.name })],
-        {
-          stdio: ['pipe', 'pipe', 'inherit'],
+      const exitCode = await whileChildRuns(
+        { collect: { netns: pair.ns.path, ifname: pair.veth.name } },
+        async (report, child) => {
+          expect(child.exitCode).toBeNull();
+          await expectNothingLeft(report);
         },
       );
-      try {
-        const lines = createInterface({ input: child.stdout });
-        const [line] = (await once(lines, 'line')) as [string];
-        const report = JSON.parse(line) as ChildReport;
-        expect(child.exitCode).toBeNull();
-        await expectNothingLeft(report);
-      } finally {
-        child.stdin.end();
-        if (child.exitCode === null) await once(child, 'exit');
-      }
-      expect(child.exitCode).toBe(0);
+      expect(exitCode).toBe(0);
     });
 
     it('after SIGKILL the clsact filter remains until the next clsact attachment on the hook clears it', async () => {
       const { report, signal } = runChild('kill', 'clsact');
       expect(signal).toBe('SIGKILL');
-      const left = tcFilters(veth.name, { netns: ns, direction: 'egress' });
+      const left = tcFilters(pair.veth.name, { netns: pair.ns, direction: 'egress' });
       expect(left.length).toBe(1);
       expect(decodeClsactHandle(left[0]?.handle ?? 0)?.pid).toBe(report.pid);
 
       const obj = openFixture().load();
       try {
-        const link = runInNetns(ns.path, () =>
-          obj.program('tc_egress').attachTc({ ifname: veth.name, direction: 'egress', mode: 'clsact' }),
+        const link = runInNetns(pair.ns.path, () =>
+          obj.program('tc_egress').attachTc({ ifname: pair.veth.name, direction: 'egress', mode: 'clsact' }),
         );
-        const now = tcFilters(veth.name, { netns: ns, direction: 'egress' });
+        const now = tcFilters(pair.veth.name, { netns: pair.ns, direction: 'egress' });
         expect(now.map((f) => decodeClsactHandle(f.handle ?? 0)?.pid)).toEqual([process.pid]);
         link.detach();
       } finally {
         obj.close();
       }
-      await waitFor(() => programsStillLoaded(report.programIds).length === 0, {
-        description: 'the killed process to release its programs',
-      });
-      expect(tcFilters(veth.name, { netns: ns })).toEqual([]);
+      await programsFreed(report);
+      expect(tcFilters(pair.veth.name, { netns: pair.ns })).toEqual([]);
     });
   },
   { requires: addonMissing },

@@ -3,15 +3,12 @@
  * takes about 100 ms still loads (the kernel answers EAGAIN to a load interrupted by a signal).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describeKernel } from '@retina-ts/testkit';
-import { afterAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { addonMissing, fixture } from './helpers.js';
+import { scratchDir } from './scratch.js';
 
-const profiles = mkdtempSync(join(tmpdir(), 'retina-bpf-prof-'));
-afterAll(() => rmSync(profiles, { recursive: true, force: true }));
+const profiles = scratchDir('retina-bpf-prof-');
 
 const CHILD = `
 import { BpfObject } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};

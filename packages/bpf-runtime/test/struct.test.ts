@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { defineStruct } from '../src/struct.js';
 import type { RecordBatch } from '../src/ringbuf.js';
+import { Event } from './helpers.js';
 
 describe('defineStruct layout', () => {
   it('aligns each field to its own size and pads the tail to the largest alignment', () => {
@@ -13,15 +14,6 @@ describe('defineStruct layout', () => {
   });
 
   it('mirrors the ring-buffer record of the test object (struct event)', () => {
-    const Event = defineStruct({
-      seq: 'u64',
-      cookie: 'u32',
-      pktLen: 'u32',
-      marker: 'be32',
-      ifindex: 'u16',
-      kind: 'u8',
-      pad: 'u8',
-    });
     expect(Event.size).toBe(24);
     expect(Event.offsets.ifindex).toBe(20);
   });
