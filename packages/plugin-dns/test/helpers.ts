@@ -1,6 +1,7 @@
 /** Test helpers: a metrics module and readers for the series the plugin writes. */
 import type { Flow, MetricsModule, PluginContext } from '@retina-ts/core';
 import { createTestContext, type LogLine } from '@retina-ts/core/testing';
+import { seriesOf } from '@retina-ts/testkit';
 
 export const REQUESTS = 'networkobservability_dns_request_count';
 export const RESPONSES = 'networkobservability_dns_response_count';
@@ -8,19 +9,9 @@ export const LATENCY = 'networkobservability_dns_response_latency_seconds';
 export const PARSE_ERRORS = 'networkobservability_dns_parse_errors_total';
 export const LOST = 'controlplane_networkobservability_lost_events_counter';
 
-/** Series of one family as `k=v,k=v → value` (labels in registration order). */
-export async function series(metrics: MetricsModule, name: string): Promise<Map<string, number>> {
-  const metric = metrics.registry.getSingleMetric(name);
-  if (!metric) throw new Error(`metric ${name} is not registered`);
-  const data = await metric.get();
-  return new Map(
-    data.values.map((v) => [
-      `${(v as { metricName?: string }).metricName ?? name}{${Object.entries(v.labels)
-        .map(([k, x]) => `${k}=${String(x)}`)
-        .join(',')}}`,
-      v.value,
-    ]),
-  );
+/** Series of one family as `<sample name>{k=v,k=v} → value` (labels in registration order). */
+export function series(metrics: MetricsModule, name: string): Promise<Map<string, number>> {
+  return seriesOf(metrics.registry, name, { sampleNames: true });
 }
 
 type Sample = { labels: Record<string, string | number>; value: number; metricName?: string };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isPluginDefinition, type MetricsModule } from '@retina-ts/core';
 import { createTestContext, startTestPlugin } from '@retina-ts/core/testing';
+import { seriesOf } from '@retina-ts/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import infinibandPlugin, { INFINIBAND_FAMILIES, InfinibandOptionsError, InfinibandPlugin } from '../src/index.js';
 import { buildSysfs, MLX5_PORT_COUNTERS, type SysfsFixture } from './fixture.js';
@@ -23,17 +24,7 @@ afterEach(async () => {
 });
 
 /** Series of one family as `k=v,k=v → value`. */
-async function series(metrics: MetricsModule, name: string): Promise<Map<string, number>> {
-  const data = await metrics.registry.getSingleMetric(name)!.get();
-  return new Map(
-    data.values.map((v) => [
-      Object.entries(v.labels)
-        .map(([k, x]) => `${k}=${String(x)}`)
-        .join(','),
-      v.value,
-    ]),
-  );
-}
+const series = (metrics: MetricsModule, name: string) => seriesOf(metrics.registry, name);
 
 async function initPlugin(options: Record<string, unknown> = {}) {
   const t = createTestContext({ name: 'infiniband', options: { sysfsRoot: sys.root, ...options } });

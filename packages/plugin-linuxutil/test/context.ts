@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MetricsModule, PluginContext } from '@retina-ts/core';
 import { createTestContext, type LogLine } from '@retina-ts/core/testing';
+import { seriesOf } from '@retina-ts/testkit';
 import type { EthtoolReadResult, EthtoolStatsReader } from '../src/ethtool/reader.js';
 import { PROC_ROOT } from './fixtures.js';
 
@@ -44,18 +45,8 @@ export async function exposedText(metrics: MetricsModule): Promise<string> {
 }
 
 /** Series of one family as `labels → value`, labels rendered `k=v,k=v`. */
-export async function series(metrics: MetricsModule, name: string): Promise<Map<string, number>> {
-  const metric = metrics.registry.getSingleMetric(name);
-  if (!metric) throw new Error(`metric ${name} is not registered`);
-  const data = await metric.get();
-  return new Map(
-    data.values.map((v) => [
-      Object.entries(v.labels)
-        .map(([k, x]) => `${k}=${String(x)}`)
-        .join(','),
-      v.value,
-    ]),
-  );
+export function series(metrics: MetricsModule, name: string): Promise<Map<string, number>> {
+  return seriesOf(metrics.registry, name);
 }
 
 /** A copy of the captured proc root in a temporary directory, which tests may change file by file. */

@@ -1,6 +1,7 @@
 /** A plugin context made from the real core pieces, with logs captured, for driving the plugin in tests. */
 import type { InMemoryIpCache, MetricsModule, PluginContext } from '@retina-ts/core';
 import { createTestContext, type LogLine } from '@retina-ts/core/testing';
+import { seriesOf } from '@retina-ts/testkit';
 
 /** A context for the hnsstats plugin plus handles on what it records. */
 export interface TestContext {
@@ -90,17 +91,7 @@ export async function exposed(metrics: MetricsModule, names: readonly string[]):
   return out.length ? `${out.join('\n')}\n` : '';
 }
 
-/** Series of one family as `labels → value`, labels rendered `k=v,k=v` in label order. */
-export async function series(metrics: MetricsModule, name: string): Promise<Map<string, number>> {
-  const metric = metrics.registry.getSingleMetric(name) ?? metrics.advanced.registry.getSingleMetric(name);
-  if (!metric) throw new Error(`metric ${name} is not registered`);
-  const data = await metric.get();
-  return new Map(
-    data.values.map((v) => [
-      Object.entries(v.labels)
-        .map(([k, x]) => `${k}=${String(x)}`)
-        .join(','),
-      v.value,
-    ]),
-  );
+/** Series of one family (basic or advanced) as `labels → value`, labels rendered `k=v,k=v` in label order. */
+export function series(metrics: MetricsModule, name: string): Promise<Map<string, number>> {
+  return seriesOf([metrics.registry, metrics.advanced.registry], name);
 }

@@ -65,3 +65,4 @@ export {
   type LayoutChecker,
   type LayoutShape,
 } from './layouts.js';
+export { seriesOf, type MetricRegistryLike, type MetricSample, type SeriesOptions } from './metrics.js';
