@@ -1,5 +1,5 @@
 /**
- * The agent's CPU budget (`cpuBudget`): a controller that measures the process's CPU every second and sets the
+ * The agent's CPU budget (`cpuBudget`): a controller that measures the process's CPU every 250 ms and sets the
  * kernel sampling rate of every event-producing plugin through the agent's sampling hub.
  */
 import { CpuBudgetController, samplingHubOf, type AgentConfig, type Logger, type MetricsModule } from '@retina-ts/core';
@@ -17,8 +17,8 @@ export function startCpuBudget(parts: { config: AgentConfig; metrics: MetricsMod
     budgetCores: config.cpuBudget,
     hub,
     metrics,
-    // Once settled the rate changes at most by one step a second (between two neighbours at small rates); each
-    // change is worth a debug line, and info while it is far from where it was.
+    // The rate follows the traffic four times a second: each change is worth a debug line, and info when it is by a
+    // factor of 1.5 or more or after losses.
     onChange: (c) => {
       const big = c.lostEvents > 0 || Math.max(c.from, c.to) >= 1.5 * Math.min(c.from, c.to);
       logger[big ? 'info' : 'debug'](
@@ -27,6 +27,7 @@ export function startCpuBudget(parts: { config: AgentConfig; metrics: MetricsMod
           to: c.to,
           usageCores: Number(c.usageCores.toFixed(3)),
           budgetCores: c.budgetCores,
+          debtCpuSeconds: Number(c.debtSeconds.toFixed(4)),
           ...(c.arrivalsPerSecond === undefined ? {} : { arrivalsPerSecond: Math.round(c.arrivalsPerSecond) }),
           ...(c.lostEvents > 0 ? { lostEvents: c.lostEvents } : {}),
           fixedCores: Number(c.fixedCores.toFixed(3)),

@@ -67,8 +67,8 @@ function noiseSource(seed: number): () => number {
 
 /**
  * A simulated agent with counting samplers: events arrive at `arrivals` per second, one in N is reported, and the
- * CPU is `fixed + perEvent × reported` plus noise of up to ±`noise` cores per second. Time moves in steps of
- * `stepMs` and the controller's `tick()` runs after each, as its timer would.
+ * CPU is `fixed + perEvent × reported` plus noise of up to ±`noise` cores. Time moves in steps of `stepMs` (the
+ * controller's `fastMs`) and the controller's `tick()` runs after each, as its timer would.
  */
 function simulatedAgent(opts: {
   fixed: number;
@@ -93,10 +93,11 @@ function simulatedAgent(opts: {
   return {
     hub,
     state,
+    random,
     cpuSeconds: () => cpu,
     now: () => nowMs,
     /** Moves time on by `stepMs` at the current rate, then lets the controller look. */
-    step(c: CpuBudgetController, stepMs = 250): void {
+    step(c: CpuBudgetController, stepMs = 50): void {
       const dt = stepMs / 1000;
       const events = state.arrivals * dt * (1 + (state.arrivalNoise ?? 0) * random());
       const shown = events / hub.rate;
@@ -107,16 +108,34 @@ function simulatedAgent(opts: {
       nowMs += stepMs;
       c.tick();
     },
-    /** Runs `seconds` under `c` in 250 ms steps; returns the CPU (cores) and the rate at the end of every second. */
-    run(c: CpuBudgetController, seconds: number) {
+    /**
+     * Runs `seconds` under `c` in 50 ms steps, calling `everySecond` before each second; returns the CPU (cores) and
+     * the rate at the end of every second.
+     */
+    run(c: CpuBudgetController, seconds: number, everySecond?: (second: number) => void) {
       const out: Array<{ usage: number; rate: number }> = [];
       for (let s = 0; s < seconds; s++) {
+        everySecond?.(s);
         const cpuAtStart = cpu;
-        for (let t = 0; t < 4; t++) this.step(c);
+        for (let t = 0; t < 20; t++) this.step(c);
         out.push({ usage: cpu - cpuAtStart, rate: hub.rate });
       }
       return out;
     },
+  };
+}
+
+/**
+ * Arrivals per second of a sender sharing its CPU: each second differs from the one before by a factor of 2 to 5,
+ * up or down, staying within [low, high].
+ */
+function swingingSender(random: () => number, low: number, high: number) {
+  let current = low;
+  return (): number => {
+    const factor = 2 + 1.5 * (random() + 1);
+    const up = current * factor <= high && (current / factor < low || random() > 0);
+    current = up ? current * factor : current / factor;
+    return current;
   };
 }
 
@@ -131,7 +150,34 @@ describe('CpuBudgetController', () => {
   const make = (agent: ReturnType<typeof simulatedAgent>, tuning: Partial<ConstructorParameters<typeof CpuBudgetController>[0]> = {}) =>
     new CpuBudgetController({ budgetCores: budget, hub: agent.hub, cpuSeconds: agent.cpuSeconds, now: agent.now, ...tuning });
 
-  it('meets a flood within a few seconds, keeps every 5 s average within ±10% of the budget and does not oscillate', () => {
+  it('keeps every 5 s average within ±10% from the flood\'s first window, with a sender swinging 2–5× a second', () => {
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      // 1 µs per event, 80,000 to 2 M events/s: 0.11 to 2 cores unsampled against 0.1; the first second of the flood
+      // costs 3× per event; every 50 ms the CPU is off by up to ±0.02 cores and the arrivals by up to ±30%.
+      const agent = simulatedAgent({ fixed: 0.03, perEvent: 1e-6, arrivals: 500, noise: 0.02, seed, arrivalNoise: 0.3 });
+      const c = make(agent, { budgetCores: 0.1 });
+      agent.run(c, 5);
+      expect(c.rate).toBe(1);
+      const sender = swingingSender(agent.random, 80_000, 2_000_000);
+      agent.state.warmupFactor = 3;
+      agent.state.warmupUntilMs = agent.now() + 1000;
+      const flood = agent.run(c, 60, () => (agent.state.arrivals = sender()));
+      const avgs = windows(flood);
+      for (const avg of avgs) {
+        expect(avg).toBeGreaterThanOrEqual(0.1 * 0.9);
+        expect(avg).toBeLessThanOrEqual(0.1 * 1.1);
+      }
+      // No oscillation that grows: the seconds of the last 20 s stray from the budget no more than those of the first.
+      const stray = (xs: typeof flood) => mean(xs.map((s) => Math.abs(s.usage - 0.1)));
+      expect(stray(flood.slice(40))).toBeLessThanOrEqual(1.5 * stray(flood.slice(5, 25)));
+      // Traffic stops: back to reporting every event within a few seconds.
+      agent.state.arrivals = 0;
+      const after = agent.run(c, 5);
+      expect(after.at(-1)?.rate).toBe(1);
+    }
+  });
+
+  it('meets a steady flood within a second and keeps every 5 s average within ±10% of the budget', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       // 3 µs per event at 2 M events/s: 6 cores unsampled against 0.5; the fixed part is 10% of the budget.
       const agent = simulatedAgent({ fixed: 0.05, perEvent: 3e-6, arrivals: 0, noise: 0.05, seed });
@@ -140,21 +186,19 @@ describe('CpuBudgetController', () => {
       agent.state.arrivals = 2_000_000;
       const ideal = (3e-6 * 2_000_000) / (budget - 0.05);
       const flood = agent.run(c, 60);
-      // Converged within 3 s: from then on the rate stays within 15% of the one that meets the budget.
-      const settled = flood.slice(2);
-      for (const s of settled) {
-        expect(s.rate).toBeGreaterThanOrEqual(ideal * 0.85);
-        expect(s.rate).toBeLessThanOrEqual(ideal * 1.15);
+      for (const s of flood.slice(1)) {
+        expect(s.rate).toBeGreaterThanOrEqual(ideal * 0.8);
+        expect(s.rate).toBeLessThanOrEqual(ideal * 1.25);
       }
-      for (const avg of windows(flood.slice(3))) {
+      for (const avg of windows(flood)) {
         expect(avg).toBeGreaterThanOrEqual(budget * 0.9);
         expect(avg).toBeLessThanOrEqual(budget * 1.1);
       }
     }
   });
 
-  it('recovers within a few seconds from a first measurement ten times too high, with a sender that wavers', () => {
-    // A flood's first second costs 10× per event (compiling), then 0.5 µs; arrivals vary ±40% every 250 ms.
+  it('recovers from a first measurement ten times too high, with a sender that wavers', () => {
+    // A flood's first second costs 10× per event (compiling), then 0.5 µs; arrivals vary ±40% every 50 ms.
     const agent = simulatedAgent({
       fixed: 0.04,
       perEvent: 0.5e-6,
@@ -171,39 +215,40 @@ describe('CpuBudgetController', () => {
     const flood = agent.run(c, 40);
     const ideal = (0.5e-6 * 600_000) / (0.1 - 0.04);
     for (const s of flood.slice(5)) {
-      expect(s.rate).toBeGreaterThanOrEqual(Math.floor(ideal * 0.75));
-      expect(s.rate).toBeLessThanOrEqual(Math.ceil(ideal * 1.25));
+      expect(s.rate).toBeGreaterThanOrEqual(Math.floor(ideal * 0.7));
+      expect(s.rate).toBeLessThanOrEqual(Math.ceil(ideal * 1.3));
     }
-    for (const avg of windows(flood.slice(5))) {
+    for (const avg of windows(flood)) {
       expect(avg).toBeGreaterThanOrEqual(0.1 * 0.9);
       expect(avg).toBeLessThanOrEqual(0.1 * 1.1);
     }
   });
 
-  it('settles on one rate when the readings are steady (no hunting)', () => {
+  it('stays on the two rates around the ideal one when the readings are steady (no hunting)', () => {
     const agent = simulatedAgent({ fixed: 0.05, perEvent: 3e-6, arrivals: 2_000_000, noise: 0 });
     const c = make(agent);
-    const rates = agent.run(c, 40).map((s) => s.rate);
-    // 2 M/s × 3 µs / 0.45 cores = 13.3: one of the two integers around it, and no change after 5 s.
-    const settled = new Set(rates.slice(5));
-    expect(settled.size).toBe(1);
-    expect([13, 14]).toContain([...settled][0]);
+    const seconds = agent.run(c, 40);
+    // 2 M/s × 3 µs / 0.45 cores = 13.3: only the two integers around it, alternating so the average lands on it.
+    const rates = seconds.slice(5).map((s) => s.rate);
+    expect(rates.every((r) => r === 13 || r === 14)).toBe(true);
+    for (const avg of windows(seconds.slice(5))) expect(Math.abs(avg / budget - 1)).toBeLessThan(0.03);
   });
 
-  it('raises the rate within a quarter second of a flood starting, before its first whole second is measured', () => {
+  it('raises the rate within 50 ms of a flood starting, assuming the first events cost more, then measures them', () => {
     const agent = simulatedAgent({ fixed: 0.05, perEvent: 3e-6, arrivals: 0, noise: 0 });
     const c = make(agent);
     agent.run(c, 3);
     expect(c.rate).toBe(1);
     agent.state.arrivals = 2_000_000;
-    // The first 250 ms look after the flood began, three quarters of a second before the next decision.
+    // The first look after the flood began, 200 ms before the next decision: the prior cost per event (4 µs) three
+    // times over decides, so the rate is above what even the prior alone asks.
     agent.step(c);
-    // Before any event was measured the prior cost per event (4 µs) decides, with the fixed part measured while idle:
-    // 2 M/s × 4 µs / (0.5 − 0.05) cores.
-    expect(c.rate).toBe(Math.ceil((4e-6 * 2_000_000) / (budget - 0.05)));
-    // The next decision measures the real cost (3 µs) and moves to the rate that meets the budget.
-    for (let i = 0; i < 3; i++) agent.step(c);
-    expect(c.rate).toBe(Math.round((3e-6 * 2_000_000) / (budget - 0.05)));
+    expect(c.rate).toBeGreaterThan((4e-6 * 2_000_000) / (budget - 0.05));
+    // The next decisions measure the real cost (3 µs) and come down to the rate that meets the budget.
+    for (let i = 0; i < 20; i++) agent.step(c);
+    const ideal = (3e-6 * 2_000_000) / (budget - 0.05);
+    expect(c.rate).toBeGreaterThanOrEqual(Math.floor(ideal * 0.8));
+    expect(c.rate).toBeLessThanOrEqual(Math.ceil(ideal * 1.25));
   });
 
   it('follows a step in the arrivals (×3, then ÷6) back onto the budget within a few seconds', () => {
@@ -248,15 +293,17 @@ describe('CpuBudgetController', () => {
     for (let i = 1; i < after.length; i++) expect(after[i]).toBeLessThanOrEqual(after[i - 1] ?? 1);
   });
 
-  it('lowers the rate at most fourfold for a one-second lull, and meets the flood again when it resumes', () => {
+  it('meets a flood again within 50 ms when it resumes after a one-second lull', () => {
     const agent = simulatedAgent({ fixed: 0.02, perEvent: 2e-6, arrivals: 2_000_000, noise: 0, seed: 9 });
     const c = make(agent);
     agent.run(c, 15);
     const before = c.rate;
     agent.state.arrivals = 0;
     agent.run(c, 1);
-    expect(c.rate).toBeGreaterThanOrEqual(Math.floor(before / 4));
+    expect(c.rate).toBeLessThan(before);
     agent.state.arrivals = 2_000_000;
+    agent.step(c);
+    expect(c.rate).toBeGreaterThanOrEqual(before * 0.85);
     agent.run(c, 1);
     expect(c.rate).toBeGreaterThanOrEqual(before * 0.85);
   });
@@ -272,8 +319,8 @@ describe('CpuBudgetController', () => {
       expect(avg).toBeGreaterThanOrEqual(0.45);
       expect(avg).toBeLessThanOrEqual(0.55);
     }
-    // 3 cores / 0.45: the rate stays on the two integers around 6.7.
-    expect(settled.every((s) => s.rate === 6 || s.rate === 7)).toBe(true);
+    // 3 cores / 0.45 = 6.7: the rate stays next to it (the account answers the jitter a rate step either way).
+    expect(settled.every((s) => s.rate >= 6 && s.rate <= 8)).toBe(true);
     expect(agent.applied.at(-1)).toBe(c.rate);
   });
 

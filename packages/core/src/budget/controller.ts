@@ -1,20 +1,27 @@
 /**
- * CpuBudgetController: keeps the agent's CPU at `cpuBudget` by changing how many kernel events are reported (one in
- * N, see SamplingHub).
+ * CpuBudgetController: keeps the agent's CPU at `cpuBudget`, averaged over a few seconds, by changing how many kernel
+ * events are reported (one in N, see SamplingHub).
  *
- * The agent's CPU is close to `fixed + perEvent × reported`, and `reported ≈ arrived / N`. Every interval (1 s) the
- * controller measures its CPU and the samplers' counts (events arrived, events reported). It estimates `fixed` by a
- * least-squares fit of CPU against reported events with exponential forgetting (a few seconds of memory; trusted only
- * when the reported rate varied enough to tell the two parts apart), and `perEvent` as an exponential average of each
- * interval's `(usage − fixed) / reported`. The rate it sets is the one that puts the modelled CPU on the budget for the
- * arrivals of the last interval: traffic changes are followed at once (the counts are exact), the cost per event
- * slowly (one CPU reading is noisy), so noise does not swing the rate and a wrong estimate is corrected over a few
- * intervals without overshoot. Lowering is limited to ÷`maxDown` per interval so that a short lull in a flood costs
- * at most that factor when the flood resumes. Rates are integers: where the two around the modelled rate are far
- * apart in CPU (small rates), the controller alternates between them so that the average lands on the budget.
+ * The agent's CPU is close to `fixed + perEvent × reported`, and `reported ≈ arrived / N`. Every interval (250 ms) the
+ * controller measures its CPU and the samplers' counts (events arrived, events reported), and:
  *
- * Between intervals (`tick()` may be called more often, see `fastMs`) only the arrivals are read: when they predict
- * a CPU far above the budget (a flood starting) N is raised at once, before a whole second of it reaches user space.
+ * - keeps an account of the CPU spent over the budget (the debt: CPU-seconds, forgotten slowly over `memoryMs`), so an
+ *   overshoot is paid back by running under the budget for a while and an undershoot is used up; the usage it aims
+ *   the next interval at is `budget − debt / repay`. This is what holds a several-second average on the budget while
+ *   single intervals swing with the traffic;
+ * - sets N from the model (feed-forward): the rate that puts `fixed + perEvent × arrivals / N` on that aim for the
+ *   arrivals of the last interval, so a traffic change is followed within one interval. The model learns `fixed` from
+ *   (nearly) idle intervals, or before any, from a least-squares fit of CPU against reported events with forgetting,
+ *   and `perEvent` as the ratio of CPU above `fixed` to events reported over the last second or so (`learnMs`).
+ *
+ * Between intervals (`fastMs`) only the arrivals are read: a flood starting (arrivals at least twice those the last
+ * decision was made for, while over the budget) raises N at once; a flood that starts while nothing is sampled is met
+ * assuming `coldFactor` times the known cost per event, since the first events after a quiet spell cost more (code
+ * paths not yet optimised), and the first decision in it measures what they really cost.
+ *
+ * N falls by at most `maxDown` per second, so that a short lull in a flood costs at most that factor when it resumes.
+ * Rates are integers: the one in effect stays while its modelled CPU is within `hold` of the aim; the account turns
+ * the rounding into alternation between the two neighbours where they are far apart (small rates).
  *
  * Without counts (no sampler counts) the arrivals are taken as steady and the same step works on the measured CPU
  * alone. Events lost (the samplers' `lost()`: ring buffer full, reader behind) mean the agent is not keeping up even
@@ -24,24 +31,27 @@
 import type { MetricsModule } from '../metrics/module.js';
 import { MAX_SAMPLING_RATE, type SamplerCounts, type SamplingHub } from './sampling.js';
 
-/** Tuning of the controller; the defaults suit a 1 s interval. */
+/** Tuning of the controller. */
 export interface CpuBudgetTuning {
-  /** Measurement and decision interval in ms (default 1000). */
+  /** Measurement and decision interval in ms (default 250). */
   intervalMs?: number;
-  /** How often the timer looks at the arrivals between decisions, in ms (default 250; ≥ intervalMs: never). */
+  /** How often the timer looks at the arrivals between decisions, in ms (default 50; ≥ intervalMs: never). */
   fastMs?: number;
   /** Usage the controller steers to, as a fraction of the budget (default 1). */
   target?: number;
-  /** Weight of the newest interval in the per-event cost average (default 0.5). */
-  smoothing?: number;
-  /**
-   * Neighbouring rates whose modelled CPU differs by less than this fraction of the target are not alternated: the
-   * one in effect stays (default 0.1).
-   */
-  ditherAbove?: number;
+  /** An account of CPU over (under) the budget is paid back (used up) over about this long, in ms (default 1000). */
+  repayMs?: number;
+  /** The account forgets with this time constant, in ms (default 10000). */
+  memoryMs?: number;
+  /** The cost per event is measured over about this long, in ms (default 1000). */
+  learnMs?: number;
+  /** The rate in effect stays while its modelled CPU is within this fraction of the target from the aim (default 0.03). */
+  hold?: number;
+  /** A flood that starts while nothing is sampled is assumed to cost this many times the known cost (default 3). */
+  coldFactor?: number;
   /** Largest factor N rises by in one interval (default 1024). */
   maxStep?: number;
-  /** Largest factor N falls by in one interval (default 4). */
+  /** Largest factor N falls by in one second (default 64). */
   maxDown?: number;
   /** Largest N (default MAX_SAMPLING_RATE). */
   maxRate?: number;
@@ -77,6 +87,8 @@ export interface RateChange {
   /** The usage (cores) that led to it (the last measured one for a change between intervals). */
   usageCores: number;
   budgetCores: number;
+  /** CPU-seconds spent over the budget not yet paid back (negative: unused budget) when it was decided. */
+  debtSeconds: number;
   /** Events lost in the interval that led to it (0 when usage alone decided). */
   lostEvents: number;
   /** Events arriving per second as last measured (undefined without counts). */
@@ -86,8 +98,21 @@ export interface RateChange {
   perEventSeconds: number;
 }
 
+/** A flood after this long without one (ms) is met as a cold one (see `coldFactor`). */
+const QUIET_MS = 2000;
 /** Largest fixed part assumed, as a fraction of the target. */
 const FIXED_CAP = 0.5;
+/** The aim never goes below the fixed part plus this fraction of the rest of the target. */
+const AIM_FLOOR = 0.1;
+/**
+ * Unused budget carried forward, in repay periods of the target: while the traffic needs sampling, what it left
+ * unused (a sender slowing down faster than the rate follows, integer rates) is used up; while the traffic fits the
+ * budget unsampled, only a little, so a flood does not start with an overshoot.
+ */
+const CREDIT_CAP = 1;
+const IDLE_CREDIT_CAP = 0.1;
+/** Debt carried, in repay periods of the target: beyond it the aim is at its floor anyway. */
+const DEBT_CAP = 2;
 
 const processCpuSeconds = (): number => {
   // getrusage(RUSAGE_SELF): every thread of the process, the ring-buffer readers' included.
@@ -102,15 +127,13 @@ class FixedCostFit {
   #sxx = 0;
   #sy = 0;
   #sxy = 0;
-  constructor(private readonly keep: number) {}
 
-  add(x: number, y: number): void {
-    const k = this.keep;
-    this.#s0 = this.#s0 * k + 1;
-    this.#sx = this.#sx * k + x;
-    this.#sxx = this.#sxx * k + x * x;
-    this.#sy = this.#sy * k + y;
-    this.#sxy = this.#sxy * k + x * y;
+  add(x: number, y: number, keep: number): void {
+    this.#s0 = this.#s0 * keep + 1;
+    this.#sx = this.#sx * keep + x;
+    this.#sxx = this.#sxx * keep + x * x;
+    this.#sy = this.#sy * keep + y;
+    this.#sxy = this.#sxy * keep + x * y;
   }
 
   /** The intercept (fixed cost), or undefined while x has not varied enough to separate it from the slope. */
@@ -138,15 +161,18 @@ export class CpuBudgetController {
   readonly #intervalMs: number;
   readonly #fastMs: number;
   readonly #goal: number;
-  readonly #smoothing: number;
-  readonly #ditherAbove: number;
+  readonly #repay: number;
+  readonly #memory: number;
+  readonly #learnS: number;
+  readonly #hold: number;
+  readonly #coldFactor: number;
   readonly #maxStep: number;
   readonly #maxDown: number;
   readonly #maxRate: number;
   readonly #lostEvents: () => number;
   readonly #counts: () => SamplerCounts | undefined;
   readonly #lossHoldMs: number;
-  readonly #fit = new FixedCostFit(0.8);
+  readonly #fit = new FixedCostFit();
   #fixed = 0;
   /** False until the first decision after start. */
   #warm = false;
@@ -154,6 +180,13 @@ export class CpuBudgetController {
   #idleFixed: number | undefined;
   #perEvent: number;
   #perEventMeasured = false;
+  /** CPU-seconds above `fixed` and events reported, both with forgetting: their ratio is the cost per event. */
+  #costSum = 0;
+  #eventSum = 0;
+  /** When an interval last had events that explained a tenth of its CPU or more. */
+  #busyAt = -Infinity;
+  /** CPU-seconds spent over the target not yet paid back (negative: unused). */
+  #debt = 0;
   #lossFloor = 1;
   #lossFloorUntil = 0;
   // At the last decision.
@@ -162,15 +195,12 @@ export class CpuBudgetController {
   #lastLost = 0;
   #lastReported = 0;
   #lastArrived = 0;
-  // At the last look at the arrivals (a decision or a fast check).
-  #peekNow = 0;
-  #peekArrived = 0;
   #arrivals: number | undefined;
   /** Arrivals per second the last decision was made for. */
   #arrivalsAtDecision = 0;
   #usage = 0;
-  /** CPU-seconds the integer rates chosen so far add over the real rates the model asked for (see #step). */
-  #roundingDebt = 0;
+  /** The last decision found the traffic within the budget unsampled (its wanted rate was at most 1). */
+  #unbound = true;
   /** The lowest rate in effect since the last decision. */
   #lowestRate = 1;
   #timer: NodeJS.Timeout | undefined;
@@ -185,13 +215,16 @@ export class CpuBudgetController {
     this.#now = options.now ?? (() => performance.now());
     this.#metrics = options.metrics;
     this.#onChange = options.onChange;
-    this.#intervalMs = options.intervalMs ?? 1000;
-    this.#fastMs = Math.min(options.fastMs ?? 250, this.#intervalMs);
+    this.#intervalMs = options.intervalMs ?? 250;
+    this.#fastMs = Math.min(options.fastMs ?? 50, this.#intervalMs);
     this.#goal = options.budgetCores * (options.target ?? 1);
-    this.#smoothing = options.smoothing ?? 0.5;
-    this.#ditherAbove = options.ditherAbove ?? 0.1;
+    this.#repay = (options.repayMs ?? 1000) / 1000;
+    this.#memory = (options.memoryMs ?? 10_000) / 1000;
+    this.#learnS = (options.learnMs ?? 1000) / 1000;
+    this.#hold = options.hold ?? 0.03;
+    this.#coldFactor = options.coldFactor ?? 3;
     this.#maxStep = options.maxStep ?? 1024;
-    this.#maxDown = options.maxDown ?? 4;
+    this.#maxDown = options.maxDown ?? 64;
     this.#maxRate = Math.min(options.maxRate ?? MAX_SAMPLING_RATE, MAX_SAMPLING_RATE);
     this.#lostEvents = options.lostEvents ?? (() => this.#hub.lost());
     this.#counts = options.eventCounts ?? (() => this.#hub.counts());
@@ -208,6 +241,11 @@ export class CpuBudgetController {
   /** The current sampling rate. */
   get rate(): number {
     return this.#hub.rate;
+  }
+
+  /** CPU-seconds spent over the budget and not yet paid back (negative: unused budget carried forward). */
+  get debtSeconds(): number {
+    return this.#debt;
   }
 
   /** The current estimates: the fixed cost (cores) and the cost of one reported event (CPU seconds). */
@@ -252,29 +290,32 @@ export class CpuBudgetController {
     const c = this.#counts();
     this.#lastArrived = c?.arrived ?? 0;
     this.#lastReported = c?.reported ?? 0;
-    this.#peekNow = this.#lastNow;
-    this.#peekArrived = this.#lastArrived;
     this.#lowestRate = this.#hub.rate;
   }
 
-  /** Between decisions: a flood that would take far more than the budget is met now. */
+  /** The usage the next interval aims at: the target less the debt paid back over `repay`, never below the floor. */
+  #aim(): number {
+    const floor = this.#fixed + AIM_FLOOR * (this.#goal - this.#fixed);
+    return Math.max(floor, this.#goal - this.#debt / this.#repay);
+  }
+
+  /** Between decisions: a flood (or a surge of one) is met now, on the arrivals since the last decision. */
   #peek(now: number): void {
     const c = this.#counts();
     if (!c) return;
-    const dt = (now - this.#peekNow) / 1000;
-    const arrived = Math.max(0, c.arrived - this.#peekArrived);
-    this.#peekNow = now;
-    this.#peekArrived = c.arrived;
+    const dt = (now - this.#lastNow) / 1000;
     if (!(dt > 0)) return;
-    const arrivals = arrived / dt;
-    const n = this.#hub.rate;
+    const arrivals = Math.max(0, c.arrived - this.#lastArrived) / dt;
     // Only a jump: arrivals that merely wander around what the rate was set for wait for the next decision, which
-    // measures the CPU too (a quarter second of arrivals is noisy, and the cost estimate may still be high).
-    if (arrivals < 2 * this.#arrivalsAtDecision) return;
-    const predicted = this.#fixed + (this.#perEvent * arrivals) / n;
-    if (predicted <= this.budgetCores * 1.5) return;
-    const wanted = Math.ceil(this.#rateFor(arrivals));
-    this.#apply(Math.min(wanted, n * this.#maxStep), { usage: this.#usage, lost: 0, arrivals });
+    // measures the CPU too.
+    if (!(arrivals >= 2 * this.#arrivalsAtDecision)) return;
+    const n = this.#hub.rate;
+    // A flood starting after a quiet spell: its first events cost more than the model knows.
+    const cold = n === 1 && now - this.#busyAt > QUIET_MS;
+    const perEvent = this.#perEvent * (cold ? this.#coldFactor : 1);
+    if (this.#fixed + (perEvent * arrivals) / n <= this.budgetCores * 1.1) return;
+    const wanted = Math.ceil(this.#rateFor(arrivals, this.#aim(), perEvent));
+    if (wanted > n) this.#apply(Math.min(wanted, n * this.#maxStep), { usage: this.#usage, lost: 0, arrivals });
   }
 
   #decide(now: number): number {
@@ -292,8 +333,6 @@ export class CpuBudgetController {
     this.#lastLost = lostTotal;
     this.#lastArrived = counts?.arrived ?? 0;
     this.#lastReported = counts?.reported ?? 0;
-    this.#peekNow = now;
-    this.#peekArrived = this.#lastArrived;
     // A stalled clock or a CPU reading that went backwards says nothing about usage.
     if (!(elapsed > 0) || !(used >= 0)) return this.#hub.rate;
     const usage = used / elapsed;
@@ -306,22 +345,30 @@ export class CpuBudgetController {
     this.#arrivalsAtDecision = counts ? arrivals : 0;
     const reportedRate = counts ? reported / elapsed : 1 / n;
     this.#arrivals = counts ? arrivals : undefined;
-    this.#learn(reportedRate, usage);
     const firstInterval = !this.#warm;
     this.#warm = true;
+    this.#learn(reportedRate, usage, elapsed, firstInterval, counts !== undefined);
+    // Only intervals with events reported count: CPU spent without any (start-up, loading programs, a scrape while
+    // idle) is nothing sampling could have changed, and a flood must not start by paying for it.
+    if (!firstInterval && reportedRate > 0) {
+      const debt = this.#debt * Math.exp(-elapsed / this.#memory) + (usage - this.#goal) * elapsed;
+      const credit = (this.#unbound && this.#lowestRate === 1 ? IDLE_CREDIT_CAP : CREDIT_CAP) * this.#goal * this.#repay;
+      this.#debt = Math.min(DEBT_CAP * this.#goal * this.#repay, Math.max(-credit, debt));
+    }
 
     let next: number;
     if (lost > 0) {
       // N at least doubles; the model may ask for more. The lowest rate of the interval lost events: for a while N
       // stays above it (not above the raised rate, which a transient such as a flood's first second may overshoot).
-      next = Math.min(this.#maxRate, Math.max(n * 2, Math.ceil(this.#rateFor(arrivals))));
+      next = Math.min(this.#maxRate, Math.max(n * 2, Math.ceil(this.#rateFor(arrivals, this.#aim(), this.#perEvent))));
+      this.#unbound = false;
       this.#lossFloor = Math.min(next, this.#lowestRate + 1);
       this.#lossFloorUntil = now + this.#lossHoldMs;
     } else if (firstInterval && reportedRate === 0) {
       // Start-up CPU with no event seen: nothing the rate could change.
       next = n;
     } else {
-      next = this.#step(n, usage, arrivals);
+      next = this.#step(n, usage, arrivals, elapsed);
     }
     this.#apply(next, { usage, lost, arrivals: this.#arrivals });
     this.#lowestRate = this.#hub.rate;
@@ -329,72 +376,75 @@ export class CpuBudgetController {
   }
 
   /** Updates the fixed and per-event cost estimates from one interval's usage and reported events per second. */
-  #learn(reportedRate: number, usage: number): void {
-    // The first interval after start carries the start-up's CPU (loading programs): no guide to the fixed part.
-    if (this.#warm) this.#learnFixed(reportedRate, usage);
-    if (reportedRate > 0) {
-      const perEvent = (usage - this.#fixed) / reportedRate;
-      if (perEvent > 0) {
-        // The first measurement replaces the prior outright: a flood is met by what it really costs. Later ones are
-        // averaged in log space, so an estimate off by a factor (the flood's first second pays for compiling the
-        // event path) comes back as fast from above as from below; a reading more than twice or under half the
-        // estimate is rarely noise (the counts are exact, a second's CPU varies by tens of percent): most of the
-        // way is taken at once.
-        const off = Math.log(perEvent) - Math.log(this.#perEvent);
-        const weight = Math.abs(off) > Math.LN2 ? 0.8 : this.#smoothing;
-        this.#perEvent = this.#perEventMeasured ? Math.exp(Math.log(this.#perEvent) + weight * off) : perEvent;
-        this.#perEventMeasured = true;
-      }
+  #learn(reportedRate: number, usage: number, elapsed: number, firstInterval: boolean, counted: boolean): void {
+    // Before any measurement the prior cost per event decides (with counts: the prior is per real event): a trickle
+    // of events is not a flood to learn from.
+    const known = this.#perEventMeasured || counted;
+    const idle = reportedRate === 0 || (known && this.#perEvent * reportedRate < 0.1 * usage);
+    if (!firstInterval) this.#learnFixed(reportedRate, usage, elapsed, idle);
+    // Old intervals fade, idle ones included: the first interval of a flood after a quiet spell weighs as much as
+    // it costs, so its (higher) cost is known after one interval.
+    const keep = Math.exp(-elapsed / this.#learnS);
+    this.#costSum *= keep;
+    this.#eventSum *= keep;
+    if (idle) return;
+    this.#busyAt = this.#lastNow;
+    this.#costSum += (usage - this.#fixed) * elapsed;
+    this.#eventSum += reportedRate * elapsed;
+    const perEvent = this.#costSum / this.#eventSum;
+    if (perEvent > 0) {
+      this.#perEvent = perEvent;
+      this.#perEventMeasured = true;
     }
   }
 
-  #learnFixed(reportedRate: number, usage: number): void {
-    this.#fit.add(reportedRate, usage);
-    if (reportedRate === 0 || (this.#perEventMeasured && this.#perEvent * reportedRate < 0.1 * usage)) {
+  #learnFixed(reportedRate: number, usage: number, elapsed: number, idle: boolean): void {
+    this.#fit.add(reportedRate, usage, Math.exp(-elapsed / 4));
+    if (idle) {
       // Nearly idle (events explain under a tenth of the CPU): this interval's usage is the fixed part itself, a
       // better estimate than the fit, whose points a flood's first, costlier second can tip.
-      this.#idleFixed = this.#idleFixed === undefined ? usage : this.#idleFixed + 0.5 * (usage - this.#idleFixed);
+      // Down fast, up slowly: an idle interval's CPU is the fixed part plus whatever else ran (a scrape, garbage
+      // collection, the start-up), and a fixed part taken too low only costs a little convergence.
+      const w = 1 - Math.exp(-elapsed / (this.#idleFixed !== undefined && usage < this.#idleFixed ? 0.25 : 3));
+      this.#idleFixed = this.#idleFixed === undefined ? usage : this.#idleFixed + w * (usage - this.#idleFixed);
       this.#fixed = Math.min(this.#idleFixed, FIXED_CAP * this.#goal);
       return;
     }
     if (this.#idleFixed !== undefined) return;
     const fixed = this.#fit.intercept();
-    // Bounded: an estimate above the real fixed part leaves a small `usage − fixed` that one noisy second swings
+    // Bounded: an estimate above the real fixed part leaves a small `usage − fixed` that one noisy interval swings
     // widely; one below it only slows convergence a little (monotonically).
-    if (fixed !== undefined) this.#fixed += this.#smoothing * (Math.min(Math.max(0, fixed), FIXED_CAP * this.#goal) - this.#fixed);
+    if (fixed !== undefined) this.#fixed += 0.25 * (Math.min(Math.max(0, fixed), FIXED_CAP * this.#goal) - this.#fixed);
   }
 
-  /** The (real) rate that puts the modelled usage on the target for `arrivals` events per second. */
-  #rateFor(arrivals: number): number {
-    const variable = this.#goal - this.#fixed;
+  /** The (real) rate that puts the modelled usage on `aim` for `arrivals` events per second. */
+  #rateFor(arrivals: number, aim: number, perEvent: number): number {
     if (!(arrivals > 0)) return 1;
-    return Math.max(1, (this.#perEvent * arrivals) / variable);
+    const variable = aim - this.#fixed;
+    if (!(variable > 0)) return this.#maxRate;
+    return Math.max(1, (perEvent * arrivals) / variable);
   }
 
   #predicted(rate: number, arrivals: number): number {
     return this.#fixed + (this.#perEvent * arrivals) / rate;
   }
 
-  #step(n: number, usage: number, arrivals: number): number {
-    // Before any event was measured (CPU-only start), the measured ratio to the target decides.
-    const wanted = this.#perEventMeasured ? this.#rateFor(arrivals) : n * (usage / this.#goal);
-    const x = Math.max(1, n / this.#maxDown, Math.min(wanted, n * this.#maxStep));
+  #step(n: number, usage: number, arrivals: number, elapsed: number): number {
+    const aim = this.#aim();
+    // Before any event was measured (CPU-only start), the measured CPU above the fixed part against the aim decides.
+    const wanted = this.#perEventMeasured
+      ? this.#rateFor(arrivals, aim, this.#perEvent)
+      : (n * Math.max(0, usage - this.#fixed)) / Math.max(aim - this.#fixed, 1e-9);
+    this.#unbound = wanted <= 1;
+    const down = this.#maxDown ** Math.min(1, elapsed);
+    const x = Math.max(1, n / down, Math.min(wanted, n * this.#maxStep));
     const lo = Math.max(1, Math.floor(x));
     const hi = Math.ceil(x);
     if (lo >= hi) return lo;
-    const errLo = this.#predicted(lo, arrivals) - this.#predicted(x, arrivals);
-    const errHi = this.#predicted(hi, arrivals) - this.#predicted(x, arrivals);
-    if (errLo - errHi <= this.#ditherAbove * this.#goal) {
-      // Close neighbours: keep the one in effect, else take the nearer.
-      this.#roundingDebt = 0;
-      if (n === lo || n === hi) return n;
-      return Math.abs(errLo) <= Math.abs(errHi) ? lo : hi;
-    }
-    // Far apart (small rates, 2 and 3 are 20% apart in CPU): alternating between them so that the modelled CPU they
-    // add or save sums to about zero puts the average on x instead of on either side of it.
-    const pickLo = Math.abs(this.#roundingDebt + errLo) <= Math.abs(this.#roundingDebt + errHi);
-    this.#roundingDebt = Math.max(-this.#goal, Math.min(this.#goal, this.#roundingDebt + (pickLo ? errLo : errHi)));
-    return pickLo ? lo : hi;
+    const predicted = this.#predicted(x, arrivals);
+    // The rate in effect stays while close enough: the account makes up the difference later.
+    if ((n === lo || n === hi) && Math.abs(this.#predicted(n, arrivals) - predicted) <= this.#hold * this.#goal) return n;
+    return Math.abs(this.#predicted(lo, arrivals) - predicted) <= Math.abs(this.#predicted(hi, arrivals) - predicted) ? lo : hi;
   }
 
   #apply(rate: number, why: { usage: number; lost: number; arrivals: number | undefined }): void {
@@ -410,6 +460,7 @@ export class CpuBudgetController {
       to: next,
       usageCores: why.usage,
       budgetCores: this.budgetCores,
+      debtSeconds: this.#debt,
       lostEvents: why.lost,
       fixedCores: this.#fixed,
       perEventSeconds: this.#perEvent,
