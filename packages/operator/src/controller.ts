@@ -16,16 +16,20 @@ import {
 import type { Logger } from '@retina-ts/core';
 import type { CaptureReconciler } from './reconciler.js';
 
-/** Knobs of the controller. */
-export interface ControllerOptions {
+/** Knobs every controller of the operator has. */
+export interface WatchingControllerOptions {
   logger: Logger;
   /** First retry delay after a failed reconcile (default 1 s), doubling up to maxRetryMs (default 60 s). */
   retryMs?: number;
   maxRetryMs?: number;
-  /** Reconcile every known capture this often (default 5 min). */
-  resyncMs?: number;
   /** Restart a failed informer after this long (default 5 s). */
   informerRestartMs?: number;
+}
+
+/** Knobs of the Capture controller. */
+export interface ControllerOptions extends WatchingControllerOptions {
+  /** Reconcile every known capture this often (default 5 min). */
+  resyncMs?: number;
 }
 
 /** A de-duplicating queue of keys processed one at a time. */
@@ -94,6 +98,24 @@ export class WorkQueue {
   }
 }
 
+/**
+ * A WorkQueue that runs `handle` on each key, logging a failed reconcile with the key under `field` (e.g. `pod`)
+ * and retrying it with the controller's backoff.
+ */
+export function reconcileQueue(
+  field: string,
+  handle: (key: string) => Promise<void>,
+  options: WatchingControllerOptions,
+): WorkQueue {
+  return new WorkQueue(
+    handle,
+    (key, err, retryInMs) =>
+      options.logger.error({ [field]: key, error: (err as Error).message, retryInMs }, 'reconcile failed; retrying'),
+    options.retryMs,
+    options.maxRetryMs,
+  );
+}
+
 const keyOf = (ns: string | undefined, name: string | undefined) => `${ns ?? 'default'}/${name ?? ''}`;
 
 /** Watches Captures and their Jobs and reconciles them. */
@@ -111,17 +133,15 @@ export class CaptureController {
     this.#kc = kc;
     this.#reconciler = reconciler;
     this.#o = options;
-    this.queue = new WorkQueue(
+    this.queue = reconcileQueue(
+      'capture',
       async (key) => {
         const [ns, name] = key.split('/') as [string, string];
         const outcome = await this.#reconciler.reconcile(ns, name);
         if (outcome === 'gone' || outcome === 'cleaned-up') this.#known.delete(key);
         options.logger.debug({ capture: key, outcome }, 'reconciled');
       },
-      (key, err, retryInMs) =>
-        options.logger.error({ capture: key, error: (err as Error).message, retryInMs }, 'reconcile failed; retrying'),
-      options.retryMs,
-      options.maxRetryMs,
+      options,
     );
   }
 

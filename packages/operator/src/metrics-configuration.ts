@@ -9,8 +9,8 @@
  */
 import { CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { httpStatus } from '@retina-ts/capture';
-import { AdvancedMetricsConfigError, CONTEXT_OPTIONS, parseDuration, resolveSpec, VALID_METRIC_NAMES, type Logger } from '@retina-ts/core';
-import { WorkQueue } from './controller.js';
+import { AdvancedMetricsConfigError, CONTEXT_OPTIONS, parseDuration, resolveSpec, VALID_METRIC_NAMES } from '@retina-ts/core';
+import { reconcileQueue, type WatchingControllerOptions, type WorkQueue } from './controller.js';
 import { RETINA_GROUP, RETINA_VERSION } from './crds/definitions.js';
 import { metricsSpecSchema, type MetricsConfigurationState, type MetricsSpec, type MetricsStatus } from './crds/schemas.js';
 import { watchInformer, type StartedInformer } from './informers.js';
@@ -103,12 +103,7 @@ const byAge = (a: KubernetesObject, b: KubernetesObject) =>
   created(a) - created(b) || ((a.metadata?.name ?? '') < (b.metadata?.name ?? '') ? -1 : 1);
 
 /** Knobs of the controller. */
-export interface MetricsConfigurationControllerOptions {
-  logger: Logger;
-  retryMs?: number;
-  maxRetryMs?: number;
-  informerRestartMs?: number;
-}
+export type MetricsConfigurationControllerOptions = WatchingControllerOptions;
 
 /** Watches MetricsConfigurations and writes their acceptance into status. */
 export class MetricsConfigurationController {
@@ -124,13 +119,7 @@ export class MetricsConfigurationController {
     this.#kc = kc;
     this.#o = options;
     this.#api = kc.makeApiClient(CustomObjectsApi);
-    this.queue = new WorkQueue(
-      (name) => this.reconcile(name),
-      (name, err, retryInMs) =>
-        options.logger.error({ metricsConfiguration: name, error: (err as Error).message, retryInMs }, 'reconcile failed; retrying'),
-      options.retryMs,
-      options.maxRetryMs,
-    );
+    this.queue = reconcileQueue('metricsConfiguration', (name) => this.reconcile(name), options);
   }
 
   /** The configuration currently in force. */

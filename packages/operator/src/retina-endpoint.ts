@@ -8,8 +8,7 @@
  */
 import { CoreV1Api, CustomObjectsApi, makeInformer, type KubeConfig, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { httpStatus } from '@retina-ts/capture';
-import type { Logger } from '@retina-ts/core';
-import { WorkQueue } from './controller.js';
+import { reconcileQueue, type WatchingControllerOptions, type WorkQueue } from './controller.js';
 import { RETINA_API_VERSION, RETINA_GROUP, RETINA_VERSION } from './crds/definitions.js';
 import type { RetinaEndpointSpec } from './crds/schemas.js';
 import { watchInformer, type StartedInformer } from './informers.js';
@@ -63,12 +62,7 @@ export function retinaEndpointFor(pod: V1Pod): RetinaEndpointObject {
 }
 
 /** Knobs of the controller. */
-export interface RetinaEndpointControllerOptions {
-  logger: Logger;
-  retryMs?: number;
-  maxRetryMs?: number;
-  informerRestartMs?: number;
-}
+export type RetinaEndpointControllerOptions = WatchingControllerOptions;
 
 /** Keeps RetinaEndpoints in step with pods. */
 export class RetinaEndpointController {
@@ -83,12 +77,7 @@ export class RetinaEndpointController {
     this.#kc = kc;
     this.#o = options;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
-    this.queue = new WorkQueue(
-      (key) => this.reconcile(key),
-      (key, err, retryInMs) => options.logger.error({ pod: key, error: (err as Error).message, retryInMs }, 'reconcile failed; retrying'),
-      options.retryMs,
-      options.maxRetryMs,
-    );
+    this.queue = reconcileQueue('pod', (key) => this.reconcile(key), options);
   }
 
   /** Lists and watches pods and RetinaEndpoints, then reconciles every one of them. */

@@ -4,10 +4,13 @@
  * manifest against that model.
  */
 import { z } from 'zod';
-import { labelSelectorSchema } from './schemas.js';
+import { customResourceSchema, labelSelectorSchema } from './schemas.js';
 
 const pcapExpression = (description: string) =>
   z.string().max(1024).regex(/^[^-]*$/).meta({ description });
+
+/** At most 100 addresses a packet's one end must match. */
+const addressList = (description: string) => z.array(z.string()).max(100).meta({ description }).optional();
 
 const captureOptionSchema = z
   .object({
@@ -30,16 +33,8 @@ const captureOptionSchema = z
       .optional(),
     interfaces: z.array(z.string()).meta({ description: 'Interfaces to capture on; empty captures on all of them.' }).optional(),
     pcapFilter: pcapExpression('A pcap filter expression such as "tcp port 443"; expressions only, no tcpdump flags.').optional(),
-    sourceIPs: z
-      .array(z.string())
-      .max(100)
-      .meta({ description: 'Capture only packets from one of these addresses. With destinationIPs, both must match.' })
-      .optional(),
-    destinationIPs: z
-      .array(z.string())
-      .max(100)
-      .meta({ description: 'Capture only packets to one of these addresses. With sourceIPs, both must match.' })
-      .optional(),
+    sourceIPs: addressList('Capture only packets from one of these addresses. With destinationIPs, both must match.'),
+    destinationIPs: addressList('Capture only packets to one of these addresses. With sourceIPs, both must match.'),
     noPromiscuous: z.boolean().meta({ description: 'Do not put the interface into promiscuous mode (tcpdump -p).' }).optional(),
     packetBuffered: z.boolean().meta({ description: 'Write each packet as soon as it is captured (tcpdump -U).' }).optional(),
     immediateMode: z.boolean().meta({ description: 'Deliver packets to tcpdump immediately instead of in batches (tcpdump --immediate-mode).' }).optional(),
@@ -182,14 +177,8 @@ const captureStatusSchema = z
   })
   .meta({ description: 'Progress of the capture.' });
 
-export const captureSchema = z
-  .object({
-    apiVersion: z.string().meta({ description: 'Versioned schema of this object.' }).optional(),
-    kind: z.string().meta({ description: 'Kind of this object.' }).optional(),
-    metadata: z.looseObject({}).optional(),
-    spec: captureSpecSchema,
-    status: captureStatusSchema.optional(),
-  })
-  .meta({
-    description: 'A distributed packet capture: tcpdump on the selected nodes or pods, stored with node network metadata as one tarball per node.',
-  });
+export const captureSchema = customResourceSchema(
+  captureSpecSchema,
+  captureStatusSchema,
+  'A distributed packet capture: tcpdump on the selected nodes or pods, stored with node network metadata as one tarball per node.',
+);

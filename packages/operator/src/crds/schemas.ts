@@ -34,6 +34,22 @@ export const labelSelectorSchema = (description: string) =>
     })
     .meta({ description, ...mapAtomic });
 
+/** The root of a custom resource: its type and object metadata, then its own spec and (optional) status. */
+export const customResourceSchema = <Spec extends z.ZodType, Status extends z.ZodType>(
+  spec: Spec,
+  status: Status,
+  description: string,
+) =>
+  z
+    .object({
+      apiVersion: z.string().meta({ description: 'Versioned schema of this object.' }).optional(),
+      kind: z.string().meta({ description: 'Kind of this object.' }).optional(),
+      metadata: z.looseObject({}).optional(),
+      spec,
+      status: status.optional(),
+    })
+    .meta({ description });
+
 // ---- MetricsConfiguration ----
 
 /** States a MetricsConfiguration's status may take. */
@@ -76,15 +92,11 @@ export const metricsStatusSchema = z
   })
   .meta({ description: 'Written by the operator.' });
 
-export const metricsConfigurationSchema = z
-  .object({
-    apiVersion: z.string().meta({ description: 'Versioned schema of this object.' }).optional(),
-    kind: z.string().meta({ description: 'Kind of this object.' }).optional(),
-    metadata: z.looseObject({}).optional(),
-    spec: metricsSpecSchema.optional(),
-    status: metricsStatusSchema.optional(),
-  })
-  .meta({ description: 'Pod-level metrics configuration of the cluster; agents apply the one the operator accepted.' });
+export const metricsConfigurationSchema = customResourceSchema(
+  metricsSpecSchema.optional(),
+  metricsStatusSchema,
+  'Pod-level metrics configuration of the cluster; agents apply the one the operator accepted.',
+);
 
 export type MetricsContextOptionSpec = z.infer<typeof metricsContextOptionSchema>;
 export type MetricsSpec = z.infer<typeof metricsSpecSchema>;
@@ -122,15 +134,11 @@ export const retinaEndpointSpecSchema = z
   })
   .meta({ description: 'A copy of what agents need to know about one pod.' });
 
-export const retinaEndpointSchema = z
-  .object({
-    apiVersion: z.string().meta({ description: 'Versioned schema of this object.' }).optional(),
-    kind: z.string().meta({ description: 'Kind of this object.' }).optional(),
-    metadata: z.looseObject({}).optional(),
-    spec: retinaEndpointSpecSchema.optional(),
-    status: z.object({}).meta({ description: 'Unused.' }).optional(),
-  })
-  .meta({ description: 'One pod with an IP, kept by the operator so agents in remote context need not watch pods.' });
+export const retinaEndpointSchema = customResourceSchema(
+  retinaEndpointSpecSchema.optional(),
+  z.object({}).meta({ description: 'Unused.' }),
+  'One pod with an IP, kept by the operator so agents in remote context need not watch pods.',
+);
 
 export type RetinaEndpointSpec = z.infer<typeof retinaEndpointSpecSchema>;
 
@@ -195,18 +203,12 @@ export const tracesSpecSchema = z
   })
   .meta({ description: 'Advanced packet traces.' });
 
-export const tracesConfigurationSchema = z
-  .object({
-    apiVersion: z.string().meta({ description: 'Versioned schema of this object.' }).optional(),
-    kind: z.string().meta({ description: 'Kind of this object.' }).optional(),
-    metadata: z.looseObject({}).optional(),
-    spec: tracesSpecSchema.optional(),
-    status: z
-      .object({
-        state: z.enum(METRICS_CONFIGURATION_STATES).default('Initialized'),
-        reason: z.string(),
-        lastKnownSpec: tracesSpecSchema.optional(),
-      })
-      .optional(),
-  })
-  .meta({ description: 'Packet trace configuration of the cluster (accepted for compatibility; retina-ts does not trace yet).' });
+export const tracesConfigurationSchema = customResourceSchema(
+  tracesSpecSchema.optional(),
+  z.object({
+    state: z.enum(METRICS_CONFIGURATION_STATES).default('Initialized'),
+    reason: z.string(),
+    lastKnownSpec: tracesSpecSchema.optional(),
+  }),
+  'Packet trace configuration of the cluster (accepted for compatibility; retina-ts does not trace yet).',
+);
