@@ -26,7 +26,9 @@ export const linuxUtilOptionsSchema = z.object({
   /** Where procfs is mounted; `net/*` below it is read. Tests point it at fixtures; containers may use /host/proc. */
   procRoot: pathOption().default('/proc'),
   /** At most this many `tcp_connection_remote` addresses; the rest are summed into `address="other"`. */
-  maxRemoteAddresses: wholeNumberOption(0, 100_000, 'must be 0 or more').default(DEFAULT_MAX_REMOTE_ADDRESSES),
+  maxRemoteAddresses: wholeNumberOption(0, 100_000, 'must be 0 or more').default(
+    DEFAULT_MAX_REMOTE_ADDRESSES,
+  ),
   /** Read ethtool statistics into `interface_stats`. */
   interfaceStats: flagOption().default(true),
   /** Regular expressions; interfaces whose name matches any are left out of `interface_stats` (lo always is). */

@@ -33,40 +33,38 @@ export type PodFamily =
   | 'advWindowsHnsStats'
   | 'advTcpConnectionStats';
 
+/** A pod-level family: Retina's advanced name, its help, and its own labels followed by the context labels. */
+function podFamily(
+  family: keyof typeof ADVANCED_FAMILY_NAMES,
+  help: string,
+  labels: readonly string[],
+): { name: string; help: string; labelNames: readonly string[] } {
+  return { name: ADVANCED_FAMILY_NAMES[family], help, labelNames: [...labels, ...CONTEXT_LABELS] };
+}
+
 /** Names, help and labels of the pod-level families (registered in `metrics.advanced`). */
 export const POD_FAMILIES: Readonly<
   Record<PodFamily, { name: string; help: string; labelNames: readonly string[] }>
 > = {
-  advForwardCount: {
-    name: ADVANCED_FAMILY_NAMES.forwardCount,
-    help: 'Packets forwarded by a pod, by direction (cumulative)',
-    labelNames: ['direction', ...CONTEXT_LABELS],
-  },
-  advForwardBytes: {
-    name: ADVANCED_FAMILY_NAMES.forwardBytes,
-    help: 'Bytes forwarded by a pod, by direction (cumulative)',
-    labelNames: ['direction', ...CONTEXT_LABELS],
-  },
-  advDropCount: {
-    name: ADVANCED_FAMILY_NAMES.dropCount,
-    help: 'Packets dropped for a pod, by reason and direction (cumulative)',
-    labelNames: ['reason', 'direction', ...CONTEXT_LABELS],
-  },
-  advTcpFlags: {
-    name: ADVANCED_FAMILY_NAMES.tcpFlags,
-    help: 'TCP packets of a pod by flag, both directions (cumulative)',
-    labelNames: ['flag', ...CONTEXT_LABELS],
-  },
-  advWindowsHnsStats: {
-    name: ADVANCED_FAMILY_NAMES.windowsHnsStats,
-    help: 'Host Networking Service counters of a pod (Windows)',
-    labelNames: ['direction', ...CONTEXT_LABELS],
-  },
-  advTcpConnectionStats: {
-    name: ADVANCED_FAMILY_NAMES.tcpConnectionStats,
-    help: 'VFP TCP connection counters of a pod (Windows, cumulative)',
-    labelNames: ['statistic_name', ...CONTEXT_LABELS],
-  },
+  advForwardCount: podFamily('forwardCount', 'Packets forwarded by a pod, by direction (cumulative)', [
+    'direction',
+  ]),
+  advForwardBytes: podFamily('forwardBytes', 'Bytes forwarded by a pod, by direction (cumulative)', [
+    'direction',
+  ]),
+  advDropCount: podFamily('dropCount', 'Packets dropped for a pod, by reason and direction (cumulative)', [
+    'reason',
+    'direction',
+  ]),
+  advTcpFlags: podFamily('tcpFlags', 'TCP packets of a pod by flag, both directions (cumulative)', ['flag']),
+  advWindowsHnsStats: podFamily('windowsHnsStats', 'Host Networking Service counters of a pod (Windows)', [
+    'direction',
+  ]),
+  advTcpConnectionStats: podFamily(
+    'tcpConnectionStats',
+    'VFP TCP connection counters of a pod (Windows, cumulative)',
+    ['statistic_name'],
+  ),
 };
 
 /** Which pod-level family carries each node-level family's values. */
@@ -128,48 +126,22 @@ export const VFP_RULES: ReadonlyArray<Rule<VfpCounterName> & { direction: 'in' |
     family: 'dropCount',
     labels: { reason: 'aclrule', direction: 'egress' },
   },
-  {
-    direction: 'in',
-    counter: 'tcpConnectionsReset',
-    family: 'tcpConnectionStats',
-    labels: { statistic_name: 'ResetCount' },
-  },
-  {
-    direction: 'in',
-    counter: 'tcpConnectionsClosedByFin',
-    family: 'tcpConnectionStats',
-    labels: { statistic_name: 'ClosedFin' },
-  },
-  {
-    direction: 'in',
-    counter: 'tcpConnectionsResetBySyn',
-    family: 'tcpConnectionStats',
-    labels: { statistic_name: 'ResetSyn' },
-  },
-  {
-    direction: 'in',
-    counter: 'tcpHalfOpenTimeouts',
-    family: 'tcpConnectionStats',
-    labels: { statistic_name: 'TcpHalfOpenTimeouts' },
-  },
-  {
-    direction: 'in',
-    counter: 'tcpConnectionsVerified',
-    family: 'tcpConnectionStats',
-    labels: { statistic_name: 'Verified' },
-  },
-  {
-    direction: 'in',
-    counter: 'tcpConnectionsTimedOut',
-    family: 'tcpConnectionStats',
-    labels: { statistic_name: 'TimedOutCount' },
-  },
-  {
-    direction: 'in',
-    counter: 'tcpConnectionsExpiredToTimeWait',
-    family: 'tcpConnectionStats',
-    labels: { statistic_name: 'TimeWaitExpiredCount' },
-  },
+  ...(
+    [
+      ['tcpConnectionsReset', 'ResetCount'],
+      ['tcpConnectionsClosedByFin', 'ClosedFin'],
+      ['tcpConnectionsResetBySyn', 'ResetSyn'],
+      ['tcpHalfOpenTimeouts', 'TcpHalfOpenTimeouts'],
+      ['tcpConnectionsVerified', 'Verified'],
+      ['tcpConnectionsTimedOut', 'TimedOutCount'],
+      ['tcpConnectionsExpiredToTimeWait', 'TimeWaitExpiredCount'],
+    ] as const
+  ).map(([counter, statistic]) => ({
+    direction: 'in' as const,
+    counter,
+    family: 'tcpConnectionStats' as const,
+    labels: { statistic_name: statistic },
+  })),
   ...(['in', 'out'] as const).flatMap((direction) =>
     (
       [
