@@ -16,7 +16,7 @@ import { describeKernel, listBpfLinks, sendUdp } from '@retina-ts/testkit';
 import { eventually } from './helpers.js';
 import { PodCluster, podLevelConfig } from './pod-cluster.js';
 import type { PodNetwork } from './pod-network.js';
-import { select, tcxLinksOf, type Series } from './series.js';
+import { podSeriesCount, select, tcxLinksOf, type Series } from './series.js';
 
 const FORWARD = 'networkobservability_adv_forward_count';
 const OBSERVE = { 'retina.sh': 'observe' } as const;
@@ -70,9 +70,7 @@ describeKernel('retina-agent with enableAnnotations on pods in network namespace
     ...ctx('destination', to),
   });
   const forward = (from: Pod, to: Pod): { sum: number; count: number } => select(series, FORWARD, pair(from, to));
-  const mentions = (p: Pod): number =>
-    select(series, FORWARD, { source_podname: p.name }).count +
-    select(series, FORWARD, { destination_podname: p.name }).count;
+  const mentions = (p: Pod): number => podSeriesCount(series, FORWARD, p.name);
 
   /**
    * Sends datagrams until the agent counts `from` → `to` (the observed set and the kernel's IPs of interest follow

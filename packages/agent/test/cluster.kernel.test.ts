@@ -15,9 +15,9 @@ import {
   startTcpServer,
   tcpConnections,
 } from '@retina-ts/testkit';
-import { eventually } from './helpers.js';
-import { PodCluster, podLevelConfig, podPairContext, stopChild, threePods } from './pod-cluster.js';
-import { parseSeries, select, tcxLinksOf } from './series.js';
+import { eventually, stopChild } from './helpers.js';
+import { PodCluster, podLevelConfig, podPairContext, threePods } from './pod-cluster.js';
+import { parseSeries, podSeriesCount, select, tcxLinksOf } from './series.js';
 
 const TTL = '2s';
 const TCP_PORT = 8080;
@@ -140,11 +140,7 @@ describeKernel('retina-agent on pods in network namespaces', () => {
     await eventually(
       async () => {
         sendUdp(a.netns, { address: b.ip, port: 9999, count: 1 });
-        const all = await scrape();
-        return (
-          select(all, 'networkobservability_adv_forward_count', { destination_podname: c.name }).count === 0 &&
-          select(all, 'networkobservability_adv_forward_count', { source_podname: c.name }).count === 0
-        );
+        return podSeriesCount(await scrape(), 'networkobservability_adv_forward_count', c.name) === 0;
       },
       60,
       250,

@@ -146,6 +146,31 @@ export async function spawnClusterAgent(opts: {
   });
 }
 
+/**
+ * Waits until every plugin of `agent` but `except` runs, from its /plugins; while one is failed, its error is what
+ * the wait reports when it gives up. Returns the plugins' names, sorted.
+ */
+export async function untilPluginsRunning(agent: AgentProcess, except: readonly string[] = []): Promise<string[]> {
+  const plugins = await eventually(async () => {
+    const body = (await (await fetch(agent.url('/plugins'))).json()) as {
+      plugins: { name: string; state: string; lastError?: string }[];
+    };
+    const failed = body.plugins.find((p) => p.state === 'failed');
+    if (failed) throw new Error(`plugin ${failed.name} failed: ${failed.lastError ?? '(no error)'}`);
+    const watched = body.plugins.filter((p) => !except.includes(p.name));
+    return watched.every((p) => p.state === 'running') ? body.plugins : undefined;
+  });
+  return plugins.map((p) => p.name).sort();
+}
+
+/** Sends SIGTERM to a child process that still runs and waits for its exit. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 /** Sends SIGTERM to an agent that still runs and waits for its exit. */
 export async function stopAgent(agent: AgentProcess | undefined): Promise<void> {
   if (!agent || agent.child.exitCode !== null || agent.child.signalCode !== null) return;

@@ -19,7 +19,15 @@ import {
   type NetnsPair,
 } from '@retina-ts/testkit';
 import { observerClient, type Message, type Observer } from './hubble-client.js';
-import { eventually, parseExposition, spawnAgent, tempDir, type AgentProcess } from './helpers.js';
+import {
+  eventually,
+  parseExposition,
+  spawnAgent,
+  stopChild,
+  tempDir,
+  untilPluginsRunning,
+  type AgentProcess,
+} from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
 
 // Addresses live only inside the namespaces this file creates.
@@ -115,15 +123,7 @@ describeKernel(
         env: { NODE_NAME: 'kernel-node', KUBECONFIG: '' },
       });
       agent = started;
-      const plugins = await eventually(async () => {
-        const body = (await (await fetch(started.url('/plugins'))).json()) as {
-          plugins: { name: string; state: string; lastError?: string }[];
-        };
-        const failed = body.plugins.find((p) => p.state === 'failed');
-        if (failed) throw new Error(`plugin ${failed.name} failed: ${failed.lastError ?? '(no error)'}`);
-        return body.plugins.filter((p) => p.state === 'running').length === 3 ? body.plugins : undefined;
-      });
-      expect(plugins.map((p) => p.name).sort()).toEqual(['dns', 'dropreason', 'tcpretrans']);
+      expect(await untilPluginsRunning(started)).toEqual(['dns', 'dropreason', 'tcpretrans']);
       const serving = started.logs.find((l) => l['msg'] === 'serving the Hubble API');
       if (!serving)
         throw new Error(`the agent logged no "serving the Hubble API": ${JSON.stringify(started.logs)}`);
@@ -143,11 +143,7 @@ describeKernel(
         agent.child.kill('SIGTERM');
         expect((await agent.exited).code).toBe(0);
       }
-      if (dnsmasq && dnsmasq.exitCode === null) {
-        const exited = new Promise((res) => dnsmasq!.once('exit', res));
-        dnsmasq.kill('SIGTERM');
-        await exited;
-      }
+      await stopChild(dnsmasq);
       pair?.destroy();
     });
 

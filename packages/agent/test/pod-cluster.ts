@@ -5,7 +5,15 @@
 import type { ChildProcess } from 'node:child_process';
 import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import { uniqueName, type VethPair } from '@retina-ts/testkit';
-import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
+import {
+  type AgentProcess,
+  eventually,
+  spawnClusterAgent,
+  stopAgent,
+  stopChild,
+  tempDir,
+  untilPluginsRunning,
+} from './helpers.js';
 import {
   acceptMetricsConfiguration,
   addDeploymentPods,
@@ -46,27 +54,20 @@ export function podPairContext(
   return { ...deploymentContext('source', from), ...deploymentContext('destination', to) };
 }
 
-/** Sends SIGTERM to a child process that still runs and waits for its exit. */
-export async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 /**
- * Config lines of a cluster agent counting pods in remote context, its pods from a pod watch (no operator, so no
- * RetinaEndpoints), serving on a free loopback port, running `plugins` with packetparser on the pods' veths only.
- * `settings` are further top-level lines; `pluginOptions` further lines under `plugins:` (indented by two).
+ * Config lines of a cluster agent counting pods (in remote context unless `remoteContext: false`), its pods from a
+ * pod watch (no operator, so no RetinaEndpoints), serving on a free loopback port, running `plugins` with
+ * packetparser on the pods' veths only. `settings` are further top-level lines; `pluginOptions` further lines under
+ * `plugins:` (indented by two).
  */
 export function podLevelConfig(
   plugins: readonly string[],
-  opts: { settings?: readonly string[]; pluginOptions?: readonly string[] } = {},
+  opts: { settings?: readonly string[]; pluginOptions?: readonly string[]; remoteContext?: boolean } = {},
 ): string[] {
   return [
     'apiServer: { host: 127.0.0.1, port: 0 }',
     'enablePodLevel: true',
-    'remoteContext: true',
+    ...(opts.remoteContext === false ? [] : ['remoteContext: true']),
     'enableRetinaEndpoint: false',
     `enabledPlugin: [${plugins.join(', ')}]`,
     ...(opts.settings ?? []),
@@ -175,21 +176,9 @@ export class PodCluster<S extends DeploymentPodSpec = ThreePodSpec> {
     }
   }
 
-  /**
-   * Waits until every plugin but `except` runs, from the agent's /plugins; while one is failed, its error is what
-   * the wait reports when it gives up. Returns the plugins' names, sorted.
-   */
-  async untilPluginsRunning(except: readonly string[] = []): Promise<string[]> {
-    const plugins = await eventually(async () => {
-      const body = (await (await fetch(this.agent.url('/plugins'))).json()) as {
-        plugins: { name: string; state: string; lastError?: string }[];
-      };
-      const failed = body.plugins.find((p) => p.state === 'failed');
-      if (failed) throw new Error(`plugin ${failed.name} failed: ${failed.lastError ?? '(no error)'}`);
-      const watched = body.plugins.filter((p) => !except.includes(p.name));
-      return watched.every((p) => p.state === 'running') ? body.plugins : undefined;
-    });
-    return plugins.map((p) => p.name).sort();
+  /** Waits until every plugin but `except` runs (see `untilPluginsRunning`); the plugins' names, sorted. */
+  untilPluginsRunning(except: readonly string[] = []): Promise<string[]> {
+    return untilPluginsRunning(this.agent, except);
   }
 
   /** Stops the children, the agent, the pods (namespaces and veths), the bridge and the API server double. */

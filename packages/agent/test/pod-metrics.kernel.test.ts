@@ -26,9 +26,9 @@ import {
   waitFor,
   type Netns,
 } from '@retina-ts/testkit';
-import { eventually } from './helpers.js';
+import { eventually, stopChild } from './helpers.js';
 import { dig, startDnsmasq } from './dns-server.js';
-import { PodCluster, podLevelConfig, podPairContext as between, stopChild, threePods, type ThreePodSpec } from './pod-cluster.js';
+import { PodCluster, podLevelConfig, podPairContext as between, threePods, type ThreePodSpec } from './pod-cluster.js';
 import type { DeploymentPod } from './pod-network.js';
 import { bpfHandlesOf, parseSeries, select, type Series } from './series.js';
 

@@ -44,6 +44,14 @@ export function select(
   return { sum, count };
 }
 
+/** How many series of `name` have pod `podName` at either end (`source_podname` or `destination_podname`). */
+export function podSeriesCount(series: Series[], name: string, podName: string): number {
+  return (
+    select(series, name, { source_podname: podName }).count +
+    select(series, name, { destination_podname: podName }).count
+  );
+}
+
 /** The fdinfo text of each descriptor the process `pid` holds (descriptors closed meanwhile are skipped). */
 function fdinfos(pid: number): string[] {
   const dir = `/proc/${pid}/fdinfo`;

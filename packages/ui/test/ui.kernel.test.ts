@@ -7,30 +7,28 @@
  * dropped flow marked, the node page, a packet capture downloaded, the page keeping up with ~1,000 flows/s, and no
  * console errors. Each page is saved as a screenshot under test-output/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 import {
   commandExists,
   describeKernel,
   sendUdp,
   startTcpServer,
   tcpConnections,
-  uniqueName,
   type Netns,
 } from '@retina-ts/testkit';
 // The agent's own kernel-test helpers: how the agent is spawned and how pods are made of namespaces.
-import { eventually, spawnClusterAgent, stopAgent, tempDir, type AgentProcess } from '../../agent/test/helpers.js';
-import { PodBridge, registerDeploymentPod, type DeploymentPodSpec } from '../../agent/test/pod-network.js';
+import { eventually } from '../../agent/test/helpers.js';
+import { PodCluster, podLevelConfig } from '../../agent/test/pod-cluster.js';
+import { registerDeploymentPod, type DeploymentPodSpec } from '../../agent/test/pod-network.js';
 import { dig, startDnsmasq } from '../../agent/test/dns-server.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const NODE = uniqueName('ui-node-', 40);
 const WEB: DeploymentPodSpec = { key: 'w', namespace: 'shop', deployment: 'web', hash: '5f6d7c', ip: '10.246.9.11' };
 const CART: DeploymentPodSpec = { key: 'c', namespace: 'shop', deployment: 'cart', hash: '7a8b9c', ip: '10.246.9.12' };
 const TCP_PORT = 8080;
@@ -92,20 +90,14 @@ const pct = (xs: number[], q: number): number => [...xs].sort((a, b) => a - b)[M
 describeKernel(
   'the UI in chromium against a real agent',
   () => {
-    let api: ApiServerDouble;
-    let agent: AgentProcess | undefined;
-    let bridge: PodBridge | undefined;
-    let server: ChildProcess | undefined;
-    let dnsmasq: ChildProcess | undefined;
+    let cluster: PodCluster;
     let web: Netns;
     let cart: Netns;
     let context: BrowserContext | undefined;
     let page: Page;
     let uiUrl = '';
     const consoleErrors: string[] = [];
-    const cwd = tempDir('retina-ui-kernel');
     const profile = mkdtempSync(join(tmpdir(), 'retina-ui-chromium-'));
-    const started = Date.now();
 
     /** The Flows page without a filter: each test starts from there, whatever the one before left. */
     const freshFlows = async () => {
@@ -119,45 +111,38 @@ describeKernel(
 
     beforeAll(async () => {
       mkdirSync(OUT, { recursive: true });
-      api = await startApiServerDouble();
-      api.create('namespaces', { metadata: { name: 'shop' } });
-      bridge = new PodBridge();
-      const webPod = bridge.addPod('rtuw', `${WEB.ip}/24`);
-      const cartPod = bridge.addPod('rtuc', `${CART.ip}/24`);
-      web = webPod.netns;
-      cart = cartPod.netns;
+      cluster = await PodCluster.start({ name: 'ui', namespaces: ['shop'] });
+      const { cwd } = cluster;
+      web = cluster.bridge.addPod('rtuw', `${WEB.ip}/24`).netns;
+      cart = cluster.bridge.addPod('rtuc', `${CART.ip}/24`).netns;
       cart.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(DROP_PORT), '-j', 'DROP']);
 
-      agent = await spawnClusterAgent({
-        cwd,
-        nodeName: NODE,
-        server: api.url,
-        config: [
-          'apiServer: { host: 127.0.0.1, port: 0 }',
-          'controlPlane: hubble',
-          'enabledPlugin: [packetparser, dropreason, dns, linuxutil]',
-          // Gauges such as drop counts are refreshed this often: the Node page polls every 2 s.
-          'metricsIntervalDuration: 1s',
-          'enablePodLevel: true',
-          'enableRetinaEndpoint: false',
-          `hubble-socket-path: ${join(cwd, 'hubble.sock')}`,
-          'hubble-listen-address: "127.0.0.1:0"',
-          'hubble-metrics-server: ""',
-          'ui: { enabled: true, port: 0, host: 127.0.0.1 }',
-          'plugins:',
-          '  packetparser: { hostInterface: false }',
-          `  dropreason: { flowEvents: true, eventIntervalMs: 0, netnsInode: ${cart.inode} }`,
-          `  dns: { netns: ${web.path} }`,
-        ],
-      });
-      const serving = await eventually(async () => agent!.logs.find((l) => l['msg'] === 'serving the UI')).catch(() => {
-        throw new Error(`the agent logged no "serving the UI": ${JSON.stringify(agent!.logs.slice(-10))}`);
+      const agent = await cluster.startAgent(
+        podLevelConfig(['packetparser', 'dropreason', 'dns', 'linuxutil'], {
+          remoteContext: false,
+          settings: [
+            'controlPlane: hubble',
+            // Gauges such as drop counts are refreshed this often: the Node page polls every 2 s.
+            'metricsIntervalDuration: 1s',
+            `hubble-socket-path: ${join(cwd, 'hubble.sock')}`,
+            'hubble-listen-address: "127.0.0.1:0"',
+            'hubble-metrics-server: ""',
+            'ui: { enabled: true, port: 0, host: 127.0.0.1 }',
+          ],
+          pluginOptions: [
+            `  dropreason: { flowEvents: true, eventIntervalMs: 0, netnsInode: ${cart.inode} }`,
+            `  dns: { netns: ${web.path} }`,
+          ],
+        }),
+      );
+      const serving = await eventually(async () => agent.logs.find((l) => l['msg'] === 'serving the UI')).catch(() => {
+        throw new Error(`the agent logged no "serving the UI": ${JSON.stringify(agent.logs.slice(-10))}`);
       });
       uiUrl = String(serving['url']);
-      registerDeploymentPod(api, WEB, `web-${WEB.hash}-x${process.pid % 1000}`, NODE);
-      registerDeploymentPod(api, CART, `cart-${CART.hash}-x${process.pid % 1000}`, NODE);
-      server = await startTcpServer(cart, { address: CART.ip, port: TCP_PORT, echo: true });
-      dnsmasq = await startDnsmasq(cart, CART.ip, join(cwd, 'dnsmasq.pid'), '10.9.0.1');
+      registerDeploymentPod(cluster.api, WEB, `web-${WEB.hash}-x${process.pid % 1000}`, cluster.nodeName);
+      registerDeploymentPod(cluster.api, CART, `cart-${CART.hash}-x${process.pid % 1000}`, cluster.nodeName);
+      cluster.stopOnClose(await startTcpServer(cart, { address: CART.ip, port: TCP_PORT, echo: true }));
+      cluster.stopOnClose(await startDnsmasq(cart, CART.ip, join(cwd, 'dnsmasq.pid'), '10.9.0.1'));
 
       context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
@@ -188,12 +173,7 @@ describeKernel(
     afterAll(async () => {
       await context?.close();
       rmSync(profile, { recursive: true, force: true });
-      server?.kill('SIGTERM');
-      dnsmasq?.kill('SIGTERM');
-      await stopAgent(agent);
-      bridge?.destroy();
-      await api?.close();
-      console.info(`ui.kernel.test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      await cluster?.close();
     });
 
     it('shows new flows with pod, workload, protocol and port within 5 s', async () => {
