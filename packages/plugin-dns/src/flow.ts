@@ -2,7 +2,7 @@
 import {
   CiliumEventType,
   FlowType,
-  IpVersion,
+  flowIp,
   L7FlowType,
   TraceObservationPoint,
   TrafficDirection,
@@ -45,11 +45,7 @@ export function dnsFlow(header: DnsEventHeader, message: DnsMessage, ctx: DnsFlo
     verdict: Verdict.DNS,
     type: FlowType.L7,
     nodeName: ctx.nodeName,
-    ip: {
-      source: header.source,
-      destination: header.destination,
-      ipVersion: header.family === 4 ? IpVersion.IPv4 : IpVersion.IPv6,
-    },
+    ip: flowIp(header.source, header.destination, header.family),
     l4: header.protocol === IPPROTO_TCP ? { tcp: ports } : { udp: ports },
     l7: {
       type: response ? L7FlowType.RESPONSE : L7FlowType.REQUEST,

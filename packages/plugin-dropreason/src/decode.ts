@@ -5,7 +5,7 @@
 import {
   CiliumEventType,
   FlowType,
-  IpVersion,
+  flowIp,
   TraceObservationPoint,
   TrafficDirection,
   Verdict,
@@ -277,11 +277,7 @@ export function eventToFlow(e: DropEvent, ctx: FlowContext): Flow {
     extensions: { dropReason: label, bytes: e.bytes, packets: e.packets },
   };
   if (e.ipVersion === 4 || e.ipVersion === 6) {
-    flow.ip = {
-      source: e.source,
-      destination: e.destination,
-      ipVersion: e.ipVersion === 4 ? IpVersion.IPv4 : IpVersion.IPv6,
-    };
+    flow.ip = flowIp(e.source, e.destination, e.ipVersion);
   }
   const l4 = layer4(e);
   if (l4) flow.l4 = l4;

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import {
   CiliumEventType,
   FlowType,
-  IpVersion,
+  flowIp,
   TraceObservationPoint,
   TraceSubType,
   Verdict,
@@ -313,11 +313,7 @@ export function eventToFlow(ev: PacketEvent, opts: FlowOptions): Flow {
     verdict: Verdict.FORWARDED,
     type: FlowType.L3_L4,
     nodeName: opts.nodeName,
-    ip: {
-      source: ev.source,
-      destination: ev.destination,
-      ipVersion: ev.family === 4 ? IpVersion.IPv4 : IpVersion.IPv6,
-    },
+    ip: flowIp(ev.source, ev.destination, ev.family),
     eventType: { type: CiliumEventType.TRACE, subType: obs?.subType ?? 0 },
     traceObservationPoint: obs?.point ?? TraceObservationPoint.UNKNOWN_POINT,
     trafficDirection: ev.trafficDirection,

@@ -6,7 +6,7 @@ import { defineStruct, formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
 import {
   CiliumEventType,
   FlowType,
-  IpVersion,
+  flowIp,
   TraceObservationPoint,
   TrafficDirection,
   Verdict,
@@ -212,7 +212,7 @@ export function retransFlow(group: RetransAggregate, opts: RetransFlowOptions): 
     type: FlowType.L3_L4,
     nodeName: opts.nodeName,
     eventType: { type: CiliumEventType.TRACE, subType: TRACE_TO_STACK },
-    ip: { source: e.source, destination: e.destination, ipVersion: e.ipVersion === 4 ? IpVersion.IPv4 : IpVersion.IPv6 },
+    ip: flowIp(e.source, e.destination, e.ipVersion),
     l4: { tcp: { sourcePort: e.sourcePort, destinationPort: e.destinationPort, flags: tcpFlagsFromBits(e.tcpFlags) } },
     trafficDirection: TrafficDirection.EGRESS,
     traceObservationPoint: TraceObservationPoint.TO_STACK,
