@@ -14,6 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ADVANCED_FLOW_FAMILIES } from '@retina-ts/core';
 import {
   commandExists,
   describeKernel,
@@ -24,6 +25,7 @@ import {
   type Netns,
 } from '@retina-ts/testkit';
 import { eventually } from './helpers.js';
+import { NsChild } from './ns-child.js';
 import { dig, startDnsmasq } from './dns-server.js';
 import { PodCluster, podLevelConfig, threePods } from './pod-cluster.js';
 import { deploymentPodName, type PodNetwork } from './pod-network.js';
@@ -143,19 +145,8 @@ describeKernel(
     beforeAll(async () => {
       cluster = await PodCluster.start({
         name: 'dashboards',
-        metricsConfiguration: {
-          metrics: [
-            'forward_count',
-            'forward_bytes',
-            'drop_count',
-            'drop_bytes',
-            'tcp_flag_gauges',
-            'tcp_retransmission_count',
-            'dns_request_count',
-            'dns_response_count',
-          ],
-          include: ['shop', 'infra'],
-        },
+        // Every flow-driven advanced family the agent produces.
+        metricsConfiguration: { metrics: Object.keys(ADVANCED_FLOW_FAMILIES), include: ['shop', 'infra'] },
       });
       const { cwd } = cluster;
 
@@ -164,15 +155,9 @@ describeKernel(
       const b = pod('b');
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(DROP_PORT), '-j', 'DROP']);
       b.netns.exec('iptables', ['-A', 'INPUT', '-p', 'tcp', '--dport', String(RETRANS_PORT), '-j', 'DROP']);
-      const server = cluster.stopOnClose(
-        spawn('ip', ['netns', 'exec', b.netns.name, process.execPath, '-e', SERVER_JS, b.ip, String(TCP_PORT)], {
-          stdio: ['ignore', 'pipe', 'inherit'],
-        }),
-      );
-      await new Promise<void>((resolve, reject) => {
-        server.stdout!.once('data', () => resolve());
-        server.once('exit', (code) => reject(new Error(`the TCP server in pod b exited with ${code}`)));
-      });
+      const server = new NsChild(b.netns, process.execPath, ['-e', SERVER_JS, b.ip, String(TCP_PORT)]);
+      cluster.stopOnClose(server.child);
+      await server.line(/^listening$/, 'the TCP server in pod b to listen');
       const c = pod('c');
       cluster.stopOnClose(await startDnsmasq(c.netns, c.ip, join(cwd, 'dnsmasq.pid'), DNS_ANSWER));
 

@@ -13,9 +13,7 @@
  * - the families the configuration does not select are absent although packetparser sees the traffic;
  * - on SIGTERM the agent exits 0 and leaves no BPF link or program behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   commandExists,
@@ -26,7 +24,8 @@ import {
   waitFor,
   type Netns,
 } from '@retina-ts/testkit';
-import { eventually, stopChild } from './helpers.js';
+import { eventually } from './helpers.js';
+import { NsChild } from './ns-child.js';
 import { dig, startDnsmasq } from './dns-server.js';
 import { PodCluster, podLevelConfig, podPairContext as between, threePods, type ThreePodSpec } from './pod-cluster.js';
 import type { DeploymentPod } from './pod-network.js';
@@ -61,45 +60,6 @@ function requirements(): string | undefined {
     if (!commandExists(cmd)) return `${cmd} not found (apt-get install -y dnsutils dnsmasq iptables)`;
   }
   return undefined;
-}
-
-/** A child process inside a namespace whose stdout lines are kept. */
-class NsChild {
-  readonly lines: string[] = [];
-  readonly child: ChildProcess;
-  #stderr = '';
-
-  constructor(ns: Netns, command: string, args: readonly string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns.name, command, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (l) => this.lines.push(l));
-    this.child.stderr!.on('data', (d: Buffer) => (this.#stderr += d.toString()));
-  }
-
-  /** Waits until a line matches `pattern` and returns it; fails early when the process exits. */
-  async line(pattern: RegExp, description: string): Promise<string> {
-    return waitFor(
-      () => {
-        const hit = this.lines.find((l) => pattern.test(l));
-        if (hit === undefined && this.child.exitCode !== null) {
-          throw new Error(`${description}: the process exited with ${this.child.exitCode}: ${this.#stderr}`);
-        }
-        return hit;
-      },
-      { timeoutMs: 10_000, description },
-    );
-  }
-
-  /** Sends one line to the process's stdin. */
-  send(line: string): void {
-    this.child.stdin!.write(`${line}\n`);
-  }
-
-  /** Ends the process and waits for it. */
-  close(): Promise<void> {
-    return stopChild(this.child);
-  }
 }
 
 /** TCP server: prints `listening`, then the running byte total it received as `bytes <total>`. */
