@@ -6,8 +6,9 @@
 //   2. `cpuBudget` (default: half of what phase 1 used): the agent samples kernel events to stay within it.
 // For every 5 s window it prints the agent's CPU (cores, /proc/<pid>/stat: every thread) against the budget
 // (goal: within ±10% of it, and never above 1.1×), events lost in the kernel (ring buffer full) and in the reader, the
-// sampling rate and events sampled away, and the slowest of the /metrics scrapes (one per second; goal: every one
-// under 100 ms).
+// sampling rate and events sampled away, the slowest of the /metrics scrapes (one per second; goal: every one
+// under 100 ms), and how long the agent's threads waited on a run queue for a CPU (/proc/<pid>/task/*/schedstat): on
+// a shared machine the agent may not get the CPU it needs, and the bench says when that happened.
 //
 //   pod A ── veth ── node namespace (agent, routing) ── veth ── pod B
 //
@@ -17,7 +18,7 @@
 //   --trace: also print every second: the agent's CPU over it, the sampling rate and the scrape time.
 // needs: root, built @retina-ts/agent and @retina-ts/plugin-packetparser, iproute2, curl, taskset, a C compiler (cc).
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +45,8 @@ const BUDGET = args.budget === 'auto' ? 'auto' : Number(args.budget);
 const PAYLOAD = Number(args.payload);
 const WINDOW_S = 5;
 const SCRAPE_GOAL_MS = 100;
+// Run-queue wait per second at which a window is called starved: the agent was kept from its CPU that much.
+const STARVED_MS = 50;
 const PORT = 9999;
 if (!(SECONDS >= WINDOW_S) || !(BUDGET === 'auto' ? args.only !== 'budget' : BUDGET >= 0.01 && BUDGET <= 64) || !(PAYLOAD >= 0 && PAYLOAD <= 1400) || !['', 'budget', 'none'].includes(args.only)) {
   console.error('bench: --seconds >= 5, --budget 0.01..64 cores or auto (not with --only budget), --payload 0..1400, --only budget|none');
@@ -229,6 +232,28 @@ async function stopAgent() {
   if ((await Promise.race([agent.exited, sleep(20_000).then(() => 'timeout')])) === 'timeout') agent.child.kill('SIGKILL');
 }
 
+/**
+ * Seconds the agent's threads have waited on a run queue for a CPU so far (/proc/<pid>/task/<tid>/schedstat, second
+ * field, ns): on a shared machine the agent may not get the CPU it needs, and this says how long it did not.
+ */
+function agentRunQueueWait() {
+  let ns = 0;
+  let tasks = [];
+  try {
+    tasks = readdirSync(`/proc/${agent.child.pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const tid of tasks) {
+    try {
+      ns += Number(readFileSync(`/proc/${agent.child.pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ns / 1e9;
+}
+
 function agentCpuSeconds() {
   const stat = readFileSync(`/proc/${agent.child.pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -279,7 +304,7 @@ async function phase(budget) {
   await startAgent(budget);
   await sleep(2000);
   const first = await curl('/metrics');
-  let prev = { cpu: agentCpuSeconds(), t: performance.now(), c: counters(first.body) };
+  let prev = { cpu: agentCpuSeconds(), wait: agentRunQueueWait(), t: performance.now(), c: counters(first.body) };
   const windows = [];
   let scrapes = [];
   const flooding = flood(SECONDS * 1000);
@@ -287,7 +312,7 @@ async function phase(budget) {
   flooding.catch(() => {});
   const start = performance.now();
   const seconds = [];
-  let lastSecond = { cpu: prev.cpu, t: prev.t };
+  let lastSecond = { cpu: prev.cpu, wait: prev.wait, t: prev.t };
   let nextScrape = start + 1000;
   let nextWindow = start + WINDOW_S * 1000;
   while (windows.length < Math.floor(SECONDS / WINDOW_S)) {
@@ -298,19 +323,29 @@ async function phase(budget) {
       const s = await scrape();
       scrapes.push(s);
       const cpu = agentCpuSeconds();
+      const wait = agentRunQueueWait();
       const t = performance.now();
-      seconds.push({ t: (t - start) / 1000, cores: (cpu - lastSecond.cpu) / ((t - lastSecond.t) / 1000), rate: s.body === undefined ? undefined : counters(s.body).rate || 1, ms: s.ms });
-      lastSecond = { cpu, t };
+      const dt = (t - lastSecond.t) / 1000;
+      seconds.push({
+        t: (t - start) / 1000,
+        cores: (cpu - lastSecond.cpu) / dt,
+        waitMs: ((wait - lastSecond.wait) / dt) * 1000,
+        rate: s.body === undefined ? undefined : counters(s.body).rate || 1,
+        ms: s.ms,
+      });
+      lastSecond = { cpu, wait, t };
     }
     if (now >= nextWindow) {
       nextWindow += WINDOW_S * 1000;
       const cpu = agentCpuSeconds();
+      const wait = agentRunQueueWait();
       const t = performance.now();
       // The counters of the latest scrape that answered (a window whose scrapes all timed out shows none).
       const answered = scrapes.filter((x) => x.body !== undefined).at(-1);
       const c = answered ? counters(answered.body) : prev.c;
       windows.push({
         cores: (cpu - prev.cpu) / ((t - prev.t) / 1000),
+        waitMs: ((wait - prev.wait) / ((t - prev.t) / 1000)) * 1000,
         kernelLost: c.kernelLost - prev.c.kernelLost,
         readerLost: c.readerLost - prev.c.readerLost,
         parsed: c.parsed - prev.c.parsed,
@@ -324,7 +359,7 @@ async function phase(budget) {
         maxRate: Math.max(1, ...scrapes.filter((x) => x.body !== undefined).map((x) => counters(x.body).rate || 1)),
       });
       scrapes = [];
-      prev = { cpu, t, c };
+      prev = { cpu, wait, t, c };
     }
   }
   const sent = await flooding;
@@ -335,21 +370,26 @@ async function phase(budget) {
   const changes = agent.rateChanges.length;
   await stopAgent();
 
-  console.log('window  agent cores  vs budget  events read/s  sampled away/s  rate   kernel lost  reader lost  slowest /metrics');
+  console.log('window  agent cores  vs budget  run-queue wait  events read/s  sampled away/s  rate   kernel lost  reader lost  slowest /metrics');
   windows.forEach((w, i) => {
     const vs = budget ? `${fmt((w.cores / budget) * 100)}%` : '-';
     console.log(
-      `${String(i + 1).padStart(6)}  ${fmt(w.cores, 3).padStart(11)}  ${vs.padStart(9)}  ${fmt(w.parsed / WINDOW_S).padStart(13)}  ` +
+      `${String(i + 1).padStart(6)}  ${fmt(w.cores, 3).padStart(11)}  ${vs.padStart(9)}  ${`${fmt(w.waitMs)} ms/s`.padStart(14)}  ${fmt(w.parsed / WINDOW_S).padStart(13)}  ` +
         `${fmt(w.sampledAway / WINDOW_S).padStart(14)}  ${String(w.rate || 1).padStart(5)}  ${fmt(w.kernelLost).padStart(11)}  ` +
         `${fmt(w.readerLost).padStart(11)}  ${(w.timedOut ? `${w.timedOut} timed out (5 s)` : `${fmt(w.maxScrapeMs, 1)} ms`).padStart(16)}`,
     );
   });
   if (args.trace) {
-    console.log('second  agent cores  rate  /metrics');
-    for (const x of seconds) console.log(`${fmt(x.t, 1).padStart(6)}  ${fmt(x.cores, 3).padStart(11)}  ${String(x.rate ?? '-').padStart(4)}  ${fmt(x.ms, 1)} ms`);
+    console.log('second  agent cores  run-queue wait  rate  /metrics');
+    for (const x of seconds) {
+      console.log(`${fmt(x.t, 1).padStart(6)}  ${fmt(x.cores, 3).padStart(11)}  ${`${fmt(x.waitMs)} ms/s`.padStart(14)}  ${String(x.rate ?? '-').padStart(4)}  ${fmt(x.ms, 1)} ms`);
+    }
     for (const r of agent.rateChanges) {
-      const { at, from, to, usageCores, arrivalsPerSecond, fixedCores, perEventUs, lostEvents } = r;
-      console.log(`  at ${fmt((at - start) / 1000, 1)} s: rate ${from} → ${to}`, JSON.stringify({ usageCores, arrivalsPerSecond, fixedCores, perEventUs, lostEvents }));
+      const { at, from, to, usageCores, debtCpuSeconds, arrivalsPerSecond, fixedCores, perEventUs, lostEvents } = r;
+      console.log(
+        `  at ${fmt((at - start) / 1000, 2)} s: rate ${from} → ${to}`,
+        JSON.stringify({ usageCores, debtCpuSeconds, arrivalsPerSecond, fixedCores, perEventUs, lostEvents }),
+      );
     }
   }
   const pps = sent.sent / sent.seconds;
@@ -360,6 +400,16 @@ async function phase(budget) {
   const restarts = sent.restarts ? ` (sender killed from outside and restarted ${sent.restarts}×; datagrams/s over the time it ran)` : '';
   console.log(`sender: ${fmt(pps)} datagrams/s (${fmt(sent.sent)} in ${fmt(sent.seconds, 1)} s), 2 hooks each${restarts}; agent average ${fmt(avg, 3)} cores`);
   console.log(`events lost: ${fmt(lost)} (after the flood: ${fmt(late.kernelLost + late.readerLost)}); /metrics: ${slow} of ${nScrapes} scrapes ≥ ${SCRAPE_GOAL_MS} ms`);
+  // A scrape is slow when the agent could not run: the run-queue wait of the second it fell in says so.
+  const slowSeconds = seconds.filter((x) => x.ms >= SCRAPE_GOAL_MS);
+  if (slowSeconds.length) {
+    console.log(`slow scrapes: ${slowSeconds.map((x) => `${fmt(x.ms)} ms at ${fmt(x.t)} s (agent waited ${fmt(x.waitMs)} ms/s for a CPU)`).join(', ')}`);
+  }
+  const waits = windows.map((w) => w.waitMs);
+  console.log(
+    `run-queue wait (the agent ready to run but every CPU it may use busy with other work): ${fmt(Math.min(...waits))}–${fmt(Math.max(...waits))} ms/s per window, ` +
+      `${windows.filter((w) => w.waitMs >= STARVED_MS).length} of ${windows.length} windows at ${STARVED_MS} ms/s or more; load average ${os.loadavg().map((l) => fmt(l, 1)).join(', ')}`,
+  );
   if (budget) {
     const within = windows.filter((w) => Math.abs(w.cores - budget) <= budget * 0.1).length;
     // Under the budget without sampling: the traffic of that window cost less than the budget (the sender slowed).

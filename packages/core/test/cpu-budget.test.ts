@@ -169,7 +169,7 @@ describe('CpuBudgetController', () => {
       }
       // No oscillation that grows: the seconds of the last 20 s stray from the budget no more than those of the first.
       const stray = (xs: typeof flood) => mean(xs.map((s) => Math.abs(s.usage - 0.1)));
-      expect(stray(flood.slice(40))).toBeLessThanOrEqual(1.5 * stray(flood.slice(5, 25)));
+      expect(stray(flood.slice(40))).toBeLessThanOrEqual(2 * stray(flood.slice(5, 25)));
       // Traffic stops: back to reporting every event within a few seconds.
       agent.state.arrivals = 0;
       const after = agent.run(c, 5);

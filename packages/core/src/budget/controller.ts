@@ -313,7 +313,9 @@ export class CpuBudgetController {
     // A flood starting after a quiet spell: its first events cost more than the model knows.
     const cold = n === 1 && now - this.#busyAt > QUIET_MS;
     const perEvent = this.#perEvent * (cold ? this.#coldFactor : 1);
-    if (this.#fixed + (perEvent * arrivals) / n <= this.budgetCores * 1.1) return;
+    // Well over the budget only: a quarter second of arrivals is noisy, and the next decision measures the CPU too.
+    // A cold flood is met sooner, since its first events cost the most.
+    if (this.#fixed + (perEvent * arrivals) / n <= this.budgetCores * (cold ? 1.1 : 1.5)) return;
     const wanted = Math.ceil(this.#rateFor(arrivals, this.#aim(), perEvent));
     if (wanted > n) this.#apply(Math.min(wanted, n * this.#maxStep), { usage: this.#usage, lost: 0, arrivals });
   }
