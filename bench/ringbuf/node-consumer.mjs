@@ -78,6 +78,8 @@ let lastSeq = -1;
 let firstNs = 0n;
 let lastNs = 0n;
 let expect = Infinity;
+let maxGapNs = 0n;
+let consumeNs = 0n;
 
 /** Checks one decoded record: the fields the producer's frame fixes, sequence order, a sum. */
 function check(r) {
@@ -150,10 +152,14 @@ const options = {
   recycleBatches: args.recycle,
   ...(args.inline ? { mode: 'inline' } : {}),
   onBatch(batch) {
+    const start = process.hrtime.bigint();
+    // The longest wait between two batches while records flowed: what the ring must hold meanwhile.
+    if (records !== 0 && start - lastNs > maxGapNs) maxGapNs = start - lastNs;
     consume(batch);
-    if (records === 0) firstNs = process.hrtime.bigint();
+    if (records === 0) firstNs = start;
     records += batch.count;
     lastNs = process.hrtime.bigint();
+    consumeNs += lastNs - start;
     if (expect !== Infinity) finishIfDone();
   },
 };
@@ -194,6 +200,8 @@ function finishIfDone() {
       minorFaults: process.resourceUsage().minorPageFault - faultsAtReady,
       gcs,
       gcMs,
+      maxGapUs: Number(maxGapNs) / 1000,
+      consumeUs: Number(consumeNs) / 1000,
       maxRssKb: process.resourceUsage().maxRSS,
     }),
   );

@@ -313,8 +313,9 @@ function viewExpr(t: FieldType, off: number, u64: U64Mode): string | undefined {
   if (typeof t !== 'string') return undefined;
   const w16 = `u16[o2 + ${off >> 1}]`;
   const w32 = (k: number) => `u32[o4 + ${(off >> 2) + k}]`;
-  const swap32 = (w: string) =>
-    `(((${w} & 0xff) << 24 | (${w} & 0xff00) << 8 | (${w} >>> 8) & 0xff00 | ${w} >>> 24) >>> 0)`;
+  // Byte swaps read their word once into the loop's scratch variable `w`.
+  const swap32 = (word: string) =>
+    `(w = ${word}, ((w & 0xff) << 24 | (w & 0xff00) << 8 | (w >>> 8) & 0xff00 | w >>> 24) >>> 0)`;
   switch (t) {
     case 'u8':
       return `u8[o + ${off}]`;
@@ -327,7 +328,7 @@ function viewExpr(t: FieldType, off: number, u64: U64Mode): string | undefined {
     case 'i16':
       return `(${w16} << 16 >> 16)`;
     case 'be16':
-      return `((${w16} & 0xff) << 8 | ${w16} >>> 8)`;
+      return `(w = ${w16}, (w & 0xff) << 8 | w >>> 8)`;
     case 'u32':
       return w32(0);
     case 'i32':
@@ -343,6 +344,104 @@ function viewExpr(t: FieldType, off: number, u64: U64Mode): string | undefined {
     default:
       return undefined;
   }
+}
+
+/** The typed-array views forEach reads a batch buffer through, kept while batches come in the same buffer. */
+interface BatchViews {
+  of: Buffer | undefined;
+  /** Whether the typed views may be used: a little-endian host, natural alignment, an 8-aligned buffer. */
+  aligned: boolean;
+  u8: Uint8Array;
+  u16: Uint16Array;
+  u32: Uint32Array;
+  view: DataView;
+}
+
+/**
+ * Compiles forEach for one layout: its own function (so V8 keeps type feedback, and optimized code, per layout
+ * rather than one shared loop going megamorphic over every layout of the process), with the field reads written
+ * out in the loop body: constant offsets from the record's index in the u8/u16/u32 views, no call per field and
+ * none per record but the callback's. Records not aligned for the views take decodeIntoAt.
+ */
+function compileForEach<V extends object>(
+  infos: readonly FieldInfo[],
+  size: number,
+  alignMask: number,
+  u64: U64Mode,
+  packed: boolean,
+  helpers: Helper[],
+  Target: new () => V,
+  decodeIntoAt: (t: V, b: Buffer, v: DataView, o: number) => V,
+): (batch: RecordsView, fn: (record: V, index: number) => void) => void {
+  const viewsUsable = !packed && hostIsLittleEndian();
+  // The views of the last batch buffer: an inline ring reader hands every batch the same buffer.
+  const views: BatchViews = {
+    of: undefined,
+    aligned: false,
+    u8: new Uint8Array(0),
+    u16: new Uint16Array(0),
+    u32: new Uint32Array(0),
+    view: new DataView(new ArrayBuffer(0)),
+  };
+  const viewsFor = (b: Buffer): BatchViews => {
+    if (b === views.of) return views;
+    views.aligned = viewsUsable && (b.byteOffset & 7) === 0;
+    views.u8 = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    views.u16 = new Uint16Array(b.buffer, b.byteOffset, views.aligned ? b.byteLength >>> 1 : 0);
+    views.u32 = new Uint32Array(b.buffer, b.byteOffset, views.aligned ? b.byteLength >>> 2 : 0);
+    views.view = viewOf(b);
+    views.of = b;
+    return views;
+  };
+  const fail = (batch: RecordsView, i: number): never => {
+    if (i < 0) {
+      throw new RangeError(
+        `batch count ${batch.count} exceeds its ${batch.offsets.length} offsets or ${batch.lengths.length} lengths`,
+      );
+    }
+    const at = batch.offsets[i]!;
+    const length = batch.lengths[i]!;
+    if (length < size) throw new RangeError(`record ${i} has ${length} bytes; the layout needs ${size}`);
+    throw new RangeError(
+      `record ${i} at offset ${at} (struct of ${size} bytes) is outside a buffer of ${batch.buffer.length}`,
+    );
+  };
+  const assigns = infos.map(
+    (f) =>
+      `t[${JSON.stringify(f.name)}] = ${viewExpr(f.type, f.offset, u64) ?? readExpr(f.type, `o + ${f.offset}`, u64, packed, helpers)};`,
+  );
+  const source = `return function forEach(batch, fn) {
+  let w = 0;
+  const count = batch.count, b = batch.buffer, starts = batch.offsets, lengths = batch.lengths;
+  if (count > starts.length || count > lengths.length) fail(batch, -1);
+  if (count <= 0) return;
+  const s = viewsFor(b);
+  const u8 = s.u8, u16 = s.u16, u32 = s.u32, v = s.view, aligned = s.aligned;
+  const limit = b.length - ${size};
+  // One object for the batch, overwritten by each record.
+  const t = new Target();
+  for (let i = 0; i < count; i++) {
+    const o = starts[i];
+    if (lengths[i] < ${size} || o > limit) fail(batch, i);
+    if (aligned && (o & ${alignMask}) === 0) {
+      const o2 = o >>> 1, o4 = o >>> 2;
+      ${assigns.join('\n      ')}
+    } else {
+      decodeIntoAt(t, b, v, o);
+    }
+    fn(t, i);
+  }
+};`;
+  return new Function('h', 'fmt4', 'fmt6', 'fmtMac', 'Target', 'viewsFor', 'fail', 'decodeIntoAt', source)(
+    helpers,
+    formatIpv4,
+    formatIpv6,
+    formatMac,
+    Target,
+    viewsFor,
+    fail,
+    decodeIntoAt,
+  ) as (batch: RecordsView, fn: (record: V, index: number) => void) => void;
 }
 
 function compileReader(t: FieldType, u64: U64Mode, packed: boolean): Helper {
@@ -505,32 +604,12 @@ export function defineStruct<const F extends StructFields, U extends U64Mode = '
     v: DataView,
     o: number,
   ) => StructValue<F, U>;
-  // forEach's fast path (see viewExpr): a little-endian host and natural alignment; records whose start is not a
-  // multiple of the layout's alignment take the DataView path.
-  const viewsUsable = !packed && hostIsLittleEndian();
-  const viewAssigns = infos.map(
-    (f) =>
-      `t[${JSON.stringify(f.name)}] = ${viewExpr(f.type, f.offset, u64) ?? readExpr(f.type, `o + ${f.offset}`, u64, packed, helpers)};`,
-  );
-  const decodeIntoViews = new Function(
-    'h',
-    'fmt4',
-    'fmt6',
-    'fmtMac',
-    `return function decodeIntoViews(t, b, v, u8, u16, u32, o) {\n  const o2 = o >>> 1, o4 = o >>> 2;\n  ${viewAssigns.join('\n  ')}\n  return t;\n};`,
-  )(helpers, formatIpv4, formatIpv6, formatMac) as (
-    t: StructValue<F, U>,
-    b: Buffer,
-    v: DataView,
-    u8: Uint8Array,
-    u16: Uint16Array,
-    u32: Uint32Array,
-    o: number,
-  ) => StructValue<F, U>;
   const alignMask = maxAlign - 1;
   // forEach's reused object. Its 64-bit fields start as a fraction so V8 gives them a double representation, whose
   // value is then overwritten in place; a field that first held an integer would instead box every new value in a
-  // fresh heap number (one allocation per record, and young-generation collections at high rates).
+  // fresh heap number (one allocation per record, and young-generation collections at high rates). Unsigned 32-bit
+  // fields too: their values from 2^31 on are no small integers, and the first such value would change the field's
+  // representation, which throws away forEach's optimized code in the middle of a flood.
   const initial = infos.map((f) => {
     const t = f.type;
     const init =
@@ -538,32 +617,19 @@ export function defineStruct<const F extends StructFields, U extends U64Mode = '
         ? u64 === 'number'
           ? '0.5'
           : '0n'
-        : t === 'bool'
-          ? 'false'
-          : typeof t === 'string' && !['ipv4', 'ipv6', 'mac'].includes(t)
-            ? '0'
-            : 'null';
+        : t === 'u32' || t === 'be32'
+          ? '0.5'
+          : t === 'bool'
+            ? 'false'
+            : typeof t === 'string' && !['ipv4', 'ipv6', 'mac'].includes(t)
+              ? '0'
+              : 'null';
     return `this[${JSON.stringify(f.name)}] = ${init};`;
   });
   const Target = new Function(
     `return function Record() {\n  ${initial.join('\n  ')}\n};`,
   )() as new () => StructValue<F, U>;
-  // The views of the last batch buffer: an inline ring reader hands every batch the same buffer.
-  let viewsOf: Buffer | undefined;
-  let view8: Uint8Array = new Uint8Array(0);
-  let view16: Uint16Array = new Uint16Array(0);
-  let view32: Uint32Array = new Uint32Array(0);
-  let dataView: DataView = new DataView(new ArrayBuffer(0));
-  const useViews = (b: Buffer): boolean => {
-    if (b === viewsOf) return true;
-    if (!viewsUsable || (b.byteOffset & 7) !== 0) return false;
-    view8 = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    view16 = new Uint16Array(b.buffer, b.byteOffset, b.byteLength >>> 1);
-    view32 = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2);
-    dataView = viewOf(b);
-    viewsOf = b;
-    return true;
-  };
+  const forEach = compileForEach(infos, size, alignMask, u64, packed, helpers, Target, decodeIntoAt);
   const checkBounds = (b: Buffer, o: number): void => {
     if (o < 0 || o + size > b.length) {
       throw new RangeError(`struct of ${size} bytes at offset ${o} is outside a buffer of ${b.length}`);
@@ -611,26 +677,7 @@ export function defineStruct<const F extends StructFields, U extends U64Mode = '
       checkBounds(buf, at);
       return decodeIntoAt(target, buf, viewOf(buf), at);
     },
-    forEach(batch, fn) {
-      const { buffer, offsets: starts, lengths } = batch;
-      const fast = useViews(buffer);
-      const view = fast ? dataView : viewOf(buffer);
-      const u8 = view8;
-      const u16 = view16;
-      const u32 = view32;
-      let record: StructValue<F, U> | undefined;
-      for (let i = 0; i < batch.count; i++) {
-        const at = starts[i] ?? 0;
-        if ((lengths[i] ?? 0) < size || at + size > buffer.length) {
-          throw new RangeError(`record ${i} has ${lengths[i]} bytes; the layout needs ${size}`);
-        }
-        // One object for the batch, overwritten by each record.
-        record ??= new Target();
-        if (fast && (at & alignMask) === 0) decodeIntoViews(record, buffer, view, u8, u16, u32, at);
-        else decodeIntoAt(record, buffer, view, at);
-        fn(record, i);
-      }
-    },
+    forEach,
     decodeBatch(batch) {
       const out = new Array<StructValue<F, U>>(batch.count);
       const { buffer, offsets: starts, lengths } = batch;
