@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DropReasonDesc, FlowType, L7FlowType, TrafficDirection, Verdict } from '@retina-ts/core';
 import { STRUCT_TYPE_URL, absoluteNodeName, hubbleLabel, hubbleTypes, toPbFlow } from '../src/index.js';
 import type { ConvertOptions } from '../src/index.js';
-import { tcpFlow } from './helpers.js';
+import { dnsRequestFlow, tcpFlow } from './helpers.js';
 
 const types = hubbleTypes();
 const options: ConvertOptions = { nodeName: 'fallback-node', structType: types.struct };
@@ -119,16 +119,7 @@ describe('toPbFlow', () => {
 
   it('writes DNS records and summaries like Hubble', () => {
     const query = toPbFlow(
-      tcpFlow(0, {
-        verdict: Verdict.DNS,
-        type: FlowType.L7,
-        l4: { udp: { sourcePort: 5353, destinationPort: 53 } },
-        l7: {
-          type: L7FlowType.REQUEST,
-          dns: { query: 'example.com.', ips: [], ttl: 0, rcode: 0, qtypes: ['A'], rrtypes: [] },
-        },
-        eventType: { type: 129, subType: 0 },
-      }),
+      dnsRequestFlow(0, 'example.com.', { l4: { udp: { sourcePort: 5353, destinationPort: 53 } } }),
       options,
     );
     expect(query.l7?.dns).toMatchObject({ query: 'example.com.', qtypes: ['A'] });

@@ -1,35 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { DropReasonDesc, FlowType, L7FlowType, TrafficDirection, Verdict, IpVersion } from '@retina-ts/core';
+import { DropReasonDesc, TrafficDirection, Verdict, IpVersion } from '@retina-ts/core';
 import {
   FilterError,
   compileFilterLists,
   compileFlowFilter,
-  hubbleTypes,
   parseSelector,
   selectorMatches,
   parseLabel,
-  toPbFlow,
 } from '../src/index.js';
 import type { FlowFilterInput, PbFlow } from '../src/index.js';
 import type { Flow } from '@retina-ts/core';
-import { tcpFlow } from './helpers.js';
+import { dnsRequestFlow, pbFlow, tcpFlow } from './helpers.js';
 
-const pb = (overrides: Partial<Flow> = {}): PbFlow =>
-  toPbFlow(tcpFlow(0, overrides), { nodeName: 'n', structType: hubbleTypes().struct });
+const pb = (overrides: Partial<Flow> = {}): PbFlow => pbFlow(tcpFlow(0, overrides));
 const matches = (filter: FlowFilterInput, flow: PbFlow) => compileFlowFilter(filter)(flow);
 
 const web = pb();
-const dnsFlow = pb({
-  type: FlowType.L7,
-  verdict: Verdict.DNS,
-  l4: { udp: { sourcePort: 33000, destinationPort: 53 } },
-  l7: {
-    type: L7FlowType.REQUEST,
-    dns: { query: 'api.cilium.io.', ips: [], ttl: 0, rcode: 0, qtypes: ['A'], rrtypes: [] },
-  },
-  eventType: { type: 129, subType: 0 },
-  destinationNames: ['api.cilium.io'],
-});
+const dnsFlow = pbFlow(dnsRequestFlow(0, 'api.cilium.io.', { destinationNames: ['api.cilium.io'] }));
 const drop = pb({
   verdict: Verdict.DROPPED,
   dropReasonDesc: DropReasonDesc.POLICY_DENIED,
@@ -54,30 +41,49 @@ describe('compileFlowFilter', () => {
     expect(f(pb({ source: { namespace: 'other' }, destination: { namespace: 'kube-system' } }))).toBe(false);
   });
 
-  it('matches IPs exactly or by CIDR, IPv4 and IPv6, and rejects bad values', () => {
-    expect(matches({ source_ip: ['10.201.0.1'] }, web)).toBe(true);
-    expect(matches({ source_ip: ['10.201.0.0/16'] }, web)).toBe(true);
-    expect(matches({ destination_ip: ['10.201.0.1'] }, web)).toBe(false);
-    expect(matches({ source_ip: ['fd00:20::/64'] }, v6)).toBe(true);
-    expect(matches({ source_ip: ['fd00:20:0::1'] }, v6)).toBe(true);
-    expect(matches({ source_ip: ['fd00:21::/64'] }, v6)).toBe(false);
+  it.each<[FlowFilterInput, 'web' | 'v6', boolean]>([
+    [{ source_ip: ['10.201.0.1'] }, 'web', true],
+    [{ source_ip: ['10.201.0.0/16'] }, 'web', true],
+    [{ destination_ip: ['10.201.0.1'] }, 'web', false],
+    [{ source_ip: ['fd00:20::/64'] }, 'v6', true],
+    [{ source_ip: ['fd00:20:0::1'] }, 'v6', true],
+    [{ source_ip: ['fd00:21::/64'] }, 'v6', false],
+    [{ source_label: ['app=web'] }, 'web', true],
+    [{ source_label: ['k8s:app=web'] }, 'web', true],
+    [{ source_label: ['reserved:app=web'] }, 'web', false],
+    [{ source_label: ['app in (db, web)'] }, 'web', true],
+    [{ source_label: ['app notin (web)'] }, 'web', false],
+    [{ source_label: ['!tier'] }, 'web', true],
+    [{ source_label: ['app'] }, 'web', true],
+    [{ source_label: ['app!=web'] }, 'web', false],
+    [{ destination_label: ['app=web', 'app=db'] }, 'web', true],
+  ])('matches IPs exactly or by CIDR (IPv4 and IPv6) and label selectors against Hubble labels: %j on %s is %s', (filter, flow, expected) => {
+    expect(matches(filter, { web, v6 }[flow])).toBe(expected);
+  });
+
+  it('rejects bad IPs and label selectors', () => {
     expect(() => compileFlowFilter({ source_ip: ['10.0.0.0/33'] })).toThrow(
       /source_ip: "10.0.0.0\/33" has an invalid prefix/,
     );
     expect(() => compileFlowFilter({ destination_ip: ['not-an-ip'] })).toThrow(/destination_ip/);
+    expect(() => compileFlowFilter({ source_label: ['app in (a'] })).toThrow(/missing "\)"/);
   });
 
-  it('matches label selectors against Hubble labels', () => {
-    expect(matches({ source_label: ['app=web'] }, web)).toBe(true);
-    expect(matches({ source_label: ['k8s:app=web'] }, web)).toBe(true);
-    expect(matches({ source_label: ['reserved:app=web'] }, web)).toBe(false);
-    expect(matches({ source_label: ['app in (db, web)'] }, web)).toBe(true);
-    expect(matches({ source_label: ['app notin (web)'] }, web)).toBe(false);
-    expect(matches({ source_label: ['!tier'] }, web)).toBe(true);
-    expect(matches({ source_label: ['app'] }, web)).toBe(true);
-    expect(matches({ source_label: ['app!=web'] }, web)).toBe(false);
-    expect(matches({ destination_label: ['app=web', 'app=db'] }, web)).toBe(true);
-    expect(() => compileFlowFilter({ source_label: ['app in (a'] })).toThrow(/missing "\)"/);
+  const icmp4 = pb({ l4: { icmpv4: { type: 8, code: 0 } } });
+  const icmp6 = pb({
+    ip: { source: 'fd00:20::1', destination: 'fd00:20::2', ipVersion: IpVersion.IPv6 },
+    l4: { icmpv6: { type: 128, code: 0 } },
+  });
+  const sctp = pb({ l4: { sctp: { sourcePort: 1, destinationPort: 2 } } });
+  it.each([
+    ['a TCP flow', web, ['tcp']],
+    ['a DNS flow over UDP', dnsFlow, ['udp', 'dns']],
+    ['an SCTP flow', sctp, ['sctp']],
+    ['an ICMPv4 flow', icmp4, ['icmp', 'icmpv4']],
+    ['an ICMPv6 flow', icmp6, ['icmp', 'icmpv6']],
+  ] as const)('protocol: %s matches exactly %j', (_, flow, expected) => {
+    const every = ['tcp', 'udp', 'sctp', 'icmp', 'icmpv4', 'icmpv6', 'vrrp', 'igmp', 'dns', 'http', 'kafka'];
+    expect(every.filter((protocol) => matches({ protocol: [protocol] }, flow))).toEqual(expected);
   });
 
   it('matches namespaces, ports, protocols, verdicts, event types, directions and TCP flags', () => {

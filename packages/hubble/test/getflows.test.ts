@@ -200,38 +200,40 @@ describe('FlowStreamer', () => {
     expect(slow.uuids()).toEqual(['f0', ...Array.from({ length: 7 }, (_, i) => `f${13 + i}`)]);
   });
 
-  it('a live follower further behind than maxLag skips ahead', async () => {
+  /** A live follower with room for one response and a maxLag of 4, on a 63-slot ring, that has sent f0. */
+  async function laggingFollower() {
     const ring = ringWith(63, 0);
     const slow = run(ring, { follow: true }, new ArraySink(1), { maxLag: 4 }).sink;
     await settle();
     ring.push([entry(0)]);
     await settle();
-    ring.push(Array.from({ length: 9 }, (_, i) => entry(i + 1)));
+    return { ring, slow };
+  }
+
+  /** Lets a lagging follower drain what it is sent: the flows it was told it lost, and the flows it got. */
+  async function drain(slow: ArraySink): Promise<{ lost: number | undefined; uuids: string[] }> {
     await settle();
     slow.release(100);
     await settle();
-    expect(slow.out.find((r) => r.lost_events)?.lost_events?.num_events_lost).toBe(5);
-    expect(slow.uuids()).toEqual(['f0', 'f6', 'f7', 'f8', 'f9']);
+    return { lost: slow.out.find((r) => r.lost_events)?.lost_events?.num_events_lost, uuids: slow.uuids() };
+  }
+
+  it('a live follower further behind than maxLag skips ahead', async () => {
+    const { ring, slow } = await laggingFollower();
+    ring.push(Array.from({ length: 9 }, (_, i) => entry(i + 1)));
+    expect(await drain(slow)).toEqual({ lost: 5, uuids: ['f0', 'f6', 'f7', 'f8', 'f9'] });
   });
 
   it('a follower that skips an intake-overflow notice is told of the flows it stands for, not of one slot', async () => {
-    const ring = ringWith(63, 0);
-    const slow = run(ring, { follow: true }, new ArraySink(1), { maxLag: 4 }).sink;
-    await settle();
-    ring.push([entry(0)]);
-    await settle();
+    const { ring, slow } = await laggingFollower();
     // The intake dropped 100 flows: one notice in the ring stands for them.
     const notice = entry(1);
     ring.push([
       { timeNs: notice.timeNs, time: notice.time, lost: { source: 2, num_events_lost: 100 } },
       ...Array.from({ length: 8 }, (_, i) => entry(i + 2)),
     ]);
-    await settle();
-    slow.release(100);
-    await settle();
     // Skipped: the notice (100 flows) and f2..f5 (4 flows); f6..f9 are sent.
-    expect(slow.out.find((r) => r.lost_events)?.lost_events?.num_events_lost).toBe(104);
-    expect(slow.uuids()).toEqual(['f0', 'f6', 'f7', 'f8', 'f9']);
+    expect(await drain(slow)).toEqual({ lost: 104, uuids: ['f0', 'f6', 'f7', 'f8', 'f9'] });
   });
 
   it('applies a field mask', async () => {

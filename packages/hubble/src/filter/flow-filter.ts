@@ -12,7 +12,7 @@
  * filter compilation or evaluation take time that grows faster than its (bounded) size.
  */
 import { RE2JS } from 're2js';
-import type { PbEndpoint, PbFlow, PbTcpFlags, PbWorkload } from '../wire.js';
+import type { PbEndpoint, PbFlow, PbLayer4, PbTcpFlags, PbWorkload } from '../wire.js';
 import { Wire } from '../wire.js';
 import { FilterError } from './errors.js';
 import { IpPrefixSet } from './ip-set.js';
@@ -85,7 +85,17 @@ export const FILTER_LIMITS = {
 /** A compiled filter or filter list. */
 export type FlowPredicate = (flow: PbFlow) => boolean;
 
-const L4_PROTOCOLS = new Set(['tcp', 'udp', 'sctp', 'icmp', 'icmpv4', 'icmpv6', 'vrrp', 'igmp']);
+/** The Layer4 members each L4 protocol name of the filter matches. */
+const L4_PROTOCOLS = new Map<string, readonly (keyof PbLayer4)[]>([
+  ['tcp', ['TCP']],
+  ['udp', ['UDP']],
+  ['sctp', ['SCTP']],
+  ['icmp', ['ICMPv4', 'ICMPv6']],
+  ['icmpv4', ['ICMPv4']],
+  ['icmpv6', ['ICMPv6']],
+  ['vrrp', ['VRRP']],
+  ['igmp', ['IGMP']],
+]);
 const L7_PROTOCOLS = new Set(['dns', 'http', 'kafka']);
 
 const labelCache = new WeakMap<PbEndpoint | string[], ParsedLabel[]>();
@@ -175,41 +185,20 @@ function portsOf(values: readonly string[], field: string): Set<number> {
   );
 }
 
-function sourcePort(flow: PbFlow): number | undefined {
-  const l4 = flow.l4;
-  return l4?.TCP?.source_port ?? l4?.UDP?.source_port ?? l4?.SCTP?.source_port;
-}
+/** The two ends of a flow: most FlowFilter fields come as a `source_` and a `destination_` pair. */
+const SIDES = ['source', 'destination'] as const;
 
-function destinationPort(flow: PbFlow): number | undefined {
+/** The TCP, UDP or SCTP port of one end of the flow. */
+function portOf(flow: PbFlow, side: (typeof SIDES)[number]): number | undefined {
   const l4 = flow.l4;
-  return l4?.TCP?.destination_port ?? l4?.UDP?.destination_port ?? l4?.SCTP?.destination_port;
+  const key = `${side}_port` as const;
+  return l4?.TCP?.[key] ?? l4?.UDP?.[key] ?? l4?.SCTP?.[key];
 }
 
 function protocolMatches(flow: PbFlow, protocol: string): boolean {
-  const l4 = flow.l4;
-  switch (protocol) {
-    case 'tcp':
-      return l4?.TCP !== undefined;
-    case 'udp':
-      return l4?.UDP !== undefined;
-    case 'sctp':
-      return l4?.SCTP !== undefined;
-    case 'icmp':
-      return l4?.ICMPv4 !== undefined || l4?.ICMPv6 !== undefined;
-    case 'icmpv4':
-      return l4?.ICMPv4 !== undefined;
-    case 'icmpv6':
-      return l4?.ICMPv6 !== undefined;
-    case 'vrrp':
-      return l4?.VRRP !== undefined;
-    case 'igmp':
-      return l4?.IGMP !== undefined;
-    case 'dns':
-      return flow.l7?.dns !== undefined;
-    default:
-      // http and kafka: these flows never carry such records.
-      return false;
-  }
+  if (protocol === 'dns') return flow.l7?.dns !== undefined;
+  // http and kafka (no L4 members): these flows never carry such records.
+  return (L4_PROTOCOLS.get(protocol) ?? []).some((member) => flow.l4?.[member] !== undefined);
 }
 
 function workloadMatcher(filters: readonly Partial<PbWorkload>[]): (ep: PbEndpoint | undefined) => boolean {
@@ -256,58 +245,47 @@ export function compileFlowFilter(filter: FlowFilterInput): FlowPredicate {
     const set = new Set(f.uuid);
     checks.push((flow) => set.has(flow.uuid));
   }
-  if (nonEmpty(f.source_ip)) {
-    const m = ipMatcher(f.source_ip, 'source_ip');
-    checks.push((flow) => m(flow.IP?.source));
-  }
-  if (nonEmpty(f.destination_ip)) {
-    const m = ipMatcher(f.destination_ip, 'destination_ip');
-    checks.push((flow) => m(flow.IP?.destination));
+  for (const side of SIDES) {
+    const values = f[`${side}_ip`];
+    if (nonEmpty(values)) {
+      const m = ipMatcher(values, `${side}_ip`);
+      checks.push((flow) => m(flow.IP?.[side]));
+    }
   }
   if (nonEmpty(f.source_ip_xlated)) {
     ipMatcher(f.source_ip_xlated, 'source_ip_xlated');
     checks.push(() => false);
   }
-  if (nonEmpty(f.source_pod)) {
-    const m = namespacedNameMatcher(f.source_pod, 'source_pod');
-    checks.push((flow) => m(flow.source?.namespace, flow.source?.pod_name));
+  for (const side of SIDES) {
+    const values = f[`${side}_pod`];
+    if (nonEmpty(values)) {
+      const m = namespacedNameMatcher(values, `${side}_pod`);
+      checks.push((flow) => m(flow[side]?.namespace, flow[side]?.pod_name));
+    }
   }
-  if (nonEmpty(f.destination_pod)) {
-    const m = namespacedNameMatcher(f.destination_pod, 'destination_pod');
-    checks.push((flow) => m(flow.destination?.namespace, flow.destination?.pod_name));
+  for (const side of SIDES) {
+    const values = f[`${side}_service`];
+    if (nonEmpty(values)) {
+      const m = namespacedNameMatcher(values, `${side}_service`);
+      checks.push((flow) => m(flow[`${side}_service`]?.namespace, flow[`${side}_service`]?.name));
+    }
   }
-  if (nonEmpty(f.source_service)) {
-    const m = namespacedNameMatcher(f.source_service, 'source_service');
-    checks.push((flow) => m(flow.source_service?.namespace, flow.source_service?.name));
+  for (const side of SIDES) {
+    const values = f[`${side}_fqdn`];
+    if (nonEmpty(values)) {
+      const m = wrapPatternErrors(() => compileFqdnPatterns(values as string[]), `${side}_fqdn`);
+      checks.push((flow) => (flow[`${side}_names`] ?? []).some(m));
+    }
   }
-  if (nonEmpty(f.destination_service)) {
-    const m = namespacedNameMatcher(f.destination_service, 'destination_service');
-    checks.push((flow) => m(flow.destination_service?.namespace, flow.destination_service?.name));
-  }
-  if (nonEmpty(f.source_fqdn)) {
-    const m = wrapPatternErrors(() => compileFqdnPatterns(f.source_fqdn as string[]), 'source_fqdn');
-    checks.push((flow) => (flow.source_names ?? []).some(m));
-  }
-  if (nonEmpty(f.destination_fqdn)) {
-    const m = wrapPatternErrors(
-      () => compileFqdnPatterns(f.destination_fqdn as string[]),
-      'destination_fqdn',
-    );
-    checks.push((flow) => (flow.destination_names ?? []).some(m));
-  }
-  if (nonEmpty(f.source_label)) {
-    const selectors = selectorsOf(f.source_label, 'source_label');
-    checks.push((flow) => {
-      const labels = parsedLabels(flow.source, flow.source?.labels);
-      return selectors.some((s) => selectorMatches(s, labels));
-    });
-  }
-  if (nonEmpty(f.destination_label)) {
-    const selectors = selectorsOf(f.destination_label, 'destination_label');
-    checks.push((flow) => {
-      const labels = parsedLabels(flow.destination, flow.destination?.labels);
-      return selectors.some((s) => selectorMatches(s, labels));
-    });
+  for (const side of SIDES) {
+    const values = f[`${side}_label`];
+    if (nonEmpty(values)) {
+      const selectors = selectorsOf(values, `${side}_label`);
+      checks.push((flow) => {
+        const labels = parsedLabels(flow[side], flow[side]?.labels);
+        return selectors.some((s) => selectorMatches(s, labels));
+      });
+    }
   }
   if (nonEmpty(f.node_labels)) {
     const selectors = selectorsOf(f.node_labels, 'node_labels');
@@ -316,21 +294,19 @@ export function compileFlowFilter(filter: FlowFilterInput): FlowPredicate {
       return selectors.some((s) => selectorMatches(s, labels));
     });
   }
-  if (nonEmpty(f.source_workload)) {
-    const m = workloadMatcher(f.source_workload);
-    checks.push((flow) => m(flow.source));
+  for (const side of SIDES) {
+    const values = f[`${side}_workload`];
+    if (nonEmpty(values)) {
+      const m = workloadMatcher(values);
+      checks.push((flow) => m(flow[side]));
+    }
   }
-  if (nonEmpty(f.destination_workload)) {
-    const m = workloadMatcher(f.destination_workload);
-    checks.push((flow) => m(flow.destination));
-  }
-  if (nonEmpty(f.source_cluster_name)) {
-    const set = new Set(f.source_cluster_name);
-    checks.push((flow) => set.has(flow.source?.cluster_name ?? ''));
-  }
-  if (nonEmpty(f.destination_cluster_name)) {
-    const set = new Set(f.destination_cluster_name);
-    checks.push((flow) => set.has(flow.destination?.cluster_name ?? ''));
+  for (const side of SIDES) {
+    const values = f[`${side}_cluster_name`];
+    if (nonEmpty(values)) {
+      const set = new Set(values);
+      checks.push((flow) => set.has(flow[side]?.cluster_name ?? ''));
+    }
   }
   if (nonEmpty(f.traffic_direction)) {
     const set = new Set(f.traffic_direction);
@@ -387,19 +363,15 @@ export function compileFlowFilter(filter: FlowFilterInput): FlowPredicate {
     });
     checks.push((flow) => protocols.some((p) => protocolMatches(flow, p)));
   }
-  if (nonEmpty(f.source_port)) {
-    const ports = portsOf(f.source_port, 'source_port');
-    checks.push((flow) => {
-      const port = sourcePort(flow);
-      return port !== undefined && ports.has(port);
-    });
-  }
-  if (nonEmpty(f.destination_port)) {
-    const ports = portsOf(f.destination_port, 'destination_port');
-    checks.push((flow) => {
-      const port = destinationPort(flow);
-      return port !== undefined && ports.has(port);
-    });
+  for (const side of SIDES) {
+    const values = f[`${side}_port`];
+    if (nonEmpty(values)) {
+      const ports = portsOf(values, `${side}_port`);
+      checks.push((flow) => {
+        const port = portOf(flow, side);
+        return port !== undefined && ports.has(port);
+      });
+    }
   }
   if (nonEmpty(f.reply)) {
     const wanted = f.reply;
@@ -412,13 +384,12 @@ export function compileFlowFilter(filter: FlowFilterInput): FlowPredicate {
       return query !== undefined && res.some((re) => re.test(query));
     });
   }
-  if (nonEmpty(f.source_identity)) {
-    const set = new Set(f.source_identity);
-    checks.push((flow) => set.has(flow.source?.identity ?? 0));
-  }
-  if (nonEmpty(f.destination_identity)) {
-    const set = new Set(f.destination_identity);
-    checks.push((flow) => set.has(flow.destination?.identity ?? 0));
+  for (const side of SIDES) {
+    const values = f[`${side}_identity`];
+    if (nonEmpty(values)) {
+      const set = new Set(values);
+      checks.push((flow) => set.has(flow[side]?.identity ?? 0));
+    }
   }
   if (nonEmpty(f.tcp_flags)) {
     const wanted = f.tcp_flags;
