@@ -141,7 +141,9 @@ static __always_inline int network_offset(struct __sk_buff *skb, __be16 *l3proto
 {
 	__be16 proto = (__be16)skb->protocol;
 	__be16 ethertype;
-	__u8 first[4];
+	/* Enough for either reading: an IP header's first bytes, or an Ethernet header. A packet shorter than this
+	 * holds no UDP or TCP header behind an IP header, so it is of no interest either way. */
+	__u8 first[ETH_HLEN_];
 
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
 		if (bpf_skb_load_bytes(skb, 16, &ethertype, sizeof(ethertype)) < 0)
@@ -160,17 +162,18 @@ static __always_inline int network_offset(struct __sk_buff *skb, __be16 *l3proto
 	if (proto == bpf_htons(ETH_P_IP) && (first[0] >> 4) == 4 && (first[0] & 0xf) >= 5 &&
 	    ((__u32)first[2] << 8 | first[3]) == skb->len)
 		return 0;
-	if (proto == bpf_htons(ETH_P_IPV6) && (first[0] >> 4) == 6 && skb->len >= sizeof(struct ipv6hdr)) {
-		__u8 plen[2];
-
-		if (bpf_skb_load_bytes(skb, 4, plen, sizeof(plen)) == 0 &&
-		    ((__u32)plen[0] << 8 | plen[1]) + sizeof(struct ipv6hdr) == skb->len)
-			return 0;
-	}
-	if (bpf_skb_load_bytes(skb, 12, &ethertype, sizeof(ethertype)) < 0)
-		return -1;
+	if (proto == bpf_htons(ETH_P_IPV6) && (first[0] >> 4) == 6 && skb->len >= sizeof(struct ipv6hdr) &&
+	    ((__u32)first[4] << 8 | first[5]) + sizeof(struct ipv6hdr) == skb->len)
+		return 0;
+	__builtin_memcpy(&ethertype, &first[12], sizeof(ethertype));
 	return ethertype == proto ? ETH_HLEN_ : -1;
 }
+
+/* The two port fields that open a UDP or TCP header. */
+struct l4_ports {
+	__be16 source;
+	__be16 dest;
+};
 
 SEC("socket")
 int rts_dns_filter(struct __sk_buff *skb)
@@ -183,6 +186,19 @@ int rts_dns_filter(struct __sk_buff *skb)
 	__u8 proto;
 	__u16 sport, dport;
 	int l3;
+	/* The IP header with, in the usual case of no options or extension headers, the ports right behind it:
+	 * most packets are told apart from DNS with this one read. */
+	union {
+		struct {
+			struct iphdr ip;
+			struct l4_ports ports;
+		} v4;
+		struct {
+			struct ipv6hdr ip6;
+			struct l4_ports ports;
+		} v6;
+	} h;
+	struct l4_ports ports;
 
 	/* Out of this namespace: only what it originated; a forwarded packet was reported on its way in. */
 	if (pkt_type == PACKET_OUTGOING && (skb->ingress_ifindex != 0 || skb->ifindex == LOOPBACK_IFINDEX_))
@@ -191,46 +207,43 @@ int rts_dns_filter(struct __sk_buff *skb)
 	if (l3 < 0)
 		return 0;
 
-	struct rts_dns_scratch *s = bpf_map_lookup_elem(&rts_dns_scratch, &zero);
-	if (!s)
-		return 0;
-	struct rts_dns_event *e = &s->hdr;
-
 	if (l3proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
 		__u32 ihl;
 
-		if (bpf_skb_load_bytes(skb, l3, &ip, sizeof(ip)) < 0)
+		if (bpf_skb_load_bytes(skb, l3, &h.v4, sizeof(h.v4)) < 0)
 			return 0;
 		/* A later fragment has no transport header; the first one is parsed as far as it goes. */
-		if (ip.frag_off & bpf_htons(0x1fff))
+		if (h.v4.ip.frag_off & bpf_htons(0x1fff))
 			return 0;
-		ihl = (__u32)ip.ihl * 4;
-		if (ihl < sizeof(ip))
+		ihl = (__u32)h.v4.ip.ihl * 4;
+		if (ihl < sizeof(h.v4.ip))
 			return 0;
-		proto = ip.protocol;
+		proto = h.v4.ip.protocol;
 		if (proto != PROTO_UDP && proto != PROTO_TCP)
 			return 0;
 		l4_off = l3 + ihl;
-		l3_len = bpf_ntohs(ip.tot_len);
+		if (ihl == sizeof(h.v4.ip))
+			ports = h.v4.ports;
+		else if (bpf_skb_load_bytes(skb, l4_off, &ports, sizeof(ports)) < 0)
+			return 0;
+		sport = bpf_ntohs(ports.source);
+		dport = bpf_ntohs(ports.dest);
+		if (!is_dns_port(sport) && !is_dns_port(dport))
+			return 0;
+		l3_len = bpf_ntohs(h.v4.ip.tot_len);
 		if (l3_len < ihl)
 			return 0;
 		l3_len -= ihl; /* from here: bytes after the IP header */
-		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
-		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-		__builtin_memcpy(e->saddr, &ip.saddr, 4);
-		__builtin_memcpy(e->daddr, &ip.daddr, 4);
-		e->family = 4;
 	} else {
-		struct ipv6hdr ip6;
 		__u32 off;
 		__u8 next;
 
-		if (bpf_skb_load_bytes(skb, l3, &ip6, sizeof(ip6)) < 0)
+		/* An IPv6 packet too short for the ports behind its header carries no UDP or TCP header either. */
+		if (bpf_skb_load_bytes(skb, l3, &h.v6, sizeof(h.v6)) < 0)
 			return 0;
-		next = ip6.nexthdr;
-		off = l3 + sizeof(ip6);
-		l3_len = bpf_ntohs(ip6.payload_len);
+		next = h.v6.ip6.nexthdr;
+		off = l3 + sizeof(h.v6.ip6);
+		l3_len = bpf_ntohs(h.v6.ip6.payload_len);
 #pragma unroll
 		for (int i = 0; i < IPV6_MAX_EXT; i++) {
 			struct {
@@ -264,8 +277,31 @@ int rts_dns_filter(struct __sk_buff *skb)
 		if (proto != PROTO_UDP && proto != PROTO_TCP)
 			return 0;
 		l4_off = off;
-		__builtin_memcpy(e->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(e->daddr, &ip6.daddr, 16);
+		if (off == l3 + sizeof(h.v6.ip6))
+			ports = h.v6.ports;
+		else if (bpf_skb_load_bytes(skb, l4_off, &ports, sizeof(ports)) < 0)
+			return 0;
+		sport = bpf_ntohs(ports.source);
+		dport = bpf_ntohs(ports.dest);
+		if (!is_dns_port(sport) && !is_dns_port(dport))
+			return 0;
+	}
+
+	/* A DNS port: from here on the packet is worth the record's scratch space. */
+	struct rts_dns_scratch *s = bpf_map_lookup_elem(&rts_dns_scratch, &zero);
+	if (!s)
+		return 0;
+	struct rts_dns_event *e = &s->hdr;
+
+	if (l3proto == bpf_htons(ETH_P_IP)) {
+		__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+		__builtin_memcpy(e->saddr, &h.v4.ip.saddr, 4);
+		__builtin_memcpy(e->daddr, &h.v4.ip.daddr, 4);
+		e->family = 4;
+	} else {
+		__builtin_memcpy(e->saddr, &h.v6.ip6.saddr, 16);
+		__builtin_memcpy(e->daddr, &h.v6.ip6.daddr, 16);
 		e->family = 6;
 	}
 
@@ -274,10 +310,6 @@ int rts_dns_filter(struct __sk_buff *skb)
 		__u32 udp_len;
 
 		if (bpf_skb_load_bytes(skb, l4_off, &udp, sizeof(udp)) < 0)
-			return 0;
-		sport = bpf_ntohs(udp.source);
-		dport = bpf_ntohs(udp.dest);
-		if (!is_dns_port(sport) && !is_dns_port(dport))
 			return 0;
 		udp_len = bpf_ntohs(udp.len);
 		if (udp_len < sizeof(udp) + DNS_HEADER_LEN) {
@@ -293,10 +325,6 @@ int rts_dns_filter(struct __sk_buff *skb)
 		__be16 qdcount;
 
 		if (bpf_skb_load_bytes(skb, l4_off, &tcp, sizeof(tcp)) < 0)
-			return 0;
-		sport = bpf_ntohs(tcp.source);
-		dport = bpf_ntohs(tcp.dest);
-		if (!is_dns_port(sport) && !is_dns_port(dport))
 			return 0;
 		doff = (__u32)tcp.doff * 4;
 		/* Over TCP a message starts with a 2-byte length; segments without a whole DNS header carry none. */
@@ -319,7 +347,6 @@ int rts_dns_filter(struct __sk_buff *skb)
 			return 0;
 		}
 	}
-
 	/* Copy what the packet holds of the message, up to capture_bytes. */
 	avail = skb->len > msg_off ? skb->len - msg_off : 0;
 	cap = msg_len < avail ? msg_len : avail;

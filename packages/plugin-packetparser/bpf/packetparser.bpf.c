@@ -196,6 +196,9 @@ struct pkt {
 	__u32 tsval;
 	__u32 tsecr;
 	__u16 flags;
+	/* Where the TCP options are: read only for a packet that becomes an event. */
+	__u16 opt_len;
+	__u32 opt_off;
 };
 
 #define ETH_P_IP_BE bpf_htons(ETH_P_IP)
@@ -212,6 +215,28 @@ static __always_inline void count_stat(__u32 idx)
 
 	if (v)
 		*v += 1;
+}
+
+/*
+ * Copies `len` (a constant) bytes at `off` from the start of the packet. Headers are in the linear part of the
+ * packet almost always: there they are read directly, which costs a fraction of a bpf_skb_load_bytes call; the
+ * helper is the fallback for a header in paged data. Offsets of headers stay far below MAX_HEADER_OFF.
+ */
+#define MAX_HEADER_OFF 256
+static __always_inline int load(struct __sk_buff *skb, __u32 off, void *to, const __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (off <= MAX_HEADER_OFF) {
+		void *from = data + off;
+
+		if (from + len <= data_end) {
+			__builtin_memcpy(to, from, len);
+			return 0;
+		}
+	}
+	return bpf_skb_load_bytes(skb, off, to, len);
 }
 
 /* Reads TSval/TSecr from the TCP options at `off` (length `len`, at most 40 bytes); leaves zeros when absent. */
@@ -259,13 +284,13 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 	__u8 buf[40];
 
 	/* Ethernet devices show the L2 header at TC; L3 devices (tun, wireguard) start at the IP header. */
-	if (bpf_skb_load_bytes(skb, 12, buf, 2) == 0 && *(__be16 *)buf == proto)
+	if (load(skb, 12, buf, 2) == 0 && *(__be16 *)buf == proto)
 		l3 = ETH_HLEN;
 
 	if (proto == ETH_P_IP_BE) {
 		struct iphdr *ip = (struct iphdr *)buf;
 
-		if (bpf_skb_load_bytes(skb, l3, buf, sizeof(*ip)))
+		if (load(skb, l3, buf, sizeof(*ip)))
 			return -1;
 		if (ip->version != 4 || ip->ihl < 5)
 			return -1;
@@ -280,7 +305,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 	} else if (proto == ETH_P_IPV6_BE) {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)buf;
 
-		if (bpf_skb_load_bytes(skb, l3, buf, sizeof(*ip6)))
+		if (load(skb, l3, buf, sizeof(*ip6)))
 			return -1;
 		if (ip6->version != 6)
 			return -1;
@@ -298,7 +323,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 		struct tcphdr *th = (struct tcphdr *)buf;
 		__u32 doff;
 
-		if (bpf_skb_load_bytes(skb, l4, buf, sizeof(*th)))
+		if (load(skb, l4, buf, sizeof(*th)))
 			return -1;
 		p->key.sport = th->source;
 		p->key.dport = th->dest;
@@ -306,14 +331,16 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 		p->ack = bpf_ntohl(th->ack_seq);
 		p->flags = buf[13];
 		doff = th->doff * 4;
-		if (doff > sizeof(*th))
-			parse_tcp_timestamp(skb, l4 + sizeof(*th), doff - sizeof(*th), p);
+		if (doff > sizeof(*th)) {
+			p->opt_off = l4 + sizeof(*th);
+			p->opt_len = doff - sizeof(*th);
+		}
 		return 0;
 	}
 	if (p->key.proto == IPPROTO_UDP) {
 		struct udphdr *uh = (struct udphdr *)buf;
 
-		if (bpf_skb_load_bytes(skb, l4, buf, sizeof(*uh)))
+		if (load(skb, l4, buf, sizeof(*uh)))
 			return -1;
 		p->key.sport = uh->source;
 		p->key.dport = uh->dest;
@@ -612,7 +639,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 obs)
 	struct ct_result res = {};
 	struct pp_event *ev;
 	__u64 wake;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now;
 	__u32 len = skb->len;
 
 	if (parse(skb, &p))
@@ -620,6 +647,12 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 obs)
 	if (!of_interest(&p.key))
 		return RETINA_TC_CONTINUE;
 
+	/*
+	 * The tracker's clock: lifetimes and report intervals are seconds long, and the coarse clock (the same
+	 * CLOCK_MONOTONIC, a scheduler tick behind at most) is read from memory, where bpf_ktime_get_ns reads the
+	 * clock source, which under a hypervisor costs as much as the rest of this program for a packet not reported.
+	 */
+	now = bpf_ktime_get_coarse_ns();
 	ct_process(&p, obs, len, now, &res);
 	if (aggregation_high && !res.report)
 		return RETINA_TC_CONTINUE;
@@ -650,7 +683,10 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 obs)
 		count_stat(STAT_RINGBUF_FULL);
 		return RETINA_TC_CONTINUE;
 	}
-	ev->t_ns = now;
+	/* The options only matter to an event (its TCP timestamp). */
+	if (p.opt_len)
+		parse_tcp_timestamp(skb, p.opt_off, p.opt_len, &p);
+	ev->t_ns = bpf_ktime_get_ns();
 	__builtin_memcpy(&ev->src, &p.key.src, sizeof(ev->src));
 	__builtin_memcpy(&ev->dst, &p.key.dst, sizeof(ev->dst));
 	ev->sport = p.key.sport;
