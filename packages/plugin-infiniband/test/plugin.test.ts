@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isPluginDefinition, type MetricsModule } from '@retina-ts/core';
 import { createTestContext, startTestPlugin } from '@retina-ts/core/testing';
-import { seriesOf } from '@retina-ts/testkit';
+import { expectPluginDefinition, seriesOf } from '@retina-ts/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import infinibandPlugin, { INFINIBAND_FAMILIES, InfinibandOptionsError, InfinibandPlugin } from '../src/index.js';
 import { buildSysfs, MLX5_PORT_COUNTERS, type SysfsFixture } from './fixture.js';
@@ -41,11 +41,12 @@ describe('definition', () => {
       retina: { plugin: string };
     };
     expect(isPluginDefinition(infinibandPlugin)).toBe(true);
-    expect(infinibandPlugin.name).toBe('infiniband');
-    expect(pkg.retina.plugin).toBe('infiniband');
-    expect(infinibandPlugin.version).toBe(pkg.version);
-    expect(infinibandPlugin.platforms).toEqual(['linux']);
-    expect(infinibandPlugin.create()).toBeInstanceOf(InfinibandPlugin);
+    expectPluginDefinition(infinibandPlugin, {
+      name: 'infiniband',
+      platforms: ['linux'],
+      packageJson: pkg,
+      instanceOf: InfinibandPlugin,
+    });
   });
 });
 

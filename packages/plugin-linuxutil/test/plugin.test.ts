@@ -1,6 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isPluginDefinition } from '@retina-ts/core';
+import { expectPluginDefinition } from '@retina-ts/testkit';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import linuxUtilPlugin, { LinuxUtilOptionsError, LinuxUtilPlugin } from '../src/index.js';
 import { FakeEthtool, copyProcRoot, exposedText, series, testContext, type TestContext } from './context.js';
@@ -54,13 +55,12 @@ describe('definition', () => {
       retina: { plugin: string };
     };
     expect(isPluginDefinition(linuxUtilPlugin)).toBe(true);
-    expect(linuxUtilPlugin.name).toBe('linuxutil');
-    expect(pkg.retina.plugin).toBe(linuxUtilPlugin.name);
-    expect(linuxUtilPlugin.version).toBe(pkg.version);
-    expect(linuxUtilPlugin.platforms).toEqual(['linux']);
-    const a = linuxUtilPlugin.create();
-    expect(a).toBeInstanceOf(LinuxUtilPlugin);
-    expect(linuxUtilPlugin.create()).not.toBe(a);
+    expectPluginDefinition(linuxUtilPlugin, {
+      name: 'linuxutil',
+      platforms: ['linux'],
+      packageJson: pkg,
+      instanceOf: LinuxUtilPlugin,
+    });
   });
 });
 

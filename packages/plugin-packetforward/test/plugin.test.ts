@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isPluginDefinition, type PluginContext } from '@retina-ts/core';
 import { createTestContext } from '@retina-ts/core/testing';
+import { expectInitFailure, expectPluginDefinition, expectStopBeforeInit } from '@retina-ts/testkit';
 import definition, { PacketForwardPlugin } from '../src/index.js';
 import type { PacketForwardOptions } from '../src/options.js';
 import { version } from '../package.json';
@@ -10,38 +11,28 @@ function context(options: unknown): PluginContext<PacketForwardOptions> {
 }
 
 describe('the packetforward definition', () => {
-  it('is a Linux plugin named packetforward, versioned like its package', () => {
+  it('is a Linux plugin named packetforward, versioned like its package, creating a fresh instance each time', () => {
     expect(isPluginDefinition(definition)).toBe(true);
-    expect(definition.name).toBe('packetforward');
-    expect(definition.version).toBe(version);
-    expect(definition.platforms).toEqual(['linux']);
+    expectPluginDefinition(definition, {
+      name: 'packetforward',
+      platforms: ['linux'],
+      packageJson: { version },
+      instanceOf: PacketForwardPlugin,
+    });
     expect(definition.requires).toMatchObject({
       capabilities: [['CAP_BPF', 'CAP_SYS_ADMIN'], 'CAP_NET_ADMIN'],
       programTypes: ['sched_cls'],
     });
   });
-
-  it('creates a fresh instance each time', () => {
-    const a = definition.create();
-    expect(a).toBeInstanceOf(PacketForwardPlugin);
-    expect(definition.create()).not.toBe(a);
-  });
 });
 
 describe('PacketForwardPlugin lifecycle without a kernel', () => {
   it('rejects invalid options in init before touching the kernel, naming the key', async () => {
-    const plugin = new PacketForwardPlugin();
-    await expect(plugin.init(context({ interfaces: ['bad name'] }))).rejects.toThrow(/plugins\.packetforward\.interfaces\.0/);
-    expect(plugin.state).toBe('failed');
-    await plugin.stop();
-    expect(plugin.state).toBe('stopped');
+    await expectInitFailure(new PacketForwardPlugin(), context({ interfaces: ['bad name'] }), /plugins\.packetforward\.interfaces\.0/);
   });
 
   it('can be stopped before init, twice', async () => {
-    const plugin = new PacketForwardPlugin();
-    await plugin.stop();
-    await plugin.stop();
-    expect(plugin.state).toBe('stopped');
+    await expectStopBeforeInit(new PacketForwardPlugin());
   });
 
   it('refuses collect() before a successful init', () => {

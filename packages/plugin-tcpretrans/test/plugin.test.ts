@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isPluginDefinition, type PluginContext } from '@retina-ts/core';
 import { createTestContext } from '@retina-ts/core/testing';
+import { expectInitFailure, expectPluginDefinition, expectStopBeforeInit } from '@retina-ts/testkit';
 import definition, { TcpRetransPlugin } from '../src/index.js';
 import type { TcpRetransOptions } from '../src/options.js';
 import { version } from '../package.json';
@@ -10,37 +11,29 @@ function context(options: unknown): PluginContext<TcpRetransOptions> {
 }
 
 describe('the tcpretrans definition', () => {
-  it('is a Linux plugin named tcpretrans, versioned like its package', () => {
+  it('is a Linux plugin named tcpretrans, versioned like its package, creating a fresh instance each time', () => {
     expect(isPluginDefinition(definition)).toBe(true);
-    expect(definition.name).toBe('tcpretrans');
-    expect(definition.version).toBe(version);
-    expect(definition.platforms).toEqual(['linux']);
+    expectPluginDefinition(definition, {
+      name: 'tcpretrans',
+      platforms: ['linux'],
+      packageJson: { version },
+      instanceOf: TcpRetransPlugin,
+    });
     expect(definition.requires?.minKernel).toBe('5.8');
-  });
-
-  it('creates a fresh instance each time', () => {
-    const a = definition.create();
-    expect(a).toBeInstanceOf(TcpRetransPlugin);
-    expect(definition.create()).not.toBe(a);
   });
 });
 
 describe('TcpRetransPlugin lifecycle without a kernel', () => {
   it('rejects invalid options in init before touching the kernel, naming the key', async () => {
-    const plugin = new TcpRetransPlugin();
-    await expect(plugin.init(context({ maxEventsPerSecondPerCpu: -5 }))).rejects.toThrow(
+    await expectInitFailure(
+      new TcpRetransPlugin(),
+      context({ maxEventsPerSecondPerCpu: -5 }),
       /plugins\.tcpretrans\.maxEventsPerSecondPerCpu/,
     );
-    expect(plugin.state).toBe('failed');
-    await plugin.stop();
-    expect(plugin.state).toBe('stopped');
   });
 
   it('can be stopped before init, twice', async () => {
-    const plugin = new TcpRetransPlugin();
-    await plugin.stop();
-    await plugin.stop();
-    expect(plugin.state).toBe('stopped');
+    await expectStopBeforeInit(new TcpRetransPlugin());
   });
 
   it('refuses collect() before a successful init', () => {

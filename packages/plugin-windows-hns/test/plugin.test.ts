@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isPluginDefinition } from '@retina-ts/core';
+import { expectPluginDefinition } from '@retina-ts/testkit';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import hnsStatsPlugin, { HnsStatsOptionsError, HnsStatsPlugin } from '../src/index.js';
 import { HnsCallError, VfpError } from '../src/errors.js';
@@ -52,13 +53,12 @@ describe('definition', () => {
       retina: { plugin: string };
     };
     expect(isPluginDefinition(hnsStatsPlugin)).toBe(true);
-    expect(hnsStatsPlugin.name).toBe('hnsstats');
-    expect(pkg.retina.plugin).toBe(hnsStatsPlugin.name);
-    expect(hnsStatsPlugin.version).toBe(pkg.version);
-    expect(hnsStatsPlugin.platforms).toEqual(['windows']);
-    const a = hnsStatsPlugin.create();
-    expect(a).toBeInstanceOf(HnsStatsPlugin);
-    expect(hnsStatsPlugin.create()).not.toBe(a);
+    expectPluginDefinition(hnsStatsPlugin, {
+      name: 'hnsstats',
+      platforms: ['windows'],
+      packageJson: pkg,
+      instanceOf: HnsStatsPlugin,
+    });
   });
 });
 

@@ -65,4 +65,7 @@ export {
   type LayoutChecker,
   type LayoutShape,
 } from './layouts.js';
+export { PodBridge, type PodNetwork } from './bridge.js';
+export { parseSeries, podSeriesCount, select, type Series } from './exposition.js';
 export { seriesOf, type MetricRegistryLike, type MetricSample, type SeriesOptions } from './metrics.js';
+export { expectInitFailure, expectPluginDefinition, expectStopBeforeInit, type ExpectedDefinition, type PluginDefinitionLike, type PluginLifecycleLike } from './plugins.js';
