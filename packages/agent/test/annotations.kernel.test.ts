@@ -12,11 +12,18 @@
  *   configuration has no ttl).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeKernel, listBpfLinks, sendUdp } from '@retina-ts/testkit';
+import {
+  describeKernel,
+  listBpfLinks,
+  podSeriesCount,
+  select,
+  sendUdp,
+  type PodNetwork,
+  type Series,
+} from '@retina-ts/testkit';
 import { eventually } from './helpers.js';
 import { PodCluster, podLevelConfig } from './pod-cluster.js';
-import type { PodNetwork } from './pod-network.js';
-import { podSeriesCount, select, tcxLinksOf, type Series } from './series.js';
+import { tcxLinksOf } from './series.js';
 
 const FORWARD = 'networkobservability_adv_forward_count';
 const OBSERVE = { 'retina.sh': 'observe' } as const;

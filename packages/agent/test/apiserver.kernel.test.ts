@@ -18,17 +18,20 @@ import {
   createVethPair,
   describeKernel,
   listBpfLinks,
+  parseSeries,
   run,
+  select,
   startForwarderIn,
   startLocalForwarder,
   uniqueName,
   type LocalForwarder,
   type Netns,
+  type Series,
   type VethPair,
 } from '@retina-ts/testkit';
 import { type AgentProcess, eventually, spawnClusterAgent, stopAgent, tempDir } from './helpers.js';
 import { acceptMetricsConfiguration, createNamespaces } from './pod-network.js';
-import { parseSeries, select, tcxLinksOf, type Series } from './series.js';
+import { tcxLinksOf } from './series.js';
 
 // Addresses live only inside the two namespaces this file creates.
 const NODE_IP = '10.247.66.1';

@@ -10,14 +10,17 @@ import type { ChildProcess } from 'node:child_process';
 import {
   describeKernel,
   listBpfLinks,
+  parseSeries,
+  podSeriesCount,
   run,
+  select,
   sendUdp,
   startTcpServer,
   tcpConnections,
 } from '@retina-ts/testkit';
 import { eventually, stopChild } from './helpers.js';
 import { PodCluster, podLevelConfig, podPairContext, threePods } from './pod-cluster.js';
-import { parseSeries, podSeriesCount, select, tcxLinksOf } from './series.js';
+import { tcxLinksOf } from './series.js';
 
 const TTL = '2s';
 const TCP_PORT = 8080;

@@ -23,12 +23,13 @@ import {
   sendUdp,
   uniqueName,
   type Netns,
+  type PodNetwork,
 } from '@retina-ts/testkit';
 import { eventually } from './helpers.js';
 import { NsChild } from './ns-child.js';
 import { dig, startDnsmasq } from './dns-server.js';
 import { PodCluster, podLevelConfig, threePods } from './pod-cluster.js';
-import { deploymentPodName, type PodNetwork } from './pod-network.js';
+import { deploymentPodName } from './pod-network.js';
 import { MAY_BE_ZERO, NOT_FED, panelKey, panelQueries, RULES_FILE, substitute } from './dashboards.js';
 
 const CLUSTER = uniqueName('dash-cluster-', 40);

@@ -4,7 +4,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { startApiServerDouble, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
-import { uniqueName, type VethPair } from '@retina-ts/testkit';
+import { parseSeries, PodBridge, uniqueName, type Series, type VethPair } from '@retina-ts/testkit';
 import {
   type AgentProcess,
   eventually,
@@ -19,12 +19,11 @@ import {
   addDeploymentPods,
   createNamespaces,
   deploymentContext,
-  PodBridge,
   type AcceptedMetricsConfiguration,
   type DeploymentPod,
   type DeploymentPodSpec,
 } from './pod-network.js';
-import { parseSeries, tcxLinksOf, type Series } from './series.js';
+import { tcxLinksOf } from './series.js';
 
 /** The pods the three-pod tests run. */
 export interface ThreePodSpec extends DeploymentPodSpec {

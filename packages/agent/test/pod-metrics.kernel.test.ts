@@ -19,17 +19,20 @@ import {
   commandExists,
   describeKernel,
   listBpfLinks,
+  parseSeries,
   programsStillLoaded,
+  select,
   sendUdp,
   waitFor,
   type Netns,
+  type Series,
 } from '@retina-ts/testkit';
 import { eventually } from './helpers.js';
 import { NsChild } from './ns-child.js';
 import { dig, startDnsmasq } from './dns-server.js';
 import { PodCluster, podLevelConfig, podPairContext as between, threePods, type ThreePodSpec } from './pod-cluster.js';
 import type { DeploymentPod } from './pod-network.js';
-import { bpfHandlesOf, parseSeries, select, type Series } from './series.js';
+import { bpfHandlesOf } from './series.js';
 
 const DROP_COUNT = 'networkobservability_adv_drop_count';
 const DROP_BYTES = 'networkobservability_adv_drop_bytes';

@@ -14,7 +14,15 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble, type KubeObject } from '@retina-ts/k8s-apiserver-double';
-import { createNetns, createVethPair, describeKernel, run, sendUdp, uniqueName, type Netns, type VethPair } from '@retina-ts/testkit';
+import {
+  describeKernel,
+  parseSeries,
+  PodBridge,
+  podSeriesCount,
+  select,
+  sendUdp,
+  type PodNetwork,
+} from '@retina-ts/testkit';
 import { createLogger } from '@retina-ts/core';
 import { MetricsConfigurationController, RetinaEndpointController } from '../src/index.js';
 
@@ -22,28 +30,10 @@ const AGENT_CLI = createRequire(import.meta.url).resolve('@retina-ts/agent/cli')
 const TTL = '2s';
 const logger = createLogger({ level: 'silent' });
 
-interface Pod {
+interface Pod extends PodNetwork {
   name: string;
   node: string;
   ip: string;
-  netns: Netns;
-  veth: VethPair;
-}
-
-/** Sum and count of the series of `name` whose labels include `labels` (Prometheus text). */
-function select(text: string, name: string, labels: Record<string, string>): { sum: number; count: number } {
-  let sum = 0;
-  let count = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const got = Object.fromEntries([...(m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-    if (Object.entries(labels).every(([k, v]) => got[k] === v)) {
-      sum += Number(m[3]);
-      count++;
-    }
-  }
-  return { sum, count };
 }
 
 async function eventually(what: string, fn: () => Promise<boolean> | boolean, attempts = 150, everyMs = 100): Promise<void> {
@@ -58,12 +48,12 @@ describeKernel('operator and agent in remote context with RetinaEndpoints', () =
   let api: ApiServerDouble;
   let agent: ChildProcess | undefined;
   let port = 0;
-  let bridge = '';
+  let bridge: PodBridge | undefined;
   let mcs: MetricsConfigurationController | undefined;
   let res: RetinaEndpointController | undefined;
   const pods: Pod[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'operator-e2e-'));
-  const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metrics = async () => parseSeries(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 
   beforeAll(async () => {
     api = await startApiServerDouble();
@@ -87,17 +77,10 @@ describeKernel('operator and agent in remote context with RetinaEndpoints', () =
     });
 
     // Pods: network namespaces on a bridge without addresses, registered on two nodes.
-    bridge = uniqueName('rtop', 15);
-    run('ip', ['link', 'add', bridge, 'type', 'bridge']);
-    run('ip', ['link', 'set', bridge, 'addrgenmode', 'none']);
-    run('ip', ['link', 'set', bridge, 'up']);
+    bridge = new PodBridge();
     for (const [i, node] of ['node-a', 'node-b'].entries()) {
       const ip = `10.239.8.${11 + i}`;
-      const netns = createNetns(`rtop${i}`);
-      const veth = createVethPair({ peerNs: netns, addresses: { peer: `${ip}/24` }, up: false });
-      run('ip', ['link', 'set', veth.name, 'addrgenmode', 'none']);
-      run('ip', ['link', 'set', veth.name, 'master', bridge, 'up']);
-      netns.ip(['link', 'set', veth.peerName, 'up']);
+      const { netns, veth } = bridge.addPod(`rtop${i}`, `${ip}/24`);
       const name = `web-${i}-${process.pid % 1000}`;
       pods.push({ name, node, ip, netns, veth });
       api.create('pods', {
@@ -149,11 +132,7 @@ describeKernel('operator and agent in remote context with RetinaEndpoints', () =
     }
     await res?.stop();
     await mcs?.stop();
-    for (const p of pods) {
-      p.veth.destroy();
-      p.netns.destroy();
-    }
-    if (bridge) run('ip', ['link', 'del', bridge], { allowFailure: true });
+    bridge?.destroy();
     await api?.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -187,11 +166,7 @@ describeKernel('operator and agent in remote context with RetinaEndpoints', () =
       "b's series expired",
       async () => {
         sendUdp(b.netns, { address: a.ip, port: 9998, count: 1 });
-        const text = await metrics();
-        return (
-          select(text, 'networkobservability_adv_forward_count', { destination_podname: b.name }).count === 0 &&
-          select(text, 'networkobservability_adv_forward_count', { source_podname: b.name }).count === 0
-        );
+        return podSeriesCount(await metrics(), 'networkobservability_adv_forward_count', b.name) === 0;
       },
       80,
       250,
