@@ -11,8 +11,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Flow } from '@retina-ts/core';
 import { FlowBus, FlowType, L7FlowType, TrafficDirection, TraceObservationPoint, Verdict, IpVersion } from '@retina-ts/core';
-import { hubbleTypes, startHubble, toPbFlow } from '../src/index.js';
-import type { FlowSource, HubbleOptions, HubbleServer, PbFlow } from '../src/index.js';
+import { HubbleMetrics, hubbleTypes, parseMetricsConfig, startHubble, toPbFlow } from '../src/index.js';
+import type { FlowSource, HubbleMetricsOptions, HubbleOptions, HubbleServer, PbFlow } from '../src/index.js';
 import { recordPackageDefinition } from '../api-record/record.mjs';
 
 /** Service definitions of the recorded official Hubble API, as proto-loader gives them to @grpc/grpc-js. */
@@ -329,6 +329,11 @@ const types = hubbleTypes();
 
 /** The enum descriptors HubbleMetrics names values with. */
 export const metricEnums = { verdict: types.verdict, dropReason: types.dropReason, ipVersion: types.ipVersion };
+
+/** hubble_* metrics of the Hubble metric `specs` (e.g. `dns:query`), with `options` on top. */
+export function hubbleMetricsFor(specs: string[], options: Partial<HubbleMetricsOptions> = {}): HubbleMetrics {
+  return new HubbleMetrics({ handlers: parseMetricsConfig(specs).handlers, enums: metricEnums, ...options });
+}
 
 /** A flow as the server sends it, from node `n`. */
 export function pbFlow(flow: Flow): PbFlow {

@@ -3,10 +3,9 @@ import type { Flow } from '@retina-ts/core';
 import { Verdict } from '@retina-ts/core';
 import { HubbleObserver, hubbleTypes, toPbFlow } from '../src/index.js';
 import type { FlowSource } from '../src/index.js';
-import { HubbleMetrics } from '../src/metrics/hubble-metrics.js';
 import { EncodedFlowEntry, decodeFlow } from '../src/ring.js';
 import { Wire } from '../src/wire.js';
-import { tcpFlow } from './helpers.js';
+import { hubbleMetricsFor, tcpFlow } from './helpers.js';
 
 /** A flow source the test pushes batches through by hand. */
 class ManualSource implements FlowSource {
@@ -24,13 +23,7 @@ function convertOptions() {
   return { nodeName: 'node-a', structType: hubbleTypes().struct };
 }
 
-function metrics(): HubbleMetrics {
-  const t = hubbleTypes();
-  return new HubbleMetrics({
-    handlers: [],
-    enums: { verdict: t.verdict, dropReason: t.dropReason, ipVersion: t.ipVersion },
-  });
-}
+const metrics = () => hubbleMetricsFor([]);
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -1,11 +1,8 @@
 /** The series cap and TTL of hubble_* families: a flood of distinct names cannot grow the registry without bound. */
 import { describe, expect, it } from 'vitest';
-import {
-  HUBBLE_METRIC_NAMES,
-  HubbleMetrics,
-  parseMetricsConfig,
-} from '../src/index.js';
-import { dnsRequestFlow, metricEnums as enums, pbFlow } from './helpers.js';
+import { HUBBLE_METRIC_NAMES } from '../src/index.js';
+import type { HubbleMetrics } from '../src/index.js';
+import { dnsRequestFlow, hubbleMetricsFor, pbFlow } from './helpers.js';
 
 const dnsQuery = (name: string) => pbFlow(dnsRequestFlow(0, name));
 
@@ -16,14 +13,7 @@ async function lines(m: HubbleMetrics, prefix: string): Promise<string[]> {
 
 describe('hubble_* series cap', () => {
   it('folds names beyond the cap into query="other" and counts the folds', async () => {
-    const now = 0;
-    const m = new HubbleMetrics({
-      handlers: parseMetricsConfig(['dns:query;sourceContext=pod']).handlers,
-      enums,
-      maxSeriesPerMetric: 50,
-      seriesTtlMs: 60_000,
-      now: () => now,
-    });
+    const m = hubbleMetricsFor(['dns:query;sourceContext=pod'], { maxSeriesPerMetric: 50, seriesTtlMs: 60_000, now: () => 0 });
     for (let i = 0; i < 5000; i++) m.process(dnsQuery(`n${i}.example.com.`));
     const queries = await lines(m, `${HUBBLE_METRIC_NAMES.dnsQueries}{`);
     expect(queries).toHaveLength(51); // 50 kept names and one folded series
@@ -44,13 +34,7 @@ describe('hubble_* series cap', () => {
 
   it('removes idle series after the TTL, making room for new names', async () => {
     let now = 0;
-    const m = new HubbleMetrics({
-      handlers: parseMetricsConfig(['dns:query']).handlers,
-      enums,
-      maxSeriesPerMetric: 10,
-      seriesTtlMs: 1000,
-      now: () => now,
-    });
+    const m = hubbleMetricsFor(['dns:query'], { maxSeriesPerMetric: 10, seriesTtlMs: 1000, now: () => now });
     for (let i = 0; i < 10; i++) m.process(dnsQuery(`old${i}.`));
     now = 500;
     m.process(dnsQuery('old0.'));
@@ -69,10 +53,7 @@ describe('hubble_* series cap', () => {
   });
 
   it('caps every family by default, so twice the cap in names holds at most the cap', () => {
-    const m = new HubbleMetrics({
-      handlers: parseMetricsConfig(['dns:query', 'flow:sourceContext=dns']).handlers,
-      enums,
-    });
+    const m = hubbleMetricsFor(['dns:query', 'flow:sourceContext=dns']);
     for (let i = 0; i < 20_000; i++) m.process(dnsQuery(`q${i}.example.`));
     for (const n of m.seriesCounts) expect(n).toBeLessThanOrEqual(10_000 + 1);
     m.close();
@@ -83,9 +64,7 @@ describe('hubble_* exposition', () => {
   // Names prom-client must escape, kept and folded series, an expired one, and the small counters.
   async function exercised(openMetrics: boolean): Promise<HubbleMetrics> {
     let now = 0;
-    const m = new HubbleMetrics({
-      handlers: parseMetricsConfig(['dns:query;sourceContext=pod', 'flow:sourceContext=pod']).handlers,
-      enums,
+    const m = hubbleMetricsFor(['dns:query;sourceContext=pod', 'flow:sourceContext=pod'], {
       openMetrics,
       maxSeriesPerMetric: 8,
       seriesTtlMs: 1000,

@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { DropReasonDesc, FlowType, L7FlowType, TrafficDirection, Verdict, IpVersion } from '@retina-ts/core';
 import type { Flow } from '@retina-ts/core';
-import {
-  HubbleMetrics,
-  MetricsConfigError,
-  parseMetricsConfig,
-  splitMetricsList,
-} from '../src/index.js';
-import { dnsRequestFlow, metricEnums as enums, pbFlow, tcpFlow } from './helpers.js';
+import { MetricsConfigError, parseMetricsConfig, splitMetricsList } from '../src/index.js';
+import type { HubbleMetrics } from '../src/index.js';
+import { dnsRequestFlow, hubbleMetricsFor, pbFlow, tcpFlow } from './helpers.js';
 
 const pb = (overrides: Partial<Flow> = {}) => pbFlow(tcpFlow(0, overrides));
 
-function metricsFor(specs: string[], openMetrics = false): HubbleMetrics {
-  return new HubbleMetrics({ handlers: parseMetricsConfig(specs).handlers, enums, openMetrics });
-}
+const metricsFor = (specs: string[], openMetrics = false) => hubbleMetricsFor(specs, { openMetrics });
 
 /** The sample lines of the exposition (no comments, no blank lines). */
 async function samples(m: HubbleMetrics): Promise<string[]> {
