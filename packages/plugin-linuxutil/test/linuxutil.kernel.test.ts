@@ -7,6 +7,7 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { commandExists, describeKernel, run } from '@retina-ts/testkit';
+import { TCP_STATE_LABELS, UNKNOWN_TCP_STATE } from '../src/connections.js';
 import { openEthtoolStatsReader } from '../src/ethtool/ioctl.js';
 import type { EthtoolStatsReader } from '../src/ethtool/reader.js';
 import { LinuxUtilPlugin } from '../src/plugin.js';
@@ -177,19 +178,8 @@ describeKernel(
     });
 
     it('counts TCP states, remote addresses and UDP sockets as /proc/net shows them', async () => {
-      const labels = new Map<number, string>([
-        [1, 'ESTABLISHED'],
-        [2, 'SYN_SENT'],
-        [3, 'SYN_RECV'],
-        [4, 'FIN_WAIT1'],
-        [5, 'FIN_WAIT2'],
-        [6, 'TIME_WAIT'],
-        [7, ''],
-        [8, 'CLOSE_WAIT'],
-        [9, 'LAST_ACK'],
-        [10, 'LISTEN'],
-        [11, 'CLOSING'],
-      ]);
+      // State names are pinned by the fixture tests (expected/*.prom); this test checks the counts against the kernel.
+      const labels = TCP_STATE_LABELS;
       let mismatch = '';
       for (let attempt = 0; attempt < 5; attempt++) {
         const before = [...socketStates('tcp'), ...socketStates('tcp6')].join(',');
@@ -203,10 +193,10 @@ describeKernel(
           continue;
         }
         const expected = new Map<string, number>(
-          [...labels.values(), 'UNKNOWN'].map((l) => [`state=${l}`, 0]),
+          [...labels.values(), UNKNOWN_TCP_STATE].map((l) => [`state=${l}`, 0]),
         );
         for (const s of states) {
-          const k = `state=${labels.get(s) ?? 'UNKNOWN'}`;
+          const k = `state=${labels.get(s) ?? UNKNOWN_TCP_STATE}`;
           expected.set(k, expected.get(k)! + 1);
         }
         expect(await series(t.metrics, 'networkobservability_tcp_state')).toEqual(expected);

@@ -46,6 +46,12 @@ async function initPlugin(
 }
 
 const put = (rel: string, text: string) => writeFile(path.join(proc.root, rel), text);
+const read = (rel: string) => readFile(path.join(proc.root, rel), 'utf8');
+/** Rewrites file `rel` of the proc copy as `change` makes its text. */
+const edit = async (rel: string, change: (text: string) => string) => put(rel, change(await read(rel)));
+/** A change that keeps the lines `keep` accepts (given each line and its index). */
+const keepLines = (keep: (line: string, index: number) => boolean) => (text: string) =>
+  text.split('\n').filter(keep).join('\n');
 const warnings = (t: TestContext) => t.logs.filter((l) => l.level === 'warn');
 
 describe('definition', () => {
@@ -87,13 +93,9 @@ describe('linuxutil over a fake proc root', () => {
   it('removes remote addresses whose connections closed and recounts states', async () => {
     const t = await initPlugin();
     await t.plugin.poll();
-    const keepListeners = (text: string) =>
-      text
-        .split('\n')
-        .filter((l, i) => i === 0 || / 0A /.test(l))
-        .join('\n');
-    await put('net/tcp', keepListeners(await readFile(path.join(proc.root, 'net/tcp'), 'utf8')));
-    await put('net/tcp6', keepListeners(await readFile(path.join(proc.root, 'net/tcp6'), 'utf8')));
+    const keepListeners = keepLines((l, i) => i === 0 || / 0A /.test(l));
+    await edit('net/tcp', keepListeners);
+    await edit('net/tcp6', keepListeners);
     await t.plugin.poll();
     expect((await series(t.metrics, TCP_REMOTE)).size).toBe(0);
     const states = await series(t.metrics, TCP_STATE);
@@ -120,17 +122,13 @@ describe('linuxutil over a fake proc root', () => {
     await t.plugin.poll();
     const before = await exposedText(t.metrics);
 
-    const netstat = await readFile(path.join(proc.root, 'net/netstat'), 'utf8');
-    const snmp = await readFile(path.join(proc.root, 'net/snmp'), 'utf8');
-    const tcp = await readFile(path.join(proc.root, 'net/tcp'), 'utf8');
+    const snmp = await read('net/snmp');
+    const tcp = await read('net/tcp');
     await put('net/snmp', malformed('snmp-truncated'));
     await put('net/tcp', malformed('tcp-truncated'));
     // netstat still parses, with a changed TcpExt counter; one UDP socket closed.
-    await put('net/netstat', netstat.replace(/^(TcpExt:(?: \d+){10}) 3 /m, '$1 99 '));
-    await put(
-      'net/udp',
-      (await readFile(path.join(proc.root, 'net/udp'), 'utf8')).split('\n').slice(0, 2).join('\n'),
-    );
+    await edit('net/netstat', (netstat) => netstat.replace(/^(TcpExt:(?: \d+){10}) 3 /m, '$1 99 '));
+    await edit('net/udp', keepLines((_, i) => i < 2));
 
     const report = await t.plugin.poll();
     expect(report.failedFiles.sort()).toEqual(['net/snmp', 'net/tcp']);
@@ -192,14 +190,7 @@ describe('linuxutil over a fake proc root', () => {
   });
 
   it('warns when a counter file lacks a section every kernel writes', async () => {
-    const snmp = await readFile(path.join(proc.root, 'net/snmp'), 'utf8');
-    await put(
-      'net/snmp',
-      snmp
-        .split('\n')
-        .filter((l) => !l.startsWith('Udp:'))
-        .join('\n'),
-    );
+    await edit('net/snmp', keepLines((l) => !l.startsWith('Udp:')));
     const t = await initPlugin();
     await t.plugin.poll();
     expect(warnings(t).map((l) => l.msg)).toEqual([
@@ -212,10 +203,9 @@ describe('linuxutil over a fake proc root', () => {
 
 describe('interface_stats', () => {
   it('skips lo and excluded interfaces, and logs a driver without statistics once', async () => {
-    const dev = await readFile(path.join(proc.root, 'net/dev'), 'utf8');
-    await put(
+    await edit(
       'net/dev',
-      `${dev} br0:0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n lxc12ab:0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n`,
+      (dev) => `${dev} br0:0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n lxc12ab:0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n`,
     );
     const t = await initPlugin({ excludeInterfaces: ['^lxc'] });
     await t.plugin.poll();
@@ -231,14 +221,7 @@ describe('interface_stats', () => {
   it('removes the series of an interface that went away', async () => {
     const t = await initPlugin();
     await t.plugin.poll();
-    const dev = await readFile(path.join(proc.root, 'net/dev'), 'utf8');
-    await put(
-      'net/dev',
-      dev
-        .split('\n')
-        .filter((l) => !l.includes('rluv1:'))
-        .join('\n'),
-    );
+    await edit('net/dev', keepLines((l) => !l.includes('rluv1:')));
     await t.plugin.poll();
     const ifaces = await series(t.metrics, IFACE_STATS);
     expect([...ifaces.keys()]).toEqual([
