@@ -117,3 +117,19 @@ export async function startFakeS3(accessKeyId: string): Promise<FakeStore> {
   await c.listen(server);
   return c;
 }
+
+/** Runs `body` with a fake blob store (SAS signature `signature`) and a fake S3 (`accessKeyId`), closing both after. */
+export async function withFakeStores(
+  signature: string,
+  accessKeyId: string,
+  body: (blob: Awaited<ReturnType<typeof startFakeBlob>>, s3: FakeStore) => Promise<void>,
+): Promise<void> {
+  const blob = await startFakeBlob(signature);
+  const s3 = await startFakeS3(accessKeyId);
+  try {
+    await body(blob, s3);
+  } finally {
+    await blob.close();
+    await s3.close();
+  }
+}

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@retina-ts/core';
 import { runCaptureWorkload, tarballEntries, TcpdumpError, type WorkloadConfig } from '../src/index.js';
-import { startFakeBlob, startFakeS3 } from './fakes.js';
+import { withFakeStores } from './fakes.js';
 
 const fakeTcpdump = fileURLToPath(new URL('./fixtures/fake-tcpdump.sh', import.meta.url));
 const start = new Date('2024-03-04T05:06:07Z');
@@ -49,11 +49,9 @@ afterAll(() => rm(root, { recursive: true, force: true }));
 
 describe('capture workload', () => {
   it('stops on abort, packs <base>/ and stores it on every output', async () => {
-    const blob = await startFakeBlob('sigvalue');
-    const s3 = await startFakeS3('AKIDWORK');
     const { logger, lines } = capturingLogger();
     const ac = new AbortController();
-    try {
+    await withFakeStores('sigvalue', 'AKIDWORK', async (blob, s3) => {
       const hostDir = join(root, 'host', 'retina');
       const pvcDir = join(root, 'pvc');
       const result = await runCaptureWorkload(
@@ -93,10 +91,7 @@ describe('capture workload', () => {
       const all = lines.join('');
       expect(all).toContain('capture stored');
       expect(all).not.toMatch(/sigvalue|VERYSECRET/);
-    } finally {
-      await blob.close();
-      await s3.close();
-    }
+    });
   });
 
   it('stops at the duration', async () => {
@@ -109,11 +104,9 @@ describe('capture workload', () => {
   });
 
   it('retries a flaky upload and keeps the local tarball when an output fails for good', async () => {
-    const blob = await startFakeBlob('ok');
-    const s3 = await startFakeS3('AKID');
     const { logger, lines } = capturingLogger();
     const ac = new AbortController();
-    try {
+    await withFakeStores('ok', 'AKID', async (blob, s3) => {
       blob.failNext(1);
       const result = await runCaptureWorkload(
         config({
@@ -140,10 +133,7 @@ describe('capture workload', () => {
       expect(result.localTarball).toBe(join(root, 'work', `${result.baseName}.tar.gz`));
       expect((await stat(result.localTarball!)).size).toBeGreaterThan(0);
       expect(lines.join('')).not.toContain('KEEPME');
-    } finally {
-      await blob.close();
-      await s3.close();
-    }
+    });
   });
 
   it('fails before capturing when tcpdump rejects the filter', async () => {
