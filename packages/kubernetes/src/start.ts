@@ -271,9 +271,8 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
       const fieldSelector = config.remoteContext ? undefined : `spec.nodeName=${config.nodeName}`;
       this.#add<PodLike>('pods', '/api/v1/pods', (p) => core.listPodForAllNamespaces({ ...page(p), ...(fieldSelector ? { fieldSelector } : {}) }), {
         ...(fieldSelector ? { fieldSelector } : {}),
-        transform: (pod) => slimObject(pod, SLIM_FIELDS.pods),
         onUpsert: (pod) => index.upsert(podInfoFromPod(pod)),
-        onDelete: (pod) => index.delete(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? ''),
+        onDelete: (pod) => index.delete(...namespacedName(pod)),
         onListStart: () => index.beginList(),
         onListEnd: () => index.endList(),
       });
@@ -286,7 +285,7 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
         {
           optional: true,
           onUpsert: (ep) => index.upsert(podInfoFromRetinaEndpoint(ep)),
-          onDelete: (ep) => index.delete(ep.metadata?.namespace ?? 'default', ep.metadata?.name ?? ''),
+          onDelete: (ep) => index.delete(...namespacedName(ep)),
           onListStart: () => index.beginList(),
           onListEnd: () => index.endList(),
         },
@@ -295,19 +294,17 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
     if (plan.includes('services')) {
       const cache = this.#opts.ipCache;
       this.#add<ServiceLike>('services', '/api/v1/services', (p) => core.listServiceForAllNamespaces(page(p)), {
-        transform: (svc) => slimObject(svc, SLIM_FIELDS.services),
         onUpsert: (svc) => {
           const rec = serviceRecord(svc);
           if (rec.ips.length === 0) cache.deleteService(rec.namespace, rec.name);
           else cache.upsertService(rec);
         },
-        onDelete: (svc) => cache.deleteService(svc.metadata?.namespace ?? 'default', svc.metadata?.name ?? ''),
+        onDelete: (svc) => cache.deleteService(...namespacedName(svc)),
       });
     }
     if (plan.includes('nodes')) {
       const cache = this.#opts.ipCache;
       this.#add<NodeLike>('nodes', '/api/v1/nodes', (p) => core.listNode(page(p)), {
-        transform: (node) => slimObject(node, SLIM_FIELDS.nodes),
         onUpsert: (node) => {
           const record = nodeRecord(node);
           cache.upsertNode(record);
@@ -327,7 +324,6 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
     }
     if (plan.includes('namespaces')) {
       this.#add<KubeObjectLike>('namespaces', '/api/v1/namespaces', (p) => core.listNamespace(page(p)), {
-        transform: (ns) => slimObject(ns, SLIM_FIELDS.namespaces),
         onUpsert: (ns) => this.#setNamespace(ns.metadata?.name ?? '', namespaceObserved(ns)),
         onDelete: (ns) => this.#setNamespace(ns.metadata?.name ?? '', false),
       });
@@ -362,7 +358,6 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
     handlers: {
       fieldSelector?: string;
       optional?: boolean;
-      transform?: (o: T) => T;
       onUpsert: (o: T) => void;
       onDelete: (o: T) => void;
       onListStart?: () => void;
@@ -378,7 +373,10 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
       listPage: listPage as (p: { limit: number; continue?: string }) => Promise<ListPage<KubernetesObject>>,
       ...(handlers.fieldSelector ? { fieldSelector: handlers.fieldSelector } : {}),
       ...(handlers.optional ? { optional: true } : {}),
-      ...(handlers.transform ? { transform: handlers.transform as unknown as (o: KubernetesObject) => KubernetesObject } : {}),
+      // The resources listed in SLIM_FIELDS are kept slimmed down to what the handlers read.
+      ...(resource in SLIM_FIELDS
+        ? { transform: (obj: KubernetesObject) => slimObject(obj, SLIM_FIELDS[resource as keyof typeof SLIM_FIELDS]) }
+        : {}),
       onUpsert: handlers.onUpsert as (o: KubernetesObject) => void,
       onDelete: handlers.onDelete as (o: KubernetesObject) => void,
       ...(handlers.onListStart ? { onListStart: handlers.onListStart } : {}),
@@ -560,6 +558,11 @@ class KubernetesWatchers extends EventEmitter implements KubernetesHandle {
   nodes(): NodeRecord[] {
     return [...this.#nodes.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
+}
+
+/** An object's namespace (`default` when unset) and name, as the delete handlers take them. */
+function namespacedName(o: KubeObjectLike): [string, string] {
+  return [o.metadata?.namespace ?? 'default', o.metadata?.name ?? ''];
 }
 
 function page(p: { limit: number; continue?: string }): { limit: number; _continue?: string } {
