@@ -189,6 +189,8 @@ async function main() {
   obj.map('flows_perf').pin(pins.perf);
   const nodeArgv = (pin, ...extra) => [
     process.execPath,
+    // The consumer collects its warm-up garbage before the flood (see node-consumer.mjs).
+    '--expose-gc',
     ...args['node-flags'].split(' ').filter(Boolean),
     join(here, 'node-consumer.mjs'),
     pin,
