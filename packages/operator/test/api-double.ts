@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createLogger, type Logger } from '@retina-ts/core';
 import { startApiServerDouble, writeKubeconfig, type ApiServerDouble } from '@retina-ts/k8s-apiserver-double';
 
 /** What useApiServerDouble hands the tests; read its fields inside hooks and tests (they change per test). */
@@ -47,4 +48,37 @@ export function useApiServerDouble(opts: { prefix: string; each?: boolean; insec
     afterEach(async () => state.api?.close());
   }
   return state;
+}
+
+/** Controller options for tests: a silent logger and retries and informer restarts in tens of milliseconds. */
+export interface FastControllerOptions {
+  logger: Logger;
+  retryMs: number;
+  maxRetryMs: number;
+  informerRestartMs: number;
+}
+
+/**
+ * Registers a hook that stops, after each test, the controller `start()` made: `start()` builds one on the
+ * fixture's cluster with `make` and fast options and starts it; `stop()` stops it earlier.
+ */
+export function useController<C extends { start(): Promise<void>; stop(): Promise<void> }>(
+  cluster: ApiServerFixture,
+  make: (kc: KubeConfig, options: FastControllerOptions) => C,
+): { start(): Promise<C>; stop(): Promise<void> } {
+  const options = { logger: createLogger({ level: 'silent' }), retryMs: 20, maxRetryMs: 200, informerRestartMs: 50 };
+  let controller: C | undefined;
+  const stop = async (): Promise<void> => {
+    await controller?.stop();
+    controller = undefined;
+  };
+  afterEach(stop);
+  return {
+    async start() {
+      controller = make(cluster.kc, options);
+      await controller.start();
+      return controller;
+    },
+    stop,
+  };
 }

@@ -3,13 +3,11 @@
  * accepted configuration per cluster, re-validation on change, hand-over when the accepted one is deleted, and the
  * accepted one keeping its slot across an operator restart.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '@retina-ts/k8s-apiserver-double';
-import { useApiServerDouble } from './api-double.js';
-import { createLogger } from '@retina-ts/core';
+import { useApiServerDouble, useController } from './api-double.js';
 import { MetricsConfigurationController, validateMetricsConfiguration, type MetricsConfigurationObject } from '../src/index.js';
 
-const logger = createLogger({ level: 'silent' });
 const spec = (over: Record<string, unknown> = {}) => ({
   contextOptions: [{ metricName: 'forward_count', sourceLabels: ['ip', 'podname'], destinationLabels: ['ip'], ttl: '5m' }],
   namespaces: { exclude: ['kube-system'] },
@@ -64,25 +62,16 @@ describe('validateMetricsConfiguration', () => {
 
 describe('MetricsConfigurationController', () => {
   const cluster = useApiServerDouble({ prefix: 'operator-mc', each: true });
-  let controller: MetricsConfigurationController | undefined;
   type Obj = KubeObject & { status?: { state?: string; reason?: string } };
   const status = (name: string) => cluster.api.get<Obj>('metricsconfigurations', undefined, name).status;
   const waitState = (name: string, state: string) =>
     cluster.api.waitFor(() => status(name)?.state === state, `${name} ${state} (now ${JSON.stringify(status(name))})`);
-  const start = async () => {
-    controller = new MetricsConfigurationController(cluster.kc, { logger, retryMs: 20, maxRetryMs: 200, informerRestartMs: 50 });
-    await controller.start();
-  };
-
-  afterEach(async () => {
-    await controller?.stop();
-    controller = undefined;
-  });
+  const { start } = useController(cluster, (kc, options) => new MetricsConfigurationController(kc, options));
 
   it('accepts one configuration, refuses the next, re-validates on change and hands over on deletion', async () => {
     cluster.api.create('metricsconfigurations', mc('first', spec(), '2026-01-01T00:00:00Z'));
     cluster.api.create('metricsconfigurations', mc('second', spec(), '2026-01-02T00:00:00Z'));
-    await start();
+    const controller = await start();
     await waitState('first', 'Accepted');
     expect(status('first')?.reason).toBe('CRD is Accepted');
     await waitState('second', 'Errored');
@@ -102,33 +91,33 @@ describe('MetricsConfigurationController', () => {
 
     cluster.api.delete('metricsconfigurations', undefined, 'first');
     await waitState('second', 'Accepted');
-    expect(controller!.holder).toBe('second');
+    expect(controller.holder).toBe('second');
   });
 
   it('an invalid configuration does not take the slot; status is written only when it changes', async () => {
     cluster.api.create('metricsconfigurations', mc('broken', spec({ namespaces: {} }), '2026-01-01T00:00:00Z'));
     cluster.api.create('metricsconfigurations', mc('good', spec(), '2026-01-02T00:00:00Z'));
-    await start();
+    const controller = await start();
     await waitState('broken', 'Errored');
     await waitState('good', 'Accepted');
     expect(status('broken')?.reason).toBe('Validation of CRD failed with: spec.namespaces: set one of include and exclude');
-    await controller!.queue.idle();
+    await controller.queue.idle();
     const writes = cluster.api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'patch' }).length;
     expect(writes).toBe(2);
     cluster.api.modify<Obj>('metricsconfigurations', undefined, 'good', (o) => {
       o.metadata.labels = { touched: 'yes' };
     });
     await cluster.api.waitFor(() => cluster.api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'get' }).some((r) => r.path.endsWith('/good')));
-    await controller!.queue.idle();
+    await controller.queue.idle();
     expect(cluster.api.requests({ resource: 'metricsconfigurations.retina.sh', verb: 'patch' }).length).toBe(2);
   });
 
   it('the accepted configuration keeps its slot across a restart, even when a newer one arrived meanwhile', async () => {
     cluster.api.create('metricsconfigurations', mc('older-unaccepted', spec(), '2026-01-01T00:00:00Z'));
     cluster.api.create('metricsconfigurations', { ...mc('accepted', spec(), '2026-01-02T00:00:00Z'), status: { state: 'Accepted', reason: 'CRD is Accepted' } });
-    await start();
+    const controller = await start();
     await waitState('older-unaccepted', 'Errored');
     expect(status('accepted')?.state).toBe('Accepted');
-    expect(controller!.holder).toBe('accepted');
+    expect(controller.holder).toBe('accepted');
   });
 });

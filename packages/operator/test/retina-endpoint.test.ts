@@ -3,16 +3,13 @@
  * reader (podInfoFromRetinaEndpoint) needs; host-network and IP-less pods skipped; updates and deletion follow the
  * pod; after a restart nothing is duplicated or rewritten, orphans are deleted and missing ones created.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '@retina-ts/k8s-apiserver-double';
-import { useApiServerDouble } from './api-double.js';
-import { createLogger } from '@retina-ts/core';
+import { useApiServerDouble, useController } from './api-double.js';
 import { podInfoFromRetinaEndpoint } from '@retina-ts/kubernetes';
 import { RetinaEndpointController, type RetinaEndpointObject } from '../src/index.js';
 
-const logger = createLogger({ level: "silent" });
 const cluster = useApiServerDouble({ prefix: 'operator-re', each: true });
-let controller: RetinaEndpointController | undefined;
 
 const pod = (name: string, ip: string | undefined, extra: Record<string, unknown> = {}): KubeObject => ({
   metadata: {
@@ -33,24 +30,16 @@ const pod = (name: string, ip: string | undefined, extra: Record<string, unknown
 });
 const endpoints = () => cluster.api.list<RetinaEndpointObject & KubeObject>('retinaendpoints');
 const names = () => endpoints().map((e) => `${e.metadata.namespace}/${e.metadata.name}`).sort();
-const start = async () => {
-  controller = new RetinaEndpointController(cluster.kc, { logger, retryMs: 20, maxRetryMs: 200, informerRestartMs: 50 });
-  await controller.start();
-};
-
-afterEach(async () => {
-  await controller?.stop();
-  controller = undefined;
-});
+const { start, stop } = useController(cluster, (kc, options) => new RetinaEndpointController(kc, options));
 
 describe('RetinaEndpointController', () => {
   it('keeps one RetinaEndpoint per running pod with an IP, as the agents read them', async () => {
     cluster.api.create('pods', pod('web', '10.1.0.5'));
     cluster.api.create('pods', pod('hostnet', '10.0.0.1', { spec: { hostNetwork: true, containers: [] } }));
     cluster.api.create('pods', pod('pending', undefined));
-    await start();
+    const controller = await start();
     await cluster.api.waitFor(() => names().length === 1, 'one endpoint');
-    await controller!.queue.idle();
+    await controller.queue.idle();
     expect(names()).toEqual(['shop/web']);
     const ep = cluster.api.get<RetinaEndpointObject & KubeObject>('retinaendpoints', 'shop', 'web');
     expect(ep.spec).toEqual({
@@ -113,20 +102,19 @@ describe('RetinaEndpointController', () => {
     cluster.api.create('pods', pod('a', '10.1.0.1'));
     cluster.api.create('pods', pod('b', '10.1.0.2'));
     cluster.api.create('pods', pod('d', '10.1.0.4'));
-    await start();
+    let controller = await start();
     await cluster.api.waitFor(() => names().length === 3);
-    await controller!.queue.idle();
-    await controller!.stop();
-    controller = undefined;
+    await controller.queue.idle();
+    await stop();
 
     // While the operator is down: b goes away, c arrives, someone deletes a's endpoint; d stays as it was.
     cluster.api.delete('pods', 'shop', 'b');
     cluster.api.create('pods', pod('c', '10.1.0.3'));
     cluster.api.delete('retinaendpoints', 'shop', 'a');
     const before = cluster.api.requests({ resource: 'retinaendpoints.retina.sh' }).length;
-    await start();
+    controller = await start();
     await cluster.api.waitFor(() => names().join() === 'shop/a,shop/c,shop/d', `a, c and d (now ${names().join()})`);
-    await controller!.queue.idle();
+    await controller.queue.idle();
     const writes = cluster.api.requests({ resource: 'retinaendpoints.retina.sh' }).slice(before).filter((r) => !['list', 'watch'].includes(r.verb));
     // a and c created, b's orphan deleted; d's endpoint was current and is not written.
     expect(writes.map((r) => (r.verb === 'create' ? 'create' : `${r.verb} ${r.path.split('/').pop()}`)).sort()).toEqual([
