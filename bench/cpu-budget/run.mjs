@@ -422,6 +422,12 @@ async function phase(budget) {
         `windows within ±10% of the budget: ${within} of ${windows.length}; above 1.1× the budget: ${over}; ` +
         `below it at rate 1 (the traffic cost less than the budget): ${unbound}`,
     );
+    const missed = windows.filter((w) => Math.abs(w.cores - budget) > budget * 0.1 && !(w.maxRate === 1 && w.cores < budget * 0.9));
+    if (missed.length) {
+      console.log(
+        `windows that missed: ${missed.map((w) => `${windows.indexOf(w) + 1} (${fmt((w.cores / budget) * 100)}%, run-queue wait ${fmt(w.waitMs)} ms/s)`).join(', ')}`,
+      );
+    }
     const met = within + unbound === windows.length && lost === 0 && slow === 0;
     console.log(
       `goal (every 5 s window within ±10% of the budget unless its traffic cost less, nothing lost, every scrape < ${SCRAPE_GOAL_MS} ms): ${met ? 'met' : 'NOT met'}`,

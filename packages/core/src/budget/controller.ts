@@ -43,7 +43,7 @@ export interface CpuBudgetTuning {
   repayMs?: number;
   /** The account forgets with this time constant, in ms (default 10000). */
   memoryMs?: number;
-  /** The cost per event is measured over about this long, in ms (default 1000). */
+  /** The cost per event is measured over about this long, in ms (default 500). */
   learnMs?: number;
   /** The rate in effect stays while its modelled CPU is within this fraction of the target from the aim (default 0.03). */
   hold?: number;
@@ -100,17 +100,20 @@ export interface RateChange {
 
 /** A flood after this long without one (ms) is met as a cold one (see `coldFactor`). */
 const QUIET_MS = 2000;
+/** Between decisions a warm flood is met only when it is predicted above this many times the budget. */
+const PEEK_ABOVE = 1.5;
 /** Largest fixed part assumed, as a fraction of the target. */
 const FIXED_CAP = 0.5;
 /** The aim never goes below the fixed part plus this fraction of the rest of the target. */
 const AIM_FLOOR = 0.1;
 /**
  * Unused budget carried forward, in repay periods of the target: while the traffic needs sampling, what it left
- * unused (a sender slowing down faster than the rate follows, integer rates) is used up; while the traffic fits the
- * budget unsampled, only a little, so a flood does not start with an overshoot.
+ * unused (a sender slowing down faster than the rate follows, integer rates, a cold start met too cautiously) is used
+ * up later; what the traffic leaves unused while it fits the budget unsampled adds only a little, so a flood does not
+ * start with an overshoot.
  */
 const CREDIT_CAP = 1;
-const IDLE_CREDIT_CAP = 0.1;
+const IDLE_CREDIT_CAP = 0.2;
 /** Debt carried, in repay periods of the target: beyond it the aim is at its floor anyway. */
 const DEBT_CAP = 2;
 
@@ -201,8 +204,9 @@ export class CpuBudgetController {
   #usage = 0;
   /** The last decision found the traffic within the budget unsampled (its wanted rate was at most 1). */
   #unbound = true;
-  /** The lowest rate in effect since the last decision. */
+  /** The lowest and highest rates in effect since the last decision. */
   #lowestRate = 1;
+  #highestRate = 1;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: CpuBudgetOptions) {
@@ -220,7 +224,7 @@ export class CpuBudgetController {
     this.#goal = options.budgetCores * (options.target ?? 1);
     this.#repay = (options.repayMs ?? 1000) / 1000;
     this.#memory = (options.memoryMs ?? 10_000) / 1000;
-    this.#learnS = (options.learnMs ?? 1000) / 1000;
+    this.#learnS = (options.learnMs ?? 500) / 1000;
     this.#hold = options.hold ?? 0.03;
     this.#coldFactor = options.coldFactor ?? 3;
     this.#maxStep = options.maxStep ?? 1024;
@@ -291,6 +295,7 @@ export class CpuBudgetController {
     this.#lastArrived = c?.arrived ?? 0;
     this.#lastReported = c?.reported ?? 0;
     this.#lowestRate = this.#hub.rate;
+    this.#highestRate = this.#hub.rate;
   }
 
   /** The usage the next interval aims at: the target less the debt paid back over `repay`, never below the floor. */
@@ -315,7 +320,10 @@ export class CpuBudgetController {
     const perEvent = this.#perEvent * (cold ? this.#coldFactor : 1);
     // Well over the budget only: a quarter second of arrivals is noisy, and the next decision measures the CPU too.
     // A cold flood is met sooner, since its first events cost the most.
-    if (this.#fixed + (perEvent * arrivals) / n <= this.budgetCores * (cold ? 1.1 : 1.5)) return;
+    if (this.#fixed + (perEvent * arrivals) / n <= this.budgetCores * (cold ? 1.1 : PEEK_ABOVE)) return;
+    // And only while the CPU since the last decision is over the aim too: arrivals are counted as user space reads
+    // them, so a reader that could not run for a while (a busy machine) shows a burst of arrivals that came earlier.
+    if (!cold && (this.#cpuSeconds() - this.#lastCpu) / dt <= this.#aim()) return;
     const wanted = Math.ceil(this.#rateFor(arrivals, this.#aim(), perEvent));
     if (wanted > n) this.#apply(Math.min(wanted, n * this.#maxStep), { usage: this.#usage, lost: 0, arrivals });
   }
@@ -353,8 +361,12 @@ export class CpuBudgetController {
     // Only intervals with events reported count: CPU spent without any (start-up, loading programs, a scrape while
     // idle) is nothing sampling could have changed, and a flood must not start by paying for it.
     if (!firstInterval && reportedRate > 0) {
-      const debt = this.#debt * Math.exp(-elapsed / this.#memory) + (usage - this.#goal) * elapsed;
-      const credit = (this.#unbound && this.#lowestRate === 1 ? IDLE_CREDIT_CAP : CREDIT_CAP) * this.#goal * this.#repay;
+      const kept = this.#debt * Math.exp(-elapsed / this.#memory);
+      const debt = kept + (usage - this.#goal) * elapsed;
+      // While the traffic fits the budget unsampled, its own undershoot is not ours to make up (beyond a little);
+      // credit left from sampling too hard stays, to be used when the traffic binds again.
+      const fits = this.#unbound && this.#highestRate === 1;
+      const credit = fits ? Math.max(IDLE_CREDIT_CAP * this.#goal * this.#repay, -kept) : CREDIT_CAP * this.#goal * this.#repay;
       this.#debt = Math.min(DEBT_CAP * this.#goal * this.#repay, Math.max(-credit, debt));
     }
 
@@ -374,6 +386,7 @@ export class CpuBudgetController {
     }
     this.#apply(next, { usage, lost, arrivals: this.#arrivals });
     this.#lowestRate = this.#hub.rate;
+    this.#highestRate = this.#hub.rate;
     return this.#hub.rate;
   }
 
@@ -457,6 +470,7 @@ export class CpuBudgetController {
     if (next === from) return;
     this.#hub.setRate(next);
     this.#lowestRate = Math.min(this.#lowestRate, next);
+    this.#highestRate = Math.max(this.#highestRate, next);
     this.#onChange?.({
       from,
       to: next,
