@@ -6,6 +6,7 @@ import {
   CiliumEventType,
   FlowType,
   flowIp,
+  sumPerCpu,
   TraceObservationPoint,
   TrafficDirection,
   Verdict,
@@ -62,7 +63,6 @@ export const METRIC_KEY_SIZE = METRIC_KEY.size;
 export const METRIC_VALUE_SIZE = METRIC_VAL.size;
 
 const K = METRIC_KEY.offsets;
-const V = METRIC_VAL.offsets;
 const E = DROP_EVENT.offsets;
 
 /** Indexes of the kernel's rts_dr_stats per-CPU array, and the lost-event reason each one reports. */
@@ -99,17 +99,7 @@ export function encodeMetricKey(reason: number, dir: number): Buffer {
 
 /** Sums a per-CPU metrics value (one 16-byte slot per CPU) into packets and bytes. */
 export function sumMetricValues(perCpu: readonly Uint8Array[]): { packets: bigint; bytes: bigint } {
-  let packets = 0n;
-  let bytes = 0n;
-  for (const slot of perCpu) {
-    if (slot.byteLength < METRIC_VALUE_SIZE) {
-      throw new RangeError(`metric value: ${slot.byteLength} bytes per CPU, expected ${METRIC_VALUE_SIZE}`);
-    }
-    const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
-    packets += v.getBigUint64(V.packets, true);
-    bytes += v.getBigUint64(V.bytes, true);
-  }
-  return { packets, bytes };
+  return sumPerCpu(perCpu, METRIC_VAL, 'metric_val', ['packets', 'bytes']);
 }
 
 /** Sums one u64 per CPU (the rts_dr_stats values). */

@@ -61,7 +61,7 @@ describe('metric map layout', () => {
       packets: 2n ** 40n + 1n,
       bytes: 105n,
     });
-    expect(() => sumMetricValues([Buffer.alloc(8)])).toThrow('metric value: 8 bytes per CPU, expected 16');
+    expect(() => sumMetricValues([Buffer.alloc(8)])).toThrow('per-CPU value of CPU 0 has 8 bytes; metric_val needs 16');
     const one = Buffer.alloc(8);
     one.writeBigUInt64LE(7n);
     expect(sumU64([one, one])).toBe(14n);

@@ -3,6 +3,7 @@
  * default-route lookup that picks the interface to watch. No I/O here, so all of it is tested with fixtures.
  */
 import { defineStruct } from '@retina-ts/bpf-runtime';
+import { sumPerCpu } from '@retina-ts/core';
 
 /** Traffic directions, in the order of the BPF map's keys (0 = ingress, 1 = egress). */
 export const DIRECTIONS = ['ingress', 'egress'] as const;
@@ -16,8 +17,6 @@ export const PF_COUNTERS = defineStruct({ packets: 'u64', bytes: 'u64' });
 
 /** Size of one per-CPU value of `rts_pf_stats`. */
 export const FORWARD_COUNTERS_SIZE = PF_COUNTERS.size;
-
-const C = PF_COUNTERS.offsets;
 
 /** Packets and bytes seen in one direction. */
 export interface ForwardTotals {
@@ -34,20 +33,7 @@ export function directionKey(direction: Direction): Buffer {
 
 /** Sums the per-CPU `pf_counters` values of one map key. */
 export function sumPerCpuCounters(values: readonly Uint8Array[]): ForwardTotals {
-  let packets = 0n;
-  let bytes = 0n;
-  for (const [cpu, value] of values.entries()) {
-    if (value.byteLength < FORWARD_COUNTERS_SIZE) {
-      throw new RangeError(
-        `per-CPU value of CPU ${cpu} has ${value.byteLength} bytes; pf_counters needs ${FORWARD_COUNTERS_SIZE} ` +
-          '(the BPF object and this package are out of step: rebuild the package)',
-      );
-    }
-    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-    packets += view.getBigUint64(C.packets, true);
-    bytes += view.getBigUint64(C.bytes, true);
-  }
-  return { packets, bytes };
+  return sumPerCpu(values, PF_COUNTERS, 'pf_counters', ['packets', 'bytes']);
 }
 
 const RTF_UP = 0x1;

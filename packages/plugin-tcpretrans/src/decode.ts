@@ -7,6 +7,7 @@ import {
   CiliumEventType,
   FlowType,
   flowIp,
+  sumPerCpu,
   TraceObservationPoint,
   TrafficDirection,
   Verdict,
@@ -39,7 +40,6 @@ export const RETRANS_EVENT_SIZE = TR_EVENT.size;
 export const RETRANS_STATS_SIZE = TR_STATS.size;
 
 const E = TR_EVENT.offsets;
-const S = TR_STATS.offsets;
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -235,18 +235,6 @@ export interface RetransStats {
 
 /** Sums the per-CPU `tr_stats` values. */
 export function sumRetransStats(values: readonly Uint8Array[]): RetransStats {
-  const total: RetransStats = { retransmits: 0n, eventsLost: 0n, eventsLimited: 0n };
-  for (const [cpu, value] of values.entries()) {
-    if (value.byteLength < RETRANS_STATS_SIZE) {
-      throw new RangeError(
-        `per-CPU value of CPU ${cpu} has ${value.byteLength} bytes; tr_stats needs ${RETRANS_STATS_SIZE} ` +
-          '(the BPF object and this package are out of step: rebuild the package)',
-      );
-    }
-    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-    total.retransmits += view.getBigUint64(S.retransmits, true);
-    total.eventsLost += view.getBigUint64(S.events_lost, true);
-    total.eventsLimited += view.getBigUint64(S.events_limited, true);
-  }
-  return total;
+  const t = sumPerCpu(values, TR_STATS, 'tr_stats', ['retransmits', 'events_lost', 'events_limited']);
+  return { retransmits: t.retransmits, eventsLost: t.events_lost, eventsLimited: t.events_limited };
 }
