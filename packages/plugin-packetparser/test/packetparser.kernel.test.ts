@@ -148,16 +148,28 @@ describeKernel(
       });
     }
 
+    /** Sends `count` datagrams of `size` payload bytes from a to `to`:`port`, from a fresh source port it returns. */
+    function sendFromA(to: string, port: number, count: number, size: number): number {
+      const sourcePort = nextSourcePort++;
+      sendUdpFrom(topo.a.ns, { address: to, port, sourcePort, count, size });
+      return sourcePort;
+    }
+
+    /** The flows of the datagrams to `port`, once each of `count` has been reported at a's hook and at b's. */
+    function flowsAtBothEnds(h: Harness, port: number, count: number): Flow[] {
+      const flows = onPort(h.flows, port);
+      expect(flows.filter(atA)).toHaveLength(count);
+      expect(flows.filter(atB)).toHaveLength(count);
+      expect(flows).toHaveLength(2 * count);
+      return flows;
+    }
+
     it('low aggregation: one flow per UDP packet and hook, with exact 5-tuple, bytes and direction (IPv4)', async () => {
       const h = await start();
-      const sp = nextSourcePort++;
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_001, sourcePort: sp, count: 5, size: 100 });
+      const sp = sendFromA(topo.b.ip4, 47_001, 5, 100);
       await flush(h);
 
-      const flows = onPort(h.flows, 47_001);
-      expect(flows.filter(atA)).toHaveLength(5);
-      expect(flows.filter(atB)).toHaveLength(5);
-      expect(flows).toHaveLength(10);
+      const flows = flowsAtBothEnds(h, 47_001, 5);
       for (const f of flows) {
         expect(f.ip).toEqual({ source: topo.a.ip4, destination: topo.b.ip4, ipVersion: 1 });
         expect(f.l4).toEqual({ udp: { sourcePort: sp, destinationPort: 47_001 } });
@@ -174,14 +186,10 @@ describeKernel(
 
     it('low aggregation: IPv6 UDP packets are reported with IPv6 addresses', async () => {
       const h = await start();
-      const sp = nextSourcePort++;
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip6, port: 47_002, sourcePort: sp, count: 3, size: 200 });
+      const sp = sendFromA(topo.b.ip6, 47_002, 3, 200);
       await flush(h);
 
-      const flows = onPort(h.flows, 47_002);
-      expect(flows.filter(atA)).toHaveLength(3);
-      expect(flows.filter(atB)).toHaveLength(3);
-      expect(flows).toHaveLength(6);
+      const flows = flowsAtBothEnds(h, 47_002, 3);
       for (const f of flows) {
         expect(f.ip).toEqual({ source: topo.a.ip6, destination: topo.b.ip6, ipVersion: 2 });
         expect(f.l4).toEqual({ udp: { sourcePort: sp, destinationPort: 47_002 } });
@@ -229,7 +237,7 @@ describeKernel(
 
     it('reports only packets from or to the IPs of interest, and follows updates of the set', async () => {
       const h = await start({ ipsOfInterest: [topo.a.ip4] }, { bypassLookupIPOfInterest: false });
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_004, sourcePort: nextSourcePort++, count: 3, size: 10 });
+      sendFromA(topo.b.ip4, 47_004, 3, 10);
       // b → node: neither end is of interest.
       sendUdpFrom(topo.b.ns, { address: topo.nodeIpB, port: 47_005, sourcePort: nextSourcePort++, count: 4, size: 10 });
       await flush(h);
@@ -238,7 +246,7 @@ describeKernel(
 
       h.plugin.setIpsOfInterest([topo.b.ip4]);
       sendUdpFrom(topo.b.ns, { address: topo.nodeIpB, port: 47_005, sourcePort: nextSourcePort++, count: 2, size: 10 });
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_006, sourcePort: nextSourcePort++, count: 1, size: 10 });
+      sendFromA(topo.b.ip4, 47_006, 1, 10);
       await flush(h);
       // b → node is seen once, leaving pod b; a → b is reported because b is now of interest.
       expect(onPort(h.flows, 47_005).map((f) => [f.ip?.source, f.traceObservationPoint])).toEqual([
@@ -248,7 +256,7 @@ describeKernel(
       expect(onPort(h.flows, 47_006)).toHaveLength(2);
 
       h.plugin.setIpsOfInterest([]);
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_007, sourcePort: nextSourcePort++, count: 2, size: 10 });
+      sendFromA(topo.b.ip4, 47_007, 2, 10);
       h.plugin.setIpsOfInterest([topo.a.ip4]);
       await flush(h);
       expect(onPort(h.flows, 47_007)).toHaveLength(0);
@@ -256,8 +264,7 @@ describeKernel(
 
     it('high aggregation: a connection is reported once per interval, carrying what was seen since', async () => {
       const h = await start({}, { dataAggregationLevel: 'high', conntrackReportInterval: '1s' });
-      const sp = nextSourcePort++;
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_008, sourcePort: sp, count: 4, size: 100 });
+      const sp = sendFromA(topo.b.ip4, 47_008, 4, 100);
       // At high aggregation the marker (a new connection) is reported once, where it is first seen.
       await flush(h, atA);
       const first = onPort(h.flows, 47_008);
@@ -286,7 +293,7 @@ describeKernel(
       const h = await start({}, { dataAggregationLevel: 'high' });
       const CONNECTIONS = 40;
       for (let i = 0; i < CONNECTIONS; i++) {
-        sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_020, sourcePort: nextSourcePort++, count: 1, size: 10 });
+        sendFromA(topo.b.ip4, 47_020, 1, 10);
       }
       await flush(h, atA);
       // Nothing has expired yet: every connection (and the markers') stays.
@@ -329,11 +336,10 @@ describeKernel(
       });
       // One UDP conversation: 6 datagrams a → b, 4 answers b → a on the reversed 5-tuple. Every packet crosses two
       // hooks (a's and b's host ends), and each hook adds it to the connection's totals.
-      const sp = nextSourcePort++;
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_040, sourcePort: sp, count: 6, size: 300 });
+      const sp = sendFromA(topo.b.ip4, 47_040, 6, 300);
       sendUdpFrom(topo.b.ns, { address: topo.a.ip4, port: sp, sourcePort: 47_040, count: 4, size: 50 });
       // A second connection, IPv6, one way.
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip6, port: 47_041, sourcePort: nextSourcePort++, count: 3, size: 20 });
+      sendFromA(topo.b.ip6, 47_041, 3, 20);
       const expected = {
         connections: 2,
         packetsTx: 2 * (6 + 3),
@@ -364,7 +370,7 @@ describeKernel(
 
     it('without enableConntrackMetrics the conntrack_* gauges stay unset', async () => {
       const h = await start({}, { conntrackReportInterval: '1s' });
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_042, sourcePort: nextSourcePort++, count: 2, size: 10 });
+      sendFromA(topo.b.ip4, 47_042, 2, 10);
       await flush(h);
       // The table has the traffic, but the gauges are not written.
       expect(h.plugin.reportConntrack().packetsTx).toBeGreaterThanOrEqual(4);
@@ -393,7 +399,7 @@ describeKernel(
       const filters = () =>
         [topo.a.hostIf, topo.b.hostIf].flatMap((ifname) => tcFilters(ifname, { netns: topo.node }));
       expect(filters()).toHaveLength(4);
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_011, sourcePort: nextSourcePort++, count: 2, size: 10 });
+      sendFromA(topo.b.ip4, 47_011, 2, 10);
       await flush(h);
       expect(onPort(h.flows, 47_011)).toHaveLength(4);
       await h.stop();
@@ -412,9 +418,9 @@ describeKernel(
       expect(h.plugin.attachments.map((a) => a.ifname).sort()).toEqual([topo.a.hostIf, topo.b.hostIf].sort());
 
       // Nothing is of interest yet: traffic a → b is not reported.
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_020, sourcePort: nextSourcePort++, count: 2, size: 10 });
+      sendFromA(topo.b.ip4, 47_020, 2, 10);
       hub.setIpsOfInterest([topo.b.ip4]);
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_021, sourcePort: nextSourcePort++, count: 2, size: 10 });
+      sendFromA(topo.b.ip4, 47_021, 2, 10);
       await flush(h);
       expect(onPort(h.flows, 47_020)).toEqual([]);
       expect(onPort(h.flows, 47_021).filter(atB)).toHaveLength(2);
@@ -427,7 +433,7 @@ describeKernel(
       const h = await start();
       expect(h.plugin.detachInterface(topo.b.hostIf)).toBe(true);
       expect(h.plugin.detachInterface(topo.b.hostIf)).toBe(false);
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_010, sourcePort: nextSourcePort++, count: 3, size: 10 });
+      sendFromA(topo.b.ip4, 47_010, 3, 10);
       await flush(h, atA);
       expect(onPort(h.flows, 47_010).map((f) => f.traceObservationPoint)).toEqual([
         TraceObservationPoint.TO_STACK,
