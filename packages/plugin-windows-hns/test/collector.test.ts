@@ -3,13 +3,18 @@ import { HnsCollector } from '../src/collector.js';
 import { HnsCallError, VfpError } from '../src/errors.js';
 import { canonicalGuid } from '../src/hns/guid.js';
 import { FixtureHost, recordedNode } from './fixture-host.js';
-import { EP, PORT, fixture } from './fixtures.js';
+import { EP, PORT, WEB_HNS_STATS, fixture } from './fixtures.js';
 
 const id = canonicalGuid;
 const defaults = { attachedOnly: true, vfpCounters: true, concurrency: 4 };
 
 function collector(host: FixtureHost, options: Partial<typeof defaults> = {}) {
   return new HnsCollector(host, { ...defaults, ...options });
+}
+
+/** The report of a poll without problems; `skipped` counts default to 0. */
+function cleanReport(listed: number, sampled: number, withVfp: number, skipped: { noIp?: number } = {}) {
+  return { listed, sampled, withVfp, skipped: { remote: 0, noIp: 0, vanished: 0, ...skipped }, problems: [] };
 }
 
 describe('HnsCollector over the recorded node', () => {
@@ -21,23 +26,10 @@ describe('HnsCollector over the recorded node', () => {
       [id(EP.api), ['10.240.0.41', 'fd00:10:240::29'], id(PORT.api)],
       [id(EP.unknown), ['10.240.0.57'], id(PORT.unknown)],
     ]);
-    expect(samples[0]!.hns).toEqual({
-      BytesReceived: 18734120,
-      BytesSent: 982233,
-      DroppedPacketsIncoming: 12,
-      DroppedPacketsOutgoing: 0,
-      PacketsReceived: 14523,
-      PacketsSent: 11209,
-    });
+    expect(samples[0]!.hns).toEqual(WEB_HNS_STATS);
     expect(samples[0]!.vfp?.in.droppedAclPackets).toBe(17);
     expect(samples[2]!.vfp?.out.synPackets).toBe(10);
-    expect(report).toEqual({
-      listed: 4,
-      sampled: 3,
-      withVfp: 3,
-      skipped: { remote: 0, noIp: 1, vanished: 0 },
-      problems: [],
-    });
+    expect(report).toEqual(cleanReport(4, 3, 3, { noIp: 1 }));
   });
 
   it('sends the AttachedSharing query to both HCN calls and reads stats through /endpointstats', async () => {
@@ -102,13 +94,7 @@ describe('HnsCollector with empty, partial and failing answers', () => {
     const host = new FixtureHost({ ...recordedNode(), list: fixture('hns/endpoints-empty.json') });
     const { samples, report } = await collector(host).collect();
     expect(samples).toEqual([]);
-    expect(report).toEqual({
-      listed: 0,
-      sampled: 0,
-      withVfp: 0,
-      skipped: { remote: 0, noIp: 0, vanished: 0 },
-      problems: [],
-    });
+    expect(report).toEqual(cleanReport(0, 0, 0));
     expect(host.callsOf('vfpctrl')).toEqual([]);
   });
 

@@ -32,6 +32,16 @@ export const PORT = {
   unknown: '5D9F1B3E-7A2C-4E6D-8B0F-1C3E5A7B9D2F',
 } as const;
 
+/** The HNS counters of the web pod's recorded statistics (`hns/stats-3f1c9a2e.json`). */
+export const WEB_HNS_STATS = {
+  BytesReceived: 18734120,
+  BytesSent: 982233,
+  DroppedPacketsIncoming: 12,
+  DroppedPacketsOutgoing: 0,
+  PacketsReceived: 14523,
+  PacketsSent: 11209,
+} as const;
+
 /** The short name fixture files use for an ID: its first 8 hex digits, lower case. */
 export function short(id: string): string {
   return id.slice(0, 8).toLowerCase();
