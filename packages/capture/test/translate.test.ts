@@ -9,6 +9,7 @@ import {
   parseLabelPairs,
   renderCaptureJob,
   resolveCaptureTargets,
+  unlessNotFound,
   type Capture,
   type ClusterReader,
 } from '../src/index.js';
@@ -266,5 +267,17 @@ describe('capture status from jobs', () => {
     expect(first.conditions!.find((c) => c.type === 'error')).toMatchObject({ status: 'True', message: '1 Capture jobs are in failed state' });
     const later = captureStatusFromJobs({ ...base, now: new Date('2024-01-01T00:05:00Z'), previous: first, jobs: [job('a', 'n1', { failed: 1 })] });
     expect(later.conditions!.find((c) => c.type === 'error')!.lastTransitionTime).toBe('2024-01-01T00:01:00Z');
+  });
+});
+
+describe('client errors', () => {
+  // Errors shaped as @kubernetes/client-node's ApiException: the HTTP status in `code`.
+  const apiError = (code: number) => Object.assign(new Error(`HTTP-Code: ${code}`), { code });
+
+  it('unlessNotFound turns a 404 into undefined and passes values and other errors through', async () => {
+    await expect(unlessNotFound(() => Promise.resolve('pod'))).resolves.toBe('pod');
+    await expect(unlessNotFound(() => Promise.reject(apiError(404)))).resolves.toBeUndefined();
+    await expect(unlessNotFound(() => Promise.reject(apiError(403)))).rejects.toThrow('HTTP-Code: 403');
+    await expect(unlessNotFound(() => Promise.reject(new Error('socket hang up')))).rejects.toThrow('socket hang up');
   });
 });

@@ -5,7 +5,7 @@
  */
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@retina-ts/core';
-import { httpStatus } from '@retina-ts/capture';
+import { httpStatus, unlessNotFound } from '@retina-ts/capture';
 
 /** The Lease operations the elector needs (a Kubernetes client, or a fake in tests). */
 export interface LeaseClient {
@@ -25,14 +25,7 @@ export function kubeLeaseClient(kc: KubeConfig): LeaseClient {
   const api = kc.makeApiClient(CoordinationV1Api);
   const conflict = (err: unknown) => (httpStatus(err) === 409 ? new LeaseConflictError('the lease changed meanwhile') : err);
   return {
-    async get(namespace, name) {
-      try {
-        return await api.readNamespacedLease({ namespace, name });
-      } catch (err) {
-        if (httpStatus(err) === 404) return undefined;
-        throw err;
-      }
-    },
+    get: (namespace, name) => unlessNotFound(() => api.readNamespacedLease({ namespace, name })),
     async create(namespace, body) {
       try {
         return await api.createNamespacedLease({ namespace, body });

@@ -8,7 +8,7 @@
  * Agents apply only an `Accepted` configuration.
  */
 import { CustomObjectsApi, makeInformer, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { httpStatus } from '@retina-ts/capture';
+import { unlessNotFound } from '@retina-ts/capture';
 import { AdvancedMetricsConfigError, CONTEXT_OPTIONS, parseDuration, resolveSpec, VALID_METRIC_NAMES } from '@retina-ts/core';
 import { reconcileQueue, type WatchingControllerOptions, type WorkQueue } from './controller.js';
 import { RETINA_GROUP, RETINA_VERSION } from './crds/definitions.js';
@@ -155,12 +155,9 @@ export class MetricsConfigurationController {
   }
 
   async #get(name: string): Promise<MetricsConfigurationObject | undefined> {
-    try {
-      return (await this.#api.getClusterCustomObject({ group: RETINA_GROUP, version: RETINA_VERSION, plural: PLURAL, name })) as MetricsConfigurationObject;
-    } catch (err) {
-      if (httpStatus(err) === 404) return undefined;
-      throw err;
-    }
+    return (await unlessNotFound(() =>
+      this.#api.getClusterCustomObject({ group: RETINA_GROUP, version: RETINA_VERSION, plural: PLURAL, name }),
+    )) as MetricsConfigurationObject | undefined;
   }
 
   /** One pass for `name`: validate, decide, write the status when it changed. */

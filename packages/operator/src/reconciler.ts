@@ -20,13 +20,13 @@ import {
   createJobIfAbsent,
   deleteJobs,
   expectedArtifacts,
-  httpStatus,
   kubeClusterReader,
   listCaptureJobs,
   NoCaptureTargetsError,
   parseCaptureTimestamp,
   renderCaptureJob,
   resolveCaptureTargets,
+  unlessNotFound,
   type Capture,
   type CaptureStatus,
 } from '@retina-ts/capture';
@@ -70,18 +70,9 @@ export class CaptureReconciler {
   }
 
   async #get(namespace: string, name: string): Promise<Capture | undefined> {
-    try {
-      return (await this.#custom.getNamespacedCustomObject({
-        group: CAPTURE_GROUP,
-        version: CAPTURE_VERSION,
-        namespace,
-        plural: CAPTURE_PLURAL,
-        name,
-      })) as Capture;
-    } catch (err) {
-      if (httpStatus(err) === 404) return undefined;
-      throw err;
-    }
+    return (await unlessNotFound(() =>
+      this.#custom.getNamespacedCustomObject({ group: CAPTURE_GROUP, version: CAPTURE_VERSION, namespace, plural: CAPTURE_PLURAL, name }),
+    )) as Capture | undefined;
   }
 
   async #patch(c: Capture, body: object): Promise<void> {
@@ -101,13 +92,7 @@ export class CaptureReconciler {
   }
 
   async #secretExists(namespace: string, name: string): Promise<boolean> {
-    try {
-      await this.#core.readNamespacedSecret({ namespace, name });
-      return true;
-    } catch (err) {
-      if (httpStatus(err) === 404) return false;
-      throw err;
-    }
+    return (await unlessNotFound(() => this.#core.readNamespacedSecret({ namespace, name }))) !== undefined;
   }
 
   /**

@@ -12,6 +12,16 @@ export function httpStatus(err: unknown): number | undefined {
   return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
 }
 
+/** What `read` resolves to, or undefined when the API answers 404 (no such object); other errors are rethrown. */
+export async function unlessNotFound<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (httpStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
 /** The message of a client error: the API's Status message when there is one. */
 export function apiErrorMessage(err: unknown): string {
   const body = (err as { body?: unknown } | undefined)?.body;
@@ -44,14 +54,7 @@ export function kubeClusterReader(kc: KubeConfig): ClusterReader {
         ? (await core.listNamespacedPod({ namespace, ...sel })).items
         : (await core.listPodForAllNamespaces(sel)).items;
     },
-    async getPod(namespace, name) {
-      try {
-        return await core.readNamespacedPod({ namespace, name });
-      } catch (err) {
-        if (httpStatus(err) === 404) return undefined;
-        throw err;
-      }
-    },
+    getPod: (namespace, name) => unlessNotFound(() => core.readNamespacedPod({ namespace, name })),
   };
 }
 

@@ -21,6 +21,7 @@ import {
   resolveCaptureTargets,
   S3_SECRET_ACCESS_KEY_ID,
   S3_SECRET_SECRET_ACCESS_KEY,
+  unlessNotFound,
   type Capture,
 } from '@retina-ts/capture';
 import { parseDuration } from '@retina-ts/core';
@@ -46,18 +47,16 @@ export interface CreateOptions {
 
 /** Whether the Capture API is served and an operator pod runs. */
 export async function operatorPresent(kc: KubeConfig, namespace: string): Promise<boolean> {
-  try {
-    await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+  const list = await unlessNotFound(() =>
+    kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
       group: CAPTURE_GROUP,
       version: CAPTURE_VERSION,
       namespace,
       plural: CAPTURE_PLURAL,
       limit: 1,
-    });
-  } catch (err) {
-    if (httpStatus(err) === 404) return false;
-    throw err;
-  }
+    }),
+  );
+  if (list === undefined) return false;
   const pods = await kc.makeApiClient(CoreV1Api).listPodForAllNamespaces({ labelSelector: OPERATOR_POD_SELECTOR, limit: 1 });
   return pods.items.length > 0;
 }
