@@ -210,26 +210,19 @@ describeKernel(
       srv = createNetns('rds');
       cleanups.push(() => srv.destroy());
       node.exec('sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
-      createVethPair({
-        ns: node,
-        peerNs: cli,
-        addresses: {
-          local: [`${NET.cli.gw4}/24`, `${NET.cli.gw6}/64`],
-          peer: [`${NET.cli.v4}/24`, `${NET.cli.v6}/64`],
-        },
-      });
-      createVethPair({
-        ns: node,
-        peerNs: srv,
-        addresses: {
-          local: [`${NET.srv.gw4}/24`, `${NET.srv.gw6}/64`],
-          peer: [`${NET.srv.v4}/24`, `${NET.srv.v6}/64`],
-        },
-      });
-      cli.ip(['route', 'add', 'default', 'via', NET.cli.gw4]);
-      cli.ip(['-6', 'route', 'add', 'default', 'via', NET.cli.gw6]);
-      srv.ip(['route', 'add', 'default', 'via', NET.srv.gw4]);
-      srv.ip(['-6', 'route', 'add', 'default', 'via', NET.srv.gw6]);
+      // cli and srv: each routed through node over its own veth pair.
+      for (const [pod, net] of [
+        [cli, NET.cli],
+        [srv, NET.srv],
+      ] as const) {
+        createVethPair({
+          ns: node,
+          peerNs: pod,
+          addresses: { local: [`${net.gw4}/24`, `${net.gw6}/64`], peer: [`${net.v4}/24`, `${net.v6}/64`] },
+        });
+        pod.ip(['route', 'add', 'default', 'via', net.gw4]);
+        pod.ip(['-6', 'route', 'add', 'default', 'via', net.gw6]);
+      }
       // The bridge: node's address on br0, srv on a port of it.
       const br = uniqueName('rdb', 15);
       node.ip(['link', 'add', br, 'type', 'bridge']);
