@@ -114,6 +114,8 @@ const AIM_FLOOR = 0.1;
  */
 const CREDIT_CAP = 1;
 const IDLE_CREDIT_CAP = 0.2;
+/** Time constant (s) with which credit fades while the traffic fits the budget unsampled. */
+const FITS_MEMORY_S = 3;
 /** Debt carried, in repay periods of the target: beyond it the aim is at its floor anyway. */
 const DEBT_CAP = 2;
 
@@ -186,6 +188,8 @@ export class CpuBudgetController {
   /** CPU-seconds above `fixed` and events reported, both with forgetting: their ratio is the cost per event. */
   #costSum = 0;
   #eventSum = 0;
+  /** A cold flood was met between decisions and no decision has measured it yet. */
+  #coldFlood = false;
   /** When an interval last had events that explained a tenth of its CPU or more. */
   #busyAt = -Infinity;
   /** CPU-seconds spent over the target not yet paid back (negative: unused). */
@@ -315,8 +319,9 @@ export class CpuBudgetController {
     // measures the CPU too.
     if (!(arrivals >= 2 * this.#arrivalsAtDecision)) return;
     const n = this.#hub.rate;
-    // A flood starting after a quiet spell: its first events cost more than the model knows.
-    const cold = n === 1 && now - this.#busyAt > QUIET_MS;
+    // A flood starting after a quiet spell: its first events cost more than the model knows, until a decision has
+    // measured them.
+    const cold = this.#coldFlood || (n === 1 && now - this.#busyAt > QUIET_MS);
     const perEvent = this.#perEvent * (cold ? this.#coldFactor : 1);
     // Well over the budget only: a quarter second of arrivals is noisy, and the next decision measures the CPU too.
     // A cold flood is met sooner, since its first events cost the most.
@@ -325,6 +330,7 @@ export class CpuBudgetController {
     // them, so a reader that could not run for a while (a busy machine) shows a burst of arrivals that came earlier.
     if (!cold && (this.#cpuSeconds() - this.#lastCpu) / dt <= this.#aim()) return;
     const wanted = Math.ceil(this.#rateFor(arrivals, this.#aim(), perEvent));
+    this.#coldFlood = cold;
     if (wanted > n) this.#apply(Math.min(wanted, n * this.#maxStep), { usage: this.#usage, lost: 0, arrivals });
   }
 
@@ -357,15 +363,17 @@ export class CpuBudgetController {
     this.#arrivals = counts ? arrivals : undefined;
     const firstInterval = !this.#warm;
     this.#warm = true;
+    this.#coldFlood = false;
     this.#learn(reportedRate, usage, elapsed, firstInterval, counts !== undefined);
     // Only intervals with events reported count: CPU spent without any (start-up, loading programs, a scrape while
     // idle) is nothing sampling could have changed, and a flood must not start by paying for it.
     if (!firstInterval && reportedRate > 0) {
-      const kept = this.#debt * Math.exp(-elapsed / this.#memory);
-      const debt = kept + (usage - this.#goal) * elapsed;
       // While the traffic fits the budget unsampled, its own undershoot is not ours to make up (beyond a little);
-      // credit left from sampling too hard stays, to be used when the traffic binds again.
+      // credit left from sampling too hard stays a while (fading faster: the seconds it would make up for recede),
+      // to be used when the traffic binds again.
       const fits = this.#unbound && this.#highestRate === 1;
+      const kept = this.#debt * Math.exp(-elapsed / (fits && this.#debt < 0 ? FITS_MEMORY_S : this.#memory));
+      const debt = kept + (usage - this.#goal) * elapsed;
       const credit = fits ? Math.max(IDLE_CREDIT_CAP * this.#goal * this.#repay, -kept) : CREDIT_CAP * this.#goal * this.#repay;
       this.#debt = Math.min(DEBT_CAP * this.#goal * this.#repay, Math.max(-credit, debt));
     }
