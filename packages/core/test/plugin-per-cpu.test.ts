@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { sumPerCpu } from '../src/index.js';
 
-/** `struct { u64 a; u32 pad; u32 pad2; u64 b; }` as defineStruct declares it. */
-const LAYOUT = { size: 24, offsets: { a: 0, b: 16 } };
+/** `struct { u64 a; u32 pad[2]; u64 b; }` as defineStruct declares it. */
+const LAYOUT = { size: 24, offsets: { a: 0, b: 16 } } as const;
 
-function value(a: bigint, b: bigint, size = LAYOUT.size): Uint8Array {
-  const buf = Buffer.alloc(size);
-  buf.writeBigUInt64LE(a, 0);
-  buf.writeBigUInt64LE(b, 16);
-  return buf;
+/** One CPU's value of LAYOUT, little-endian as the kernel writes it. */
+function value(a: bigint, b: bigint): Uint8Array {
+  const view = new DataView(new ArrayBuffer(LAYOUT.size));
+  view.setBigUint64(LAYOUT.offsets.a, a, true);
+  view.setBigUint64(LAYOUT.offsets.b, b, true);
+  return new Uint8Array(view.buffer);
 }
 
 describe('sumPerCpu', () => {

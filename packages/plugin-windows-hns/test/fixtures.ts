@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HnsCounters } from '../src/hns/decode.js';
 
 /** The fixtures directory. */
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -33,14 +34,14 @@ export const PORT = {
 } as const;
 
 /** The HNS counters of the web pod's recorded statistics (`hns/stats-3f1c9a2e.json`). */
-export const WEB_HNS_STATS = {
+export const WEB_HNS_STATS: Readonly<Required<HnsCounters>> = {
   BytesReceived: 18734120,
   BytesSent: 982233,
   DroppedPacketsIncoming: 12,
   DroppedPacketsOutgoing: 0,
   PacketsReceived: 14523,
   PacketsSent: 11209,
-} as const;
+};
 
 /** The short name fixture files use for an ID: its first 8 hex digits, lower case. */
 export function short(id: string): string {
