@@ -12,12 +12,12 @@
  * - sets N from the model (feed-forward): the rate that puts `fixed + perEvent × arrivals / N` on that aim for the
  *   arrivals of the last interval, so a traffic change is followed within one interval. The model learns `fixed` from
  *   (nearly) idle intervals, or before any, from a least-squares fit of CPU against reported events with forgetting,
- *   and `perEvent` as the ratio of CPU above `fixed` to events reported over the last second or so (`learnMs`).
+ *   and `perEvent` as the ratio of CPU above `fixed` to events reported over the last half second or so (`learnMs`).
  *
- * Between intervals (`fastMs`) only the arrivals are read: a flood starting (arrivals at least twice those the last
- * decision was made for, while over the budget) raises N at once; a flood that starts while nothing is sampled is met
- * assuming `coldFactor` times the known cost per event, since the first events after a quiet spell cost more (code
- * paths not yet optimised), and the first decision in it measures what they really cost.
+ * Between intervals (`fastMs`) only the arrivals and the CPU are read: a flood starting (arrivals twice those the last
+ * decision was made for, predicted well over the budget while the CPU since the last decision is over the aim too)
+ * raises N at once; a flood after a quiet spell is met assuming `coldFactor` times the known cost per event, since
+ * its first events cost more (code paths not yet optimised), until the next decision measures what they really cost.
  *
  * N falls by at most `maxDown` per second, so that a short lull in a flood costs at most that factor when it resumes.
  * Rates are integers: the one in effect stays while its modelled CPU is within `hold` of the aim; the account turns
