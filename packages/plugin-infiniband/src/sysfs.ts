@@ -87,32 +87,33 @@ export async function readInfiniband(sysfsRoot: string, maxSeries: number): Prom
     return granted;
   };
 
+  /** The value files of `dir` the budget grants, each with its value when it reads. */
+  const readFolder = async (dir: string, required: boolean): Promise<Array<{ name: string; value: number }>> => {
+    const names = (await list(dir, problems, sysfsRoot, required)) ?? [];
+    const wanted = names.slice(0, take(names.length));
+    const values = await Promise.all(wanted.map((n) => readValue(path.join(dir, n), problems, sysfsRoot)));
+    return wanted.flatMap((name, i) => {
+      const value = values[i];
+      return value === undefined ? [] : [{ name, value }];
+    });
+  };
+
   const ibRoot = path.join(sysfsRoot, 'class', 'infiniband');
   for (const device of (await list(ibRoot, problems, sysfsRoot, false)) ?? []) {
     const portsDir = path.join(ibRoot, device, 'ports');
     for (const port of (await list(portsDir, problems, sysfsRoot, true)) ?? []) {
-      const dir = path.join(portsDir, port, 'counters');
-      const names = (await list(dir, problems, sysfsRoot, true)) ?? [];
-      const wanted = names.slice(0, take(names.length));
-      const values = await Promise.all(wanted.map((n) => readValue(path.join(dir, n), problems, sysfsRoot)));
-      wanted.forEach((name, i) => {
-        const value = values[i];
-        if (value !== undefined) counters.push({ name, device, port, value });
-      });
+      for (const { name, value } of await readFolder(path.join(portsDir, port, 'counters'), true)) {
+        counters.push({ name, device, port, value });
+      }
     }
   }
 
   const netRoot = path.join(sysfsRoot, 'class', 'net');
   for (const iface of (await list(netRoot, problems, sysfsRoot, false)) ?? []) {
     if (!iface.startsWith(IB_INTERFACE_PREFIX)) continue;
-    const dir = path.join(netRoot, iface, 'debug');
-    const names = (await list(dir, problems, sysfsRoot, false)) ?? [];
-    const wanted = names.slice(0, take(names.length));
-    const values = await Promise.all(wanted.map((n) => readValue(path.join(dir, n), problems, sysfsRoot)));
-    wanted.forEach((name, i) => {
-      const value = values[i];
-      if (value !== undefined) statusParams.push({ name, iface, value });
-    });
+    for (const { name, value } of await readFolder(path.join(netRoot, iface, 'debug'), false)) {
+      statusParams.push({ name, iface, value });
+    }
   }
   return { counters, statusParams, problems, truncated };
 }
