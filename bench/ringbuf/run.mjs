@@ -281,7 +281,7 @@ async function main() {
           r.jsUs === undefined
             ? ''
             : `  (JS thread ${perRecord(r.jsUs)}, reader thread ${perRecord(r.readerUs)}, other ${perRecord(r.otherUs)}; ` +
-              `sys ${perRecord(r.systemUs)}; onBatch wall ${perRecord(r.consumeUs)}; ${r.batches} batches, longest gap ${(r.maxGapUs / 1000).toFixed(1)} ms, ` +
+              `sys ${perRecord(r.systemUs)}; onBatch wall ${perRecord(r.consumeUs)}; ${r.batches} batches, longest batch-to-batch ${(r.maxGapUs / 1000).toFixed(1)} ms, ` +
               `${r.gcs} GCs ${r.gcMs.toFixed(0)} ms, ${r.minorFaults} faults, ${r.switches} switches)`;
         console.log(
           `round ${round}  ${c.name.padEnd(46)} ${mps(r.rate).padStart(10)}  producer ${mps(r.producerRate)}  ` +
