@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { BpfObject, RingBufferReader, probes, runInNetns } from '@retina-ts/bpf-runtime';
-import { NodeEventHub, TraceObservationPoint, TrafficDirection, type Flow } from '@retina-ts/core';
+import { NodeEventHub, TraceObservationPoint, TrafficDirection, type Flow, type IpHeader } from '@retina-ts/core';
 import { describeKernel, listBpfLinks, programsStillLoaded, tcFilters, waitFor } from '@retina-ts/testkit';
 import {
   createTopology,
@@ -155,24 +155,32 @@ describeKernel(
       return sourcePort;
     }
 
-    /** The flows of the datagrams to `port`, once each of `count` has been reported at a's hook and at b's. */
-    function flowsAtBothEnds(h: Harness, port: number, count: number): Flow[] {
+    /**
+     * Sends `count` datagrams of `size` payload bytes a → `ip.destination`:`port` and returns their flows, checked:
+     * each datagram reported once at a's hook and once at b's, with its addresses, ports and frame length
+     * (`size + frame`).
+     */
+    async function udpFromA(h: Harness, ip: IpHeader, port: number, count: number, size: number, frame: number) {
+      const sp = sendFromA(ip.destination, port, count, size);
+      await flush(h);
       const flows = onPort(h.flows, port);
       expect(flows.filter(atA)).toHaveLength(count);
       expect(flows.filter(atB)).toHaveLength(count);
       expect(flows).toHaveLength(2 * count);
+      for (const f of flows) {
+        expect(f.ip).toEqual(ip);
+        expect(f.l4).toEqual({ udp: { sourcePort: sp, destinationPort: port } });
+        expect(f.extensions?.bytes).toBe(size + frame);
+      }
       return flows;
     }
 
     it('low aggregation: one flow per UDP packet and hook, with exact 5-tuple, bytes and direction (IPv4)', async () => {
       const h = await start();
-      const sp = sendFromA(topo.b.ip4, 47_001, 5, 100);
-      await flush(h);
-
-      const flows = flowsAtBothEnds(h, 47_001, 5);
+      const ip = { source: topo.a.ip4, destination: topo.b.ip4, ipVersion: 1 };
+      const flows = await udpFromA(h, ip, 47_001, 5, 100, UDP_FRAME_V4);
       for (const f of flows) {
-        expect(f.ip).toEqual({ source: topo.a.ip4, destination: topo.b.ip4, ipVersion: 1 });
-        expect(f.l4).toEqual({ udp: { sourcePort: sp, destinationPort: 47_001 } });
+        // Bytes and nothing else: no previously-observed counters at low aggregation, no tcp_id for UDP.
         expect(f.extensions).toEqual({ bytes: 100 + UDP_FRAME_V4 });
         expect(f.isReply).toBe(false);
         expect(f.trafficDirection).toBe(TrafficDirection.EGRESS);
@@ -186,15 +194,7 @@ describeKernel(
 
     it('low aggregation: IPv6 UDP packets are reported with IPv6 addresses', async () => {
       const h = await start();
-      const sp = sendFromA(topo.b.ip6, 47_002, 3, 200);
-      await flush(h);
-
-      const flows = flowsAtBothEnds(h, 47_002, 3);
-      for (const f of flows) {
-        expect(f.ip).toEqual({ source: topo.a.ip6, destination: topo.b.ip6, ipVersion: 2 });
-        expect(f.l4).toEqual({ udp: { sourcePort: sp, destinationPort: 47_002 } });
-        expect(f.extensions?.bytes).toBe(200 + UDP_FRAME_V6);
-      }
+      await udpFromA(h, { source: topo.a.ip6, destination: topo.b.ip6, ipVersion: 2 }, 47_002, 3, 200, UDP_FRAME_V6);
     });
 
     it('low aggregation: a TCP connection shows its handshake, replies and teardown at both hooks', async () => {
