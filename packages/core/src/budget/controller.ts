@@ -104,8 +104,12 @@ const QUIET_MS = 2000;
 const PEEK_ABOVE = 1.5;
 /** Largest fixed part assumed, as a fraction of the target. */
 const FIXED_CAP = 0.5;
-/** The aim never goes below the fixed part plus this fraction of the rest of the target. */
-const AIM_FLOOR = 0.1;
+/**
+ * The aim never goes below the fixed part plus this fraction of the rest of the target: paying a debt back faster
+ * drives N to where the few events left cost many times more each (every one wakes the reader alone), and the CPU
+ * falls far less than the model expects.
+ */
+const AIM_FLOOR = 0.5;
 /**
  * Unused budget carried forward, in repay periods of the target: while the traffic needs sampling, what it left
  * unused (a sender slowing down faster than the rate follows, integer rates, a cold start met too cautiously) is used
