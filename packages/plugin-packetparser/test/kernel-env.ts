@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { runInNetns } from '@retina-ts/bpf-runtime';
 import { createLogger, createMetricsModule, InMemoryIpCache, parseConfig, type Flow, type MetricsModule, type NodeEvents, type PluginContext } from '@retina-ts/core';
 import { createNetns, createVethPair, waitFor, type Netns, type VethPair } from '@retina-ts/testkit';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { PacketParserPlugin } from '../src/plugin.js';
 import type { PacketParserOptions } from '../src/options.js';
 
@@ -27,6 +28,45 @@ export interface Topology {
   /** The node's address on pod b's link. */
   nodeIpB: string;
   destroy(): void;
+}
+
+/** The topology a suite's tests share and the plugin the running test started. */
+export interface TopologySuite {
+  /** The topology, built before the suite's first test. */
+  readonly topo: Topology;
+  /** The plugin the running test started; stopped and cleared after each test. */
+  harness: Harness | undefined;
+  /** A UDP source port this suite has not handed out before. */
+  sourcePort(): number;
+}
+
+/**
+ * Registers the calling suite's hooks: one topology built before its tests and torn down after them (`teardown`
+ * first), and the plugin each test started stopped after that test. Source ports start at `firstSourcePort`.
+ */
+export function topologySuite(firstSourcePort: number, teardown?: () => void): TopologySuite {
+  let topo: Topology | undefined;
+  let next = firstSourcePort;
+  const suite: TopologySuite = {
+    get topo(): Topology {
+      if (!topo) throw new Error('the topology is built in beforeAll');
+      return topo;
+    },
+    harness: undefined,
+    sourcePort: () => next++,
+  };
+  beforeAll(() => {
+    topo = createTopology();
+  });
+  afterEach(async () => {
+    await suite.harness?.stop();
+    suite.harness = undefined;
+  });
+  afterAll(() => {
+    teardown?.();
+    topo?.destroy();
+  });
+  return suite;
 }
 
 /** Builds the node and its two pods. */

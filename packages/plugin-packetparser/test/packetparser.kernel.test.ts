@@ -8,19 +8,18 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BpfObject, RingBufferReader, probes, runInNetns } from '@retina-ts/bpf-runtime';
 import { NodeEventHub, TraceObservationPoint, TrafficDirection, type Flow, type IpHeader } from '@retina-ts/core';
 import { describeKernel, listBpfLinks, programsStillLoaded, tcFilters, waitFor } from '@retina-ts/testkit';
 import {
-  createTopology,
   sendUdpFrom,
   startPlugin,
   startTcpServer,
   tcpExchange,
+  topologySuite,
   type Harness,
   type HarnessConfig,
-  type Topology,
 } from './kernel-env.js';
 import type { PacketParserOptions } from '../src/options.js';
 import { bpfObjectPath } from '../src/plugin.js';
@@ -117,32 +116,20 @@ describeKernel('packetparser programs (BPF_PROG_TEST_RUN)', () => {
 describeKernel(
   'packetparser on pod veths',
   () => {
-    let topo: Topology;
-    let harness: Harness | undefined;
     const servers: ChildProcess[] = [];
-    let nextSourcePort = 41_000;
-
-    beforeAll(() => {
-      topo = createTopology();
-    });
-    afterEach(async () => {
-      await harness?.stop();
-      harness = undefined;
-    });
-    afterAll(() => {
+    const suite = topologySuite(41_000, () => {
       for (const s of servers) s.kill();
-      topo?.destroy();
     });
 
     async function start(options: PacketParserOptions = {}, cfg: HarnessConfig = {}): Promise<Harness> {
-      harness = await startPlugin(topo, options, { bypassLookupIPOfInterest: true, ...cfg });
-      return harness;
+      suite.harness = await startPlugin(suite.topo, options, { bypassLookupIPOfInterest: true, ...cfg });
+      return suite.harness;
     }
 
     /** Sends a marker datagram a → b and waits for its last event, so every earlier event has been read. */
-    async function flush(h: Harness, where: (f: Flow) => boolean = atB, from = topo.a, to = topo.b.ip4): Promise<void> {
+    async function flush(h: Harness, where: (f: Flow) => boolean = atB, from = suite.topo.a, to = suite.topo.b.ip4): Promise<void> {
       const before = h.flows.filter((f) => dport(f) === MARKER_PORT && where(f)).length;
-      sendUdpFrom(from.ns, { address: to, port: MARKER_PORT, sourcePort: nextSourcePort++, count: 1, size: 1 });
+      sendUdpFrom(from.ns, { address: to, port: MARKER_PORT, sourcePort: suite.sourcePort(), count: 1, size: 1 });
       await waitFor(() => h.flows.filter((f) => dport(f) === MARKER_PORT && where(f)).length > before, {
         description: 'the marker datagram to be reported',
       });
@@ -150,8 +137,8 @@ describeKernel(
 
     /** Sends `count` datagrams of `size` payload bytes from a to `to`:`port`, from a fresh source port it returns. */
     function sendFromA(to: string, port: number, count: number, size: number): number {
-      const sourcePort = nextSourcePort++;
-      sendUdpFrom(topo.a.ns, { address: to, port, sourcePort, count, size });
+      const sourcePort = suite.sourcePort();
+      sendUdpFrom(suite.topo.a.ns, { address: to, port, sourcePort, count, size });
       return sourcePort;
     }
 
@@ -177,7 +164,7 @@ describeKernel(
 
     it('low aggregation: one flow per UDP packet and hook, with exact 5-tuple, bytes and direction (IPv4)', async () => {
       const h = await start();
-      const ip = { source: topo.a.ip4, destination: topo.b.ip4, ipVersion: 1 };
+      const ip = { source: suite.topo.a.ip4, destination: suite.topo.b.ip4, ipVersion: 1 };
       const flows = await udpFromA(h, ip, 47_001, 5, 100, UDP_FRAME_V4);
       for (const f of flows) {
         // Bytes and nothing else: no previously-observed counters at low aggregation, no tcp_id for UDP.
@@ -194,24 +181,24 @@ describeKernel(
 
     it('low aggregation: IPv6 UDP packets are reported with IPv6 addresses', async () => {
       const h = await start();
-      await udpFromA(h, { source: topo.a.ip6, destination: topo.b.ip6, ipVersion: 2 }, 47_002, 3, 200, UDP_FRAME_V6);
+      await udpFromA(h, { source: suite.topo.a.ip6, destination: suite.topo.b.ip6, ipVersion: 2 }, 47_002, 3, 200, UDP_FRAME_V6);
     });
 
     it('low aggregation: a TCP connection shows its handshake, replies and teardown at both hooks', async () => {
       const h = await start();
-      servers.push(await startTcpServer(topo.b.ns, topo.b.ip4, 47_003));
-      expect(tcpExchange(topo.a.ns, topo.b.ip4, 47_003, 3000)).toBe('3000');
+      servers.push(await startTcpServer(suite.topo.b.ns, suite.topo.b.ip4, 47_003));
+      expect(tcpExchange(suite.topo.a.ns, suite.topo.b.ip4, 47_003, 3000)).toBe('3000');
       await flush(h);
 
       const flows = onPort(h.flows, 47_003);
       const requests = flows.filter((f) => dport(f) === 47_003);
       const replies = flows.filter((f) => sport(f) === 47_003);
       for (const f of requests) {
-        expect(f.ip?.source).toBe(topo.a.ip4);
+        expect(f.ip?.source).toBe(suite.topo.a.ip4);
         expect(f.isReply).toBe(false);
       }
       for (const f of replies) {
-        expect(f.ip?.source).toBe(topo.b.ip4);
+        expect(f.ip?.source).toBe(suite.topo.b.ip4);
         expect(f.isReply).toBe(true);
       }
       // Every flow of the connection carries the opener's direction: a opened it, leaving its pod.
@@ -236,35 +223,35 @@ describeKernel(
     });
 
     it('reports only packets from or to the IPs of interest, and follows updates of the set', async () => {
-      const h = await start({ ipsOfInterest: [topo.a.ip4] }, { bypassLookupIPOfInterest: false });
-      sendFromA(topo.b.ip4, 47_004, 3, 10);
+      const h = await start({ ipsOfInterest: [suite.topo.a.ip4] }, { bypassLookupIPOfInterest: false });
+      sendFromA(suite.topo.b.ip4, 47_004, 3, 10);
       // b → node: neither end is of interest.
-      sendUdpFrom(topo.b.ns, { address: topo.nodeIpB, port: 47_005, sourcePort: nextSourcePort++, count: 4, size: 10 });
+      sendUdpFrom(suite.topo.b.ns, { address: suite.topo.nodeIpB, port: 47_005, sourcePort: suite.sourcePort(), count: 4, size: 10 });
       await flush(h);
       expect(onPort(h.flows, 47_004)).toHaveLength(6);
       expect(onPort(h.flows, 47_005)).toHaveLength(0);
 
-      h.plugin.setIpsOfInterest([topo.b.ip4]);
-      sendUdpFrom(topo.b.ns, { address: topo.nodeIpB, port: 47_005, sourcePort: nextSourcePort++, count: 2, size: 10 });
-      sendFromA(topo.b.ip4, 47_006, 1, 10);
+      h.plugin.setIpsOfInterest([suite.topo.b.ip4]);
+      sendUdpFrom(suite.topo.b.ns, { address: suite.topo.nodeIpB, port: 47_005, sourcePort: suite.sourcePort(), count: 2, size: 10 });
+      sendFromA(suite.topo.b.ip4, 47_006, 1, 10);
       await flush(h);
       // b → node is seen once, leaving pod b; a → b is reported because b is now of interest.
       expect(onPort(h.flows, 47_005).map((f) => [f.ip?.source, f.traceObservationPoint])).toEqual([
-        [topo.b.ip4, TraceObservationPoint.TO_STACK],
-        [topo.b.ip4, TraceObservationPoint.TO_STACK],
+        [suite.topo.b.ip4, TraceObservationPoint.TO_STACK],
+        [suite.topo.b.ip4, TraceObservationPoint.TO_STACK],
       ]);
       expect(onPort(h.flows, 47_006)).toHaveLength(2);
 
       h.plugin.setIpsOfInterest([]);
-      sendFromA(topo.b.ip4, 47_007, 2, 10);
-      h.plugin.setIpsOfInterest([topo.a.ip4]);
+      sendFromA(suite.topo.b.ip4, 47_007, 2, 10);
+      h.plugin.setIpsOfInterest([suite.topo.a.ip4]);
       await flush(h);
       expect(onPort(h.flows, 47_007)).toHaveLength(0);
     });
 
     it('high aggregation: a connection is reported once per interval, carrying what was seen since', async () => {
       const h = await start({}, { dataAggregationLevel: 'high', conntrackReportInterval: '1s' });
-      const sp = sendFromA(topo.b.ip4, 47_008, 4, 100);
+      const sp = sendFromA(suite.topo.b.ip4, 47_008, 4, 100);
       // At high aggregation the marker (a new connection) is reported once, where it is first seen.
       await flush(h, atA);
       const first = onPort(h.flows, 47_008);
@@ -275,7 +262,7 @@ describeKernel(
       // Let the report interval pass: the next packet reports everything accumulated since the first report:
       // the first packet at b's hook plus packets 2..4 at both hooks.
       await sleep(1100);
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: 47_008, sourcePort: sp, count: 1, size: 100 });
+      sendUdpFrom(suite.topo.a.ns, { address: suite.topo.b.ip4, port: 47_008, sourcePort: sp, count: 1, size: 100 });
       await flush(h, atA);
       const flows = onPort(h.flows, 47_008);
       expect(flows).toHaveLength(2);
@@ -293,7 +280,7 @@ describeKernel(
       const h = await start({}, { dataAggregationLevel: 'high' });
       const CONNECTIONS = 40;
       for (let i = 0; i < CONNECTIONS; i++) {
-        sendFromA(topo.b.ip4, 47_020, 1, 10);
+        sendFromA(suite.topo.b.ip4, 47_020, 1, 10);
       }
       await flush(h, atA);
       // Nothing has expired yet: every connection (and the markers') stays.
@@ -306,8 +293,8 @@ describeKernel(
 
     it('high aggregation: TCP control packets are reported with the flags seen since the previous report', async () => {
       const h = await start({}, { dataAggregationLevel: 'high' });
-      servers.push(await startTcpServer(topo.b.ns, topo.b.ip4, 47_009));
-      expect(tcpExchange(topo.a.ns, topo.b.ip4, 47_009, 20_000)).toBe('20000');
+      servers.push(await startTcpServer(suite.topo.b.ns, suite.topo.b.ip4, 47_009));
+      expect(tcpExchange(suite.topo.a.ns, suite.topo.b.ip4, 47_009, 20_000)).toBe('20000');
       await flush(h, atA);
       const flows = onPort(h.flows, 47_009);
       const flags = (f: Flow) => f.l4?.tcp?.flags ?? {};
@@ -336,10 +323,10 @@ describeKernel(
       });
       // One UDP conversation: 6 datagrams a → b, 4 answers b → a on the reversed 5-tuple. Every packet crosses two
       // hooks (a's and b's host ends), and each hook adds it to the connection's totals.
-      const sp = sendFromA(topo.b.ip4, 47_040, 6, 300);
-      sendUdpFrom(topo.b.ns, { address: topo.a.ip4, port: sp, sourcePort: 47_040, count: 4, size: 50 });
+      const sp = sendFromA(suite.topo.b.ip4, 47_040, 6, 300);
+      sendUdpFrom(suite.topo.b.ns, { address: suite.topo.a.ip4, port: sp, sourcePort: 47_040, count: 4, size: 50 });
       // A second connection, IPv6, one way.
-      sendFromA(topo.b.ip6, 47_041, 3, 20);
+      sendFromA(suite.topo.b.ip6, 47_041, 3, 20);
       const expected = {
         connections: 2,
         packetsTx: 2 * (6 + 3),
@@ -364,13 +351,13 @@ describeKernel(
 
       // Stopping the plugin takes its totals off /metrics.
       await h.stop();
-      harness = undefined;
+      suite.harness = undefined;
       expect(await gauges()).toEqual({ connections: 0, packetsTx: 0, packetsRx: 0, bytesTx: 0, bytesRx: 0 });
     });
 
     it('without enableConntrackMetrics the conntrack_* gauges stay unset', async () => {
       const h = await start({}, { conntrackReportInterval: '1s' });
-      sendFromA(topo.b.ip4, 47_042, 2, 10);
+      sendFromA(suite.topo.b.ip4, 47_042, 2, 10);
       await flush(h);
       // The table has the traffic, but the gauges are not written.
       expect(h.plugin.reportConntrack().packetsTx).toBeGreaterThanOrEqual(4);
@@ -387,7 +374,7 @@ describeKernel(
       expect(listBpfLinks().filter((l) => ids.includes(l.progId)).length).toBe(probes.tcxSupported() ? 4 : 0);
 
       await h.stop();
-      harness = undefined;
+      suite.harness = undefined;
       expect(programsStillLoaded(ids)).toEqual([]);
       expect(listBpfLinks().filter((l) => ids.includes(l.progId))).toEqual([]);
       expect(h.plugin.attachments).toEqual([]);
@@ -397,50 +384,50 @@ describeKernel(
       const h = await start({}, { enableTCX: 'off' });
       expect(h.plugin.attachments.map((a) => a.kind)).toEqual(['clsact', 'clsact']);
       const filters = () =>
-        [topo.a.hostIf, topo.b.hostIf].flatMap((ifname) => tcFilters(ifname, { netns: topo.node }));
+        [suite.topo.a.hostIf, suite.topo.b.hostIf].flatMap((ifname) => tcFilters(ifname, { netns: suite.topo.node }));
       expect(filters()).toHaveLength(4);
-      sendFromA(topo.b.ip4, 47_011, 2, 10);
+      sendFromA(suite.topo.b.ip4, 47_011, 2, 10);
       await flush(h);
       expect(onPort(h.flows, 47_011)).toHaveLength(4);
       await h.stop();
-      harness = undefined;
+      suite.harness = undefined;
       expect(filters()).toEqual([]);
     });
 
     it('follows the node: attaches to pod interfaces as they appear, detaches as they go, applies the IPs of interest', async () => {
       const hub = new NodeEventHub();
-      const h = await startPlugin(topo, {}, { bypassLookupIPOfInterest: false, node: hub });
-      harness = h;
-      // The harness attached both pods itself; let the node events own pod b from here on.
-      h.plugin.detachInterface(topo.b.hostIf);
+      const h = await startPlugin(suite.topo, {}, { bypassLookupIPOfInterest: false, node: hub });
+      suite.harness = h;
+      // The suite.harness attached both pods itself; let the node events own pod b from here on.
+      h.plugin.detachInterface(suite.topo.b.hostIf);
       // Interface names resolve in the calling thread's namespace: announce b from inside the node namespace.
-      runInNetns(topo.node.path, () => hub.addPodInterface({ name: topo.b.hostIf, index: 1 }));
-      expect(h.plugin.attachments.map((a) => a.ifname).sort()).toEqual([topo.a.hostIf, topo.b.hostIf].sort());
+      runInNetns(suite.topo.node.path, () => hub.addPodInterface({ name: suite.topo.b.hostIf, index: 1 }));
+      expect(h.plugin.attachments.map((a) => a.ifname).sort()).toEqual([suite.topo.a.hostIf, suite.topo.b.hostIf].sort());
 
       // Nothing is of interest yet: traffic a → b is not reported.
-      sendFromA(topo.b.ip4, 47_020, 2, 10);
-      hub.setIpsOfInterest([topo.b.ip4]);
-      sendFromA(topo.b.ip4, 47_021, 2, 10);
+      sendFromA(suite.topo.b.ip4, 47_020, 2, 10);
+      hub.setIpsOfInterest([suite.topo.b.ip4]);
+      sendFromA(suite.topo.b.ip4, 47_021, 2, 10);
       await flush(h);
       expect(onPort(h.flows, 47_020)).toEqual([]);
       expect(onPort(h.flows, 47_021).filter(atB)).toHaveLength(2);
 
-      hub.removePodInterface(topo.b.hostIf);
-      expect(h.plugin.attachments.map((a) => a.ifname)).toEqual([topo.a.hostIf]);
+      hub.removePodInterface(suite.topo.b.hostIf);
+      expect(h.plugin.attachments.map((a) => a.ifname)).toEqual([suite.topo.a.hostIf]);
     });
 
     it('detachInterface stops the reports of that interface only', async () => {
       const h = await start();
-      expect(h.plugin.detachInterface(topo.b.hostIf)).toBe(true);
-      expect(h.plugin.detachInterface(topo.b.hostIf)).toBe(false);
-      sendFromA(topo.b.ip4, 47_010, 3, 10);
+      expect(h.plugin.detachInterface(suite.topo.b.hostIf)).toBe(true);
+      expect(h.plugin.detachInterface(suite.topo.b.hostIf)).toBe(false);
+      sendFromA(suite.topo.b.ip4, 47_010, 3, 10);
       await flush(h, atA);
       expect(onPort(h.flows, 47_010).map((f) => f.traceObservationPoint)).toEqual([
         TraceObservationPoint.TO_STACK,
         TraceObservationPoint.TO_STACK,
         TraceObservationPoint.TO_STACK,
       ]);
-      expect(h.plugin.attachments.map((a) => a.ifname)).toEqual([topo.a.hostIf]);
+      expect(h.plugin.attachments.map((a) => a.ifname)).toEqual([suite.topo.a.hostIf]);
     });
   },
   { requires: () => (probes.programTypeSupported('sched_cls') ? undefined : 'the kernel refuses sched_cls programs') },

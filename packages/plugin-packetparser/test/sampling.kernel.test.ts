@@ -4,13 +4,13 @@
  * kernel counted as sampled away equal the packets sent times the hooks they passed. Without a budget nothing
  * registers and every event is reported (the other kernel tests assert those exact counts).
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { BpfObject, RingBufferReader, probes } from '@retina-ts/bpf-runtime';
 import { CpuBudgetController, TraceObservationPoint, samplingHubOf, type Flow } from '@retina-ts/core';
 import { describeKernel, waitFor } from '@retina-ts/testkit';
 import { decodeEvent, type PacketEvent } from '../src/decode.js';
 import { bpfObjectPath } from '../src/plugin.js';
-import { createTopology, sendUdpFrom, startPlugin, type Harness, type Topology } from './kernel-env.js';
+import { sendUdpFrom, startPlugin, topologySuite, type Harness } from './kernel-env.js';
 
 const MARKER_PORT = 47_899;
 const dport = (f: Flow) => f.l4?.udp?.destinationPort;
@@ -107,18 +107,7 @@ describeKernel(
 describeKernel(
   'packetparser sampling under cpuBudget',
   () => {
-    let topo: Topology;
-    let harness: Harness | undefined;
-    let nextSourcePort = 43_000;
-
-    beforeAll(() => {
-      topo = createTopology();
-    });
-    afterEach(async () => {
-      await harness?.stop();
-      harness = undefined;
-    });
-    afterAll(() => topo?.destroy());
+    const suite = topologySuite(43_000);
 
     /** Sends an unsampled marker datagram and waits for its event: every earlier event has been read then. */
     async function flush(h: Harness): Promise<void> {
@@ -126,7 +115,7 @@ describeKernel(
       const rate = hub.rate;
       hub.setRate(1);
       const before = h.flows.filter((f) => dport(f) === MARKER_PORT && atB(f)).length;
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port: MARKER_PORT, sourcePort: nextSourcePort++, count: 1, size: 1 });
+      sendUdpFrom(suite.topo.a.ns, { address: suite.topo.b.ip4, port: MARKER_PORT, sourcePort: suite.sourcePort(), count: 1, size: 1 });
       await waitFor(() => h.flows.filter((f) => dport(f) === MARKER_PORT && atB(f)).length > before, {
         description: 'the marker datagram to be reported',
       });
@@ -134,7 +123,7 @@ describeKernel(
     }
 
     it('reports one event in N and counts the rest, so reported + sampled away = packets × hooks, exactly', async () => {
-      const h = (harness = await startPlugin(topo, {}, { bypassLookupIPOfInterest: true, cpuBudget: 0.5 }));
+      const h = (suite.harness = await startPlugin(suite.topo, {}, { bypassLookupIPOfInterest: true, cpuBudget: 0.5 }));
       const hub = samplingHubOf(h.metrics);
       expect(hub.samplers).toEqual(['packetparser']);
       expect(h.plugin.samplingRate()).toBe(1);
@@ -143,7 +132,7 @@ describeKernel(
       expect(h.plugin.samplingRate()).toBe(4);
       const sent = 1500;
       const port = 47_801;
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port, sourcePort: nextSourcePort++, count: sent, size: 32 });
+      sendUdpFrom(suite.topo.a.ns, { address: suite.topo.b.ip4, port, sourcePort: suite.sourcePort(), count: sent, size: 32 });
       await flush(h);
 
       const reported = h.flows.filter((f) => dport(f) === port);
@@ -164,13 +153,13 @@ describeKernel(
 
       // The sampled-away counter reaches /metrics (it is collected on stop at the latest).
       await h.stop();
-      harness = undefined;
+      suite.harness = undefined;
       const text = (await h.metrics.expose()).body;
       expect(text).toContain(`controlplane_networkobservability_sampled_away_events_total{plugin="packetparser"} ${away}`);
     });
 
     it('the budget controller raises the kernel rate when over budget and lowers it again when under', async () => {
-      const h = (harness = await startPlugin(topo, {}, { bypassLookupIPOfInterest: true, cpuBudget: 0.2 }));
+      const h = (suite.harness = await startPlugin(suite.topo, {}, { bypassLookupIPOfInterest: true, cpuBudget: 0.2 }));
       let cpu = 0;
       let now = 0;
       const c = new CpuBudgetController({
@@ -196,7 +185,7 @@ describeKernel(
 
       // Back at 1 every packet is reported again.
       const port = 47_802;
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port, sourcePort: nextSourcePort++, count: 20, size: 32 });
+      sendUdpFrom(suite.topo.a.ns, { address: suite.topo.b.ip4, port, sourcePort: suite.sourcePort(), count: 20, size: 32 });
       await flush(h);
       const reported = h.flows.filter((f) => dport(f) === port);
       expect(reported).toHaveLength(40);
@@ -204,10 +193,10 @@ describeKernel(
     });
 
     it('without a budget the plugin does not register and reports every event', async () => {
-      const h = (harness = await startPlugin(topo, {}, { bypassLookupIPOfInterest: true }));
+      const h = (suite.harness = await startPlugin(suite.topo, {}, { bypassLookupIPOfInterest: true }));
       expect(samplingHubOf(h.metrics).samplers).toEqual([]);
       const port = 47_803;
-      sendUdpFrom(topo.a.ns, { address: topo.b.ip4, port, sourcePort: nextSourcePort++, count: 300, size: 32 });
+      sendUdpFrom(suite.topo.a.ns, { address: suite.topo.b.ip4, port, sourcePort: suite.sourcePort(), count: 300, size: 32 });
       await flush(h);
       expect(h.flows.filter((f) => dport(f) === port)).toHaveLength(600);
       expect(h.plugin.sampledAway()).toBe(0n);
