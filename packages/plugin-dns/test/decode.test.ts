@@ -7,7 +7,7 @@ import {
   parseDnsMessage,
   typeName,
 } from '../src/decode.js';
-import { a, aaaa, cname, query, record, response } from './packets.js';
+import { QUERY_TUPLE, a, aaaa, cname, query, record, response } from './packets.js';
 
 /** The reason of the DnsDecodeError `fn` throws. */
 function reasonOf(fn: () => unknown): string {
@@ -25,10 +25,7 @@ describe('decodeEventHeader', () => {
     const msg = query('example.com');
     const rec = record(msg, {
       tsNs: 123_456_789_012n,
-      source: '10.1.0.2',
-      destination: '10.1.0.53',
-      sourcePort: 40001,
-      destinationPort: 53,
+      ...QUERY_TUPLE,
       ifindex: 9,
       pktLen: 99,
       pktType: 4,
@@ -36,10 +33,7 @@ describe('decodeEventHeader', () => {
     expect(decodeEventHeader(rec, 0, rec.length)).toEqual({
       tsNs: 123_456_789_012n,
       family: 4,
-      source: '10.1.0.2',
-      destination: '10.1.0.53',
-      sourcePort: 40001,
-      destinationPort: 53,
+      ...QUERY_TUPLE,
       protocol: 17,
       ifindex: 9,
       packetLength: 99,

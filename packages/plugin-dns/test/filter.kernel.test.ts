@@ -9,7 +9,7 @@ import { describeKernel, waitFor } from '@retina-ts/testkit';
 import { DNS_EVENT_HEADER_SIZE, decodeEventHeader } from '../src/decode.js';
 import { DNS_EVENTS_MAP, DNS_PROGRAM, DNS_STATS_MAP, KernelStat, defaultObjectPath } from '../src/plugin.js';
 import { dnsPortsConstant } from '../src/options.js';
-import { a, frame, query, response } from './packets.js';
+import { QUERY_TUPLE, a, frame, query, response } from './packets.js';
 
 /** A loaded filter and everything it wrote. */
 class FilterUnderTest {
@@ -72,16 +72,13 @@ describeKernel('dns socket filter (BPF_PROG_TEST_RUN)', () => {
   it('copies an IPv4 UDP query into a record and never keeps the packet on the socket', async () => {
     const before = f.records.length;
     const msg = query('example.com', 'A', 0x4242);
-    const packet = frame(msg, { source: '10.1.0.2', destination: '10.1.0.53', sourcePort: 40001 });
+    const packet = frame(msg, QUERY_TUPLE);
     expect(f.feed(packet)).toBe(0);
     const rec = (await f.waitRecords(before + 1))[before] as Buffer;
     const h = decodeEventHeader(rec, 0, rec.length);
     expect(h).toMatchObject({
       family: 4,
-      source: '10.1.0.2',
-      destination: '10.1.0.53',
-      sourcePort: 40001,
-      destinationPort: 53,
+      ...QUERY_TUPLE,
       protocol: 17,
       messageLength: msg.length,
       capturedLength: msg.length,

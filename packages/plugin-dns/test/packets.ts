@@ -48,6 +48,18 @@ export function cname(name: string, target: string, ttl = 60): dnsPacket.Answer 
   return { type: 'CNAME', name, ttl, class: 'IN', data: target };
 }
 
+/** The client and the DNS server the builders below default to. */
+export const CLIENT_IP = '10.1.0.2';
+export const SERVER_IP = '10.1.0.53';
+
+/** A query's addresses and ports, as the builders take them and a record header gives them back. */
+export const QUERY_TUPLE = {
+  source: CLIENT_IP,
+  destination: SERVER_IP,
+  sourcePort: 40001,
+  destinationPort: 53,
+} as const;
+
 /** Fields of a synthetic ring-buffer record. */
 export interface RecordFields {
   tsNs?: bigint;
@@ -70,8 +82,8 @@ export function record(message: Buffer, f: RecordFields = {}): Buffer {
   const L = DNS_EVENT_LAYOUT;
   const capLen = f.capLen ?? Math.min(message.length, 2048);
   const buf = Buffer.alloc(DNS_EVENT_HEADER_SIZE + capLen);
-  const source = f.source ?? '10.1.0.2';
-  const destination = f.destination ?? '10.1.0.53';
+  const source = f.source ?? CLIENT_IP;
+  const destination = f.destination ?? SERVER_IP;
   const v4 = isIPv4(source);
   buf.writeBigUInt64LE(f.tsNs ?? 1_000_000_000n, L.tsNs);
   if (v4) {
@@ -132,8 +144,8 @@ export interface FrameFields {
 
 /** An Ethernet frame carrying `payload` (a DNS message) over UDP or TCP, IPv4 or IPv6. */
 export function frame(payload: Buffer, f: FrameFields = {}): Buffer {
-  const source = f.source ?? '10.1.0.2';
-  const destination = f.destination ?? '10.1.0.53';
+  const source = f.source ?? CLIENT_IP;
+  const destination = f.destination ?? SERVER_IP;
   const v4 = isIPv4(source);
   const protocol = f.protocol ?? 17;
   let l4: Buffer;
