@@ -34,11 +34,13 @@ function udpFrame(): Buffer {
   return Buffer.concat([eth, ip, udp]);
 }
 
-/** Runs a program `runs` times on one UDP frame with nobody reading the ring; returns the kernel's counters. */
-function runUnread(sample: number | undefined, runs: number) {
+/**
+ * Runs a program `runs` times on one UDP frame with nobody reading a ring of `ringBytes` (an event takes 160 bytes
+ * of it: one page holds 25); returns the kernel's counters.
+ */
+function runUnread(sample: number | undefined, runs: number, ringBytes: number) {
   const obj = BpfObject.open(bpfObjectPath());
-  // One page: 25 events fit, so a reader that never reads fills it at once.
-  obj.setConstant('bypass_ioi', 1).setMapMaxEntries('rts_pp_events', 4096);
+  obj.setConstant('bypass_ioi', 1).setMapMaxEntries('rts_pp_events', ringBytes);
   obj.load();
   if (sample !== undefined) {
     const v = Buffer.alloc(4);
@@ -76,8 +78,12 @@ describeKernel(
   'packetparser backpressure under cpuBudget (BPF_PROG_TEST_RUN)',
   () => {
     it('a reader that falls behind costs no event under a budget: past half the ring the programs keep fewer, counted', async () => {
+      // 102 events fit in four pages: 51 at rate 1, about 25 at 1 in 16 (some 400 runs), then 1 in 256 for the
+      // remaining ~550 runs keeps about 2 of the 25 slots left. (With one page, 6 slots after three quarters, the
+      // 1-in-256 phase would overflow in about one run in ten: the design bounds a stall's cost, it does not make
+      // an unread ring infinite.)
       const runs = 1000;
-      const { obj, ringFull, sampledAway } = runUnread(1, runs);
+      const { obj, ringFull, sampledAway } = runUnread(1, runs, 16384);
       expect(ringFull).toBe(0);
       const kept = runs - sampledAway;
       const events = await drain(obj, kept);
@@ -93,7 +99,8 @@ describeKernel(
 
     it('without a budget nothing is sampled: the full ring loses events as it always did, and says so', async () => {
       const runs = 100;
-      const { obj, ringFull, sampledAway } = runUnread(undefined, runs);
+      // One page: 25 events fit, so a reader that never reads fills it at once.
+      const { obj, ringFull, sampledAway } = runUnread(undefined, runs, 4096);
       expect(sampledAway).toBe(0);
       expect(ringFull).toBeGreaterThan(0);
       const events = await drain(obj, runs - ringFull);
