@@ -281,11 +281,17 @@ describeKernel(
         }
         return out;
       };
-      // Samples reach Prometheus a scrape or two after the traffic (bounded wait; the list below must be empty).
+      // Samples reach Prometheus a scrape or two after the traffic (bounded wait; the list below must be empty). On a
+      // machine short of CPU a round's one ICMP drop or FIN can reach the counters only after Prometheus' last
+      // scrape of the wait, or be rate-limited by the kernel; a panel still empty gets up to two more rounds.
       let last: string[] = [];
-      await eventually(async () => (last = await missing()).length === 0, 20, 500).catch(() => undefined);
+      for (let round = 0; round < 3; round++) {
+        if (round > 0) traffic();
+        await eventually(async () => (last = await missing()).length === 0, 20, 500).catch(() => undefined);
+        if (last.length === 0) break;
+      }
       expect(last).toEqual([]);
-    });
+    }, 90_000);
 
     it('shows the pods, reasons and return codes the traffic made, under the variables', async () => {
       const vars = { cluster: CLUSTER, instance: cluster.nodeName, namespace: 'shop', window: WINDOW };
