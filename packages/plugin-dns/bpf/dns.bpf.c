@@ -175,6 +175,26 @@ struct l4_ports {
 	__be16 dest;
 };
 
+/*
+ * The ports of a UDP or TCP header at l4_off (`with_ip`: already read together with the IP header) into *sport and
+ * *dport; false for another protocol, an unreadable header, or ports that are not a DNS server's.
+ */
+static __always_inline bool dns_transport_ports(struct __sk_buff *skb, __u8 proto, __u64 l4_off,
+						const struct l4_ports *with_ip, __u16 *sport, __u16 *dport)
+{
+	struct l4_ports ports;
+
+	if (proto != PROTO_UDP && proto != PROTO_TCP)
+		return false;
+	if (with_ip)
+		ports = *with_ip;
+	else if (bpf_skb_load_bytes(skb, l4_off, &ports, sizeof(ports)) < 0)
+		return false;
+	*sport = bpf_ntohs(ports.source);
+	*dport = bpf_ntohs(ports.dest);
+	return is_dns_port(*sport) || is_dns_port(*dport);
+}
+
 SEC("socket")
 int rts_dns_filter(struct __sk_buff *skb)
 {
@@ -198,7 +218,6 @@ int rts_dns_filter(struct __sk_buff *skb)
 			struct l4_ports ports;
 		} v6;
 	} h;
-	struct l4_ports ports;
 
 	/* Out of this namespace: only what it originated; a forwarded packet was reported on its way in. */
 	if (pkt_type == PACKET_OUTGOING && (skb->ingress_ifindex != 0 || skb->ifindex == LOOPBACK_IFINDEX_))
@@ -219,16 +238,8 @@ int rts_dns_filter(struct __sk_buff *skb)
 		if (ihl < sizeof(h.v4.ip))
 			return 0;
 		proto = h.v4.ip.protocol;
-		if (proto != PROTO_UDP && proto != PROTO_TCP)
-			return 0;
 		l4_off = l3 + ihl;
-		if (ihl == sizeof(h.v4.ip))
-			ports = h.v4.ports;
-		else if (bpf_skb_load_bytes(skb, l4_off, &ports, sizeof(ports)) < 0)
-			return 0;
-		sport = bpf_ntohs(ports.source);
-		dport = bpf_ntohs(ports.dest);
-		if (!is_dns_port(sport) && !is_dns_port(dport))
+		if (!dns_transport_ports(skb, proto, l4_off, ihl == sizeof(h.v4.ip) ? &h.v4.ports : NULL, &sport, &dport))
 			return 0;
 		l3_len = bpf_ntohs(h.v4.ip.tot_len);
 		if (l3_len < ihl)
@@ -274,16 +285,9 @@ int rts_dns_filter(struct __sk_buff *skb)
 			next = ext.next;
 		}
 		proto = next;
-		if (proto != PROTO_UDP && proto != PROTO_TCP)
-			return 0;
 		l4_off = off;
-		if (off == l3 + sizeof(h.v6.ip6))
-			ports = h.v6.ports;
-		else if (bpf_skb_load_bytes(skb, l4_off, &ports, sizeof(ports)) < 0)
-			return 0;
-		sport = bpf_ntohs(ports.source);
-		dport = bpf_ntohs(ports.dest);
-		if (!is_dns_port(sport) && !is_dns_port(dport))
+		if (!dns_transport_ports(skb, proto, l4_off, off == l3 + sizeof(h.v6.ip6) ? &h.v6.ports : NULL, &sport,
+					 &dport))
 			return 0;
 	}
 
