@@ -829,9 +829,8 @@ class NativeReader : public Napi::ObjectWrap<NativeReader<kSource>> {
 // contiguous) and lends the three areas to JavaScript as external ArrayBuffers: the JS thread walks the records
 // and advances the consumer position itself, with no copy and no second thread. This side only says when to look:
 // a libuv poll on the map's descriptor (readable while the ring holds unread records; the kernel wakes it when a
-// record is committed to a consumer that had caught up) and, after a drain that found records, a timerfd every
-// interval until a drain finds the ring empty, so that under load the loop is woken once per interval instead of
-// once per record.
+// record is committed to a consumer that had caught up) and, after a drain that found records, a timerfd one
+// interval later, so that under load the loop is woken once per interval instead of once per record.
 //
 // watch(drain): drain(errno) runs on the JS thread. errno 0: look at the ring; it returns 0 when the ring was
 // empty (wait for the kernel's wakeup), 1 when it took records (look again after the interval) and -1 when it
@@ -1002,31 +1001,19 @@ class NativeRingMap : public Napi::ObjectWrap<NativeRingMap> {
   }
 
   void WaitForRing() {
-    if (timerPeriodNs_ != 0) {
-      // Idle from now on: the periodic timer stops until records flow again.
-      itimerspec off{};
-      timerfd_settime(timerFd_, 0, &off, nullptr);
-      timerPeriodNs_ = 0;
-    }
     uv_poll_stop(timer_);
     int r = uv_poll_start(ring_, UV_READABLE, &NativeRingMap::OnRing);
     if (r != 0) Fail(-r);
   }
 
-  // Wakes the loop after `ns`. periodic: and every `ns` after that, until WaitForRing. While drains keep finding
-  // records the timer is set once, so a wake-up costs no syscall but the read that clears the timer.
-  void WaitFor(uint64_t ns, bool periodic) {
+  void WaitFor(uint64_t ns) {
     uv_poll_stop(ring_);
-    if (!periodic || timerPeriodNs_ != ns) {
-      itimerspec spec{};
-      spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000u);
-      spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000u);
-      if (periodic) spec.it_interval = spec.it_value;
-      if (timerfd_settime(timerFd_, 0, &spec, nullptr) != 0) {
-        Fail(errno);
-        return;
-      }
-      timerPeriodNs_ = periodic ? ns : 0;
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000u);
+    spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000u);
+    if (timerfd_settime(timerFd_, 0, &spec, nullptr) != 0) {
+      Fail(errno);
+      return;
     }
     int r = uv_poll_start(timer_, UV_READABLE, &NativeRingMap::OnTimer);
     if (r != 0) Fail(-r);
@@ -1053,8 +1040,7 @@ class NativeRingMap : public Napi::ObjectWrap<NativeRingMap> {
     int result = CallDrain(0);
     if (!watching_) return;  // drain stopped the reader
     if (result == 0) WaitForRing();
-    else if (result < 0) WaitFor(1, false);
-    else WaitFor(intervalNs_, true);
+    else WaitFor(result < 0 ? 1 : intervalNs_);
   }
 
   // Stops watching and tells JavaScript why.
@@ -1122,8 +1108,6 @@ class NativeRingMap : public Napi::ObjectWrap<NativeRingMap> {
   std::vector<Napi::Reference<Napi::ArrayBuffer>> areaRefs_;
   size_t ringBytes_ = 0;
   uint64_t intervalNs_ = 200'000;
-  // The period the timer runs with, 0 when it is a one-shot or disarmed.
-  uint64_t timerPeriodNs_ = 0;
   int mapFd_ = -1;
   int timerFd_ = -1;
   uv_poll_t* ring_ = nullptr;

@@ -47,8 +47,7 @@ const AT = 1;
 const IN_FLIGHT = 2;
 const BUSY = 3;
 const BYTES_WALKED = 4;
-const READ_AHEAD = 5;
-const POS_SLOTS = 6;
+const POS_SLOTS = 5;
 const RECORDS = 0;
 const BATCHES = 1;
 const BYTES = 2;
@@ -61,9 +60,6 @@ const LOADS_ORDERED = process.arch === 'x64' || process.arch === 'ia32';
 // wakes once per interval, not once per record. Shorter for rings that would fill sooner.
 const MAX_INTERVAL_NS = 200_000;
 const MIN_INTERVAL_NS = 10_000;
-const READ_AHEAD_BYTES = 1024;
-// The walk keeps positions in the data area (twice the ring) as 32-bit integers.
-const MAX_INLINE_RING_BYTES = 1 << 30;
 
 /**
  * The inline mode behind the same native-handle interface the threaded reader uses, so that BatchReader's
@@ -94,19 +90,12 @@ class InlineRing implements NativeBatchReaderHandle {
   // larger one changes representation, which throws away the drain's optimized code (and with it most of its speed)
   // for the rest of a run.
   /** CONS: the consumer position (bytes since the ring was created; exact as a double below 2^53); AT: that modulo
-   * the ring's size, where the next header is; IN_FLIGHT: where the batch inside onBatch ends, or -1; BUSY,
-   * BYTES_WALKED and READ_AHEAD (a sink): walkRing's other results. */
+   * the ring's size, where the next header is; IN_FLIGHT: where the batch inside onBatch ends, or -1; BUSY and
+   * BYTES_WALKED: walkRing's other results. */
   readonly #pos = new Float64Array(POS_SLOTS);
   /** RECORDS, BATCHES, BYTES, ERROR. */
   readonly #counts = new Float64Array(4);
   constructor(map: BpfMap, maxBatch: number) {
-    if (map.maxEntries > MAX_INLINE_RING_BYTES) {
-      throw new BpfError(
-        `RingBufferReader: mode 'inline' reads rings of at most ${MAX_INLINE_RING_BYTES} bytes; ` +
-          `${map.name} has ${map.maxEntries} (use mode 'thread')`,
-        { errno: 0, operation: 'create RingBufferReader', target: map.name },
-      );
-    }
     this.#ring = new (native().NativeRingMap)(map.handle, InlineRing.intervalNs(map.maxEntries));
     const areas = this.#ring.areas();
     const ringBytes = areas.ringBytes;
@@ -206,7 +195,7 @@ class InlineRing implements NativeBatchReaderHandle {
         this.#lengths,
         pos,
         prod,
-        this.#ringBytes - 1,
+        this.#ringBytes,
         this.#maxBatch,
       );
       const cons = pos[CONS]!;
@@ -233,10 +222,8 @@ class InlineRing implements NativeBatchReaderHandle {
     }
     // Caught up with the producer position read at the start. Unlike libbpf, do not look again at once: records that
     // arrived meanwhile wait for the interval, so that under load batches are large (a batch costs about as much
-    // as a hundred records) instead of a few records each. Unless they already fill an eighth of the ring (the
-    // reader is catching up after a pause): then look again on the next loop turn.
-    if (took === 0) return 0;
-    return Number(Atomics.load(this.#producer, 0)) - pos[CONS]! > this.#ringBytes / 8 ? -1 : 1;
+    // as a hundred records) instead of a few records each.
+    return took > 0 ? 1 : 0;
   }
 }
 
@@ -244,9 +231,7 @@ class InlineRing implements NativeBatchReaderHandle {
  * Notes the records from pos[CONS] (at pos[AT] in the data area) up to `prod`, at most `maxBatch` of them, in
  * `offsets` and `lengths`; returns how many. Advances pos[CONS] and pos[AT] past them and past discarded records,
  * sets pos[BUSY] when it stopped at a record still being written and pos[BYTES_WALKED] to the records' bytes.
- * A function of typed arrays only, so that it can be compiled before the first records arrive (warmWalk). The
- * positions inside the loop are small integers (the ring is at most 1 GiB, a power of two): the loop's chain from
- * one header load to the next is an add and a mask, with no conversion to and from doubles.
+ * A function of typed arrays only, so that it can be compiled before the first records arrive (warmWalk).
  */
 function walkRing(
   headers: Int32Array,
@@ -254,24 +239,16 @@ function walkRing(
   lengths: Uint32Array,
   pos: Float64Array,
   prod: number,
-  mask: number,
+  ringBytes: number,
   maxBatch: number,
 ): number {
   const ordered = LOADS_ORDERED;
-  const cons = pos[CONS]!;
-  // At most the ring's size: the producer never runs further ahead than that.
-  const avail = (prod - cons) | 0;
-  let at = pos[AT]! | 0;
-  let walked = 0;
+  let cons = pos[CONS]!;
+  let at = pos[AT]!;
   let count = 0;
   let bytes = 0;
   let busy = 0;
-  // A load a kilobyte ahead of the header, whose value is never used: it asks for the cache line early. Each
-  // header's position comes from the one before, so without it the walk waits for one cache line at a time to
-  // arrive from the producer's CPU; with it, a dozen records' lines are on their way at once.
-  let ahead = 0;
-  while (walked < avail && count < maxBatch) {
-    ahead ^= headers[((at + READ_AHEAD_BYTES) & mask) >>> 2]!;
+  while (cons < prod && count < maxBatch) {
     const len = ordered ? headers[at >>> 2]! : Atomics.load(headers, at >>> 2);
     if ((len & BUSY_BIT) !== 0) {
       // Reserved and not yet submitted: everything after it waits too (the kernel commits in order).
@@ -279,22 +256,21 @@ function walkRing(
       break;
     }
     const size = len & LENGTH_MASK;
+    const step = (size + HEADER_BYTES + 7) & ~7;
     if ((len & DISCARD_BIT) === 0) {
       offsets[count] = at + HEADER_BYTES;
       lengths[count] = size;
       count++;
       bytes += (size + 7) & ~7;
     }
-    const step = (size + HEADER_BYTES + 7) & ~7;
-    walked += step;
-    at = (at + step) & mask;
+    cons += step;
+    at += step;
+    if (at >= ringBytes) at -= ringBytes;
   }
-  pos[CONS] = cons + walked;
+  pos[CONS] = cons;
   pos[AT] = at;
   pos[BUSY] = busy;
   pos[BYTES_WALKED] = bytes;
-  // Stored so that V8 keeps the read-ahead loads.
-  pos[READ_AHEAD] = ahead;
   return count;
 }
 
@@ -303,32 +279,21 @@ let walkWarm = false;
 /**
  * Runs walkRing over a synthetic ring until V8 has optimized it, once per process: a reader started while records
  * flood in would otherwise walk the first ones in the interpreter, at a fraction of the speed, and the ring could
- * fill meanwhile. Every path is taken (discarded records, the wrap at the ring's end, a record still being written,
- * a full batch): a path first taken by optimized code throws that code away, and the ring fills while the walk runs
- * in the interpreter until V8 has compiled it again. About a millisecond.
+ * fill meanwhile. About a millisecond.
  */
 function warmWalk(): void {
   if (walkWarm) return;
   walkWarm = true;
   const ringBytes = 64 * 1024;
-  const record = 72;
   const headers = new Int32Array(ringBytes / 2);
+  for (let at = 0; at + 72 <= ringBytes; at += 72) headers[at >>> 2] = at % 720 === 0 ? 64 | DISCARD_BIT : 64;
   const offsets = new Uint32Array(1024);
   const lengths = new Uint32Array(1024);
   const pos = new Float64Array(POS_SLOTS);
-  // 900 records from 20 before the ring's end; every tenth discarded, the 850th still being written.
-  const start = ringBytes - 20 * record;
-  for (let i = 0; i < 900; i++) {
-    const at = (start + i * record) % ringBytes;
-    headers[at >>> 2] = i === 850 ? 64 | BUSY_BIT : i % 10 === 0 ? 64 | DISCARD_BIT : 64;
-  }
-  for (let i = 0; i < 400; i++) {
-    pos[CONS] = start;
-    pos[AT] = start;
-    const maxBatch = i % 2 === 0 ? 1024 : 256;
-    while (walkRing(headers, offsets, lengths, pos, start + 900 * record, ringBytes - 1, maxBatch) > 0) {
-      if (pos[BUSY] !== 0) break;
-    }
+  for (let i = 0; i < 300; i++) {
+    pos[CONS] = 0;
+    pos[AT] = 0;
+    walkRing(headers, offsets, lengths, pos, 72 * 900, ringBytes, 1024);
   }
 }
 
