@@ -11,10 +11,12 @@ export { BpfLink, type LinkKind } from './link.js';
 export {
   BpfMap,
   possibleCpus,
+  sumPerCpuFields,
   sumPerCpuStruct,
   sumPerCpuU64,
   type BatchOptions,
   type MapUpdateFlag,
+  type PerCpuLayout,
 } from './map.js';
 export {
   RingBufferReader,

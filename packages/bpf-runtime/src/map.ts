@@ -47,6 +47,39 @@ export function sumPerCpuStruct<V extends object>(values: readonly Buffer[], lay
   return out as V;
 }
 
+/** What sumPerCpuFields reads of a struct declaration (a defineStruct() layout has both). */
+export interface PerCpuLayout<K extends string> {
+  readonly size: number;
+  readonly offsets: { readonly [F in K]: number };
+}
+
+/**
+ * Sums the u64 fields `fields` of `layout` (host byte order) over one map key's per-CPU values; no values give
+ * zeros. Unlike sumPerCpuStruct it decodes only those fields and checks each value's length: a value shorter than
+ * the struct means the BPF object and the package that decodes it are out of step, and a RangeError names the CPU
+ * and `struct`, the C struct's name.
+ */
+export function sumPerCpuFields<K extends string>(
+  values: readonly Uint8Array[],
+  layout: PerCpuLayout<K>,
+  struct: string,
+  fields: readonly K[],
+): Record<K, bigint> {
+  const total = Object.fromEntries(fields.map((f) => [f, 0n])) as Record<K, bigint>;
+  const le = hostIsLittleEndian();
+  for (const [cpu, value] of values.entries()) {
+    if (value.byteLength < layout.size) {
+      throw new RangeError(
+        `per-CPU value of CPU ${cpu} has ${value.byteLength} bytes; ${struct} needs ${layout.size} ` +
+          '(the BPF object and this package are out of step: rebuild the package)',
+      );
+    }
+    const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
+    for (const f of fields) total[f] += view.getBigUint64(layout.offsets[f], le);
+  }
+  return total;
+}
+
 /** Something that closes with the map (the owning object's liveness check). */
 interface MapOwner {
   assertOpen(operation: string): void;

@@ -21,7 +21,6 @@ export * from './metrics/module.js';
 export * from './plugin/options.js';
 export * from './plugin/option-rules.js';
 export * from './plugin/flow-fields.js';
-export * from './plugin/per-cpu.js';
 export * from './advanced/index.js';
 export * from './plugin/node-events.js';
 export * from './util/compare.js';

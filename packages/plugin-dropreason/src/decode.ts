@@ -6,12 +6,11 @@ import {
   CiliumEventType,
   FlowType,
   flowIp,
-  sumPerCpu,
   TraceObservationPoint,
   TrafficDirection,
   Verdict,
 } from '@retina-ts/core';
-import { defineStruct, formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
+import { defineStruct, formatIpv4, formatIpv6, sumPerCpuFields } from '@retina-ts/bpf-runtime';
 import type { Flow, Layer4 } from '@retina-ts/core';
 import { dropReasonDesc, type DropReasonCatalog } from './reasons.js';
 
@@ -99,15 +98,7 @@ export function encodeMetricKey(reason: number, dir: number): Buffer {
 
 /** Sums a per-CPU metrics value (one 16-byte slot per CPU) into packets and bytes. */
 export function sumMetricValues(perCpu: readonly Uint8Array[]): { packets: bigint; bytes: bigint } {
-  return sumPerCpu(perCpu, METRIC_VAL, 'metric_val', ['packets', 'bytes']);
-}
-
-/** Sums one u64 per CPU (the rts_dr_stats values). */
-export function sumU64(perCpu: readonly Uint8Array[]): bigint {
-  let total = 0n;
-  for (const slot of perCpu)
-    total += new DataView(slot.buffer, slot.byteOffset, slot.byteLength).getBigUint64(0, true);
-  return total;
+  return sumPerCpuFields(perCpu, METRIC_VAL, 'metric_val', ['packets', 'bytes']);
 }
 
 /** One metric series: label values and the cumulative totals to set. */

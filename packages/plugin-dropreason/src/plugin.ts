@@ -7,7 +7,7 @@ import { BpfObject, RingBufferReader, bundledObjectCandidates, probes } from '@r
 import type { BpfLink, BpfMap, RecordBatch } from '@retina-ts/bpf-runtime';
 import { PluginBase } from '@retina-ts/core';
 import type { EventClock, EventStream, PluginContext } from '@retina-ts/core';
-import { kernelEnums, moduleEnums } from '@retina-ts/bpf-runtime';
+import { kernelEnums, moduleEnums, sumPerCpuU64 } from '@retina-ts/bpf-runtime';
 import {
   decodeDropEvent,
   decodeMetricKey,
@@ -15,7 +15,6 @@ import {
   eventToFlow,
   KERNEL_STATS,
   sumMetricValues,
-  sumU64,
   toSeries,
   type DropCounter,
 } from './decode.js';
@@ -219,7 +218,7 @@ function kernelLost(stats: BpfMap): bigint {
     const key = Buffer.alloc(4);
     key.writeUInt32LE(index);
     const values = stats.lookupPerCpu(key);
-    if (values) total += sumU64(values);
+    if (values) total += sumPerCpuU64(values);
   }
   return total;
 }

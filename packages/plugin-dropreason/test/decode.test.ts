@@ -17,11 +17,10 @@ import {
   encodeMetricKey,
   eventToFlow,
   sumMetricValues,
-  sumU64,
   toSeries,
   type DropEvent,
 } from '../src/decode.js';
-import { formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
+import { formatIpv4, formatIpv6, sumPerCpuU64 } from '@retina-ts/bpf-runtime';
 import { DropReasonCatalog } from '../src/reasons.js';
 
 const reasons: BtfEnum = {
@@ -64,7 +63,7 @@ describe('metric map layout', () => {
     expect(() => sumMetricValues([Buffer.alloc(8)])).toThrow('per-CPU value of CPU 0 has 8 bytes; metric_val needs 16');
     const one = Buffer.alloc(8);
     one.writeBigUInt64LE(7n);
-    expect(sumU64([one, one])).toBe(14n);
+    expect(sumPerCpuU64([one, one])).toBe(14n);
   });
 });
 

@@ -32,9 +32,18 @@ const world = vi.hoisted(() => ({
 }));
 
 vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
-  // Address formatting, struct layouts, object lookup and BTF reading (of the files the tests write) are real.
-  const { formatIpv4, formatIpv6, defineStruct, bundledObjectCandidates, kernelEnums, moduleEnums } =
-    await importOriginal<typeof BpfRuntime>();
+  // Address formatting, struct layouts, per-CPU sums, object lookup and BTF reading (of the files the tests write)
+  // are real.
+  const {
+    formatIpv4,
+    formatIpv6,
+    defineStruct,
+    sumPerCpuFields,
+    sumPerCpuU64,
+    bundledObjectCandidates,
+    kernelEnums,
+    moduleEnums,
+  } = await importOriginal<typeof BpfRuntime>();
   class FakeMap {
     constructor(readonly name: string) {}
     *keys(): IterableIterator<Buffer> {
@@ -126,6 +135,8 @@ vi.mock('@retina-ts/bpf-runtime', async (importOriginal) => {
     formatIpv4,
     formatIpv6,
     defineStruct,
+    sumPerCpuFields,
+    sumPerCpuU64,
     bundledObjectCandidates,
     kernelEnums,
     moduleEnums,

@@ -2,8 +2,7 @@
  * Pure parts of the packetforward plugin: the layout of the kernel counters, their per-CPU summing, and the
  * default-route lookup that picks the interface to watch. No I/O here, so all of it is tested with fixtures.
  */
-import { defineStruct } from '@retina-ts/bpf-runtime';
-import { sumPerCpu } from '@retina-ts/core';
+import { defineStruct, sumPerCpuFields } from '@retina-ts/bpf-runtime';
 
 /** Traffic directions, in the order of the BPF map's keys (0 = ingress, 1 = egress). */
 export const DIRECTIONS = ['ingress', 'egress'] as const;
@@ -33,7 +32,7 @@ export function directionKey(direction: Direction): Buffer {
 
 /** Sums the per-CPU `pf_counters` values of one map key. */
 export function sumPerCpuCounters(values: readonly Uint8Array[]): ForwardTotals {
-  return sumPerCpu(values, PF_COUNTERS, 'pf_counters', ['packets', 'bytes']);
+  return sumPerCpuFields(values, PF_COUNTERS, 'pf_counters', ['packets', 'bytes']);
 }
 
 const RTF_UP = 0x1;

@@ -2,12 +2,11 @@
  * Pure parts of the tcpretrans plugin: the kernel record and counter layouts, their decoding, the folding of a
  * batch of records into one flow per connection, and the flow record itself. No I/O, so it is tested with bytes.
  */
-import { defineStruct, formatIpv4, formatIpv6 } from '@retina-ts/bpf-runtime';
+import { defineStruct, formatIpv4, formatIpv6, sumPerCpuFields } from '@retina-ts/bpf-runtime';
 import {
   CiliumEventType,
   FlowType,
   flowIp,
-  sumPerCpu,
   TraceObservationPoint,
   TrafficDirection,
   Verdict,
@@ -235,6 +234,6 @@ export interface RetransStats {
 
 /** Sums the per-CPU `tr_stats` values. */
 export function sumRetransStats(values: readonly Uint8Array[]): RetransStats {
-  const t = sumPerCpu(values, TR_STATS, 'tr_stats', ['retransmits', 'events_lost', 'events_limited']);
+  const t = sumPerCpuFields(values, TR_STATS, 'tr_stats', ['retransmits', 'events_lost', 'events_limited']);
   return { retransmits: t.retransmits, eventsLost: t.events_lost, eventsLimited: t.events_limited };
 }

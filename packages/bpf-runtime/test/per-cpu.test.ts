@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { sumPerCpu } from '../src/index.js';
+import { sumPerCpuFields } from '../src/index.js';
 
 /** `struct { u64 a; u32 pad[2]; u64 b; }` as defineStruct declares it. */
 const LAYOUT = { size: 24, offsets: { a: 0, b: 16 } } as const;
 
-/** One CPU's value of LAYOUT, little-endian as the kernel writes it. */
+/** One CPU's value of LAYOUT, little-endian as the kernel writes it on x86_64 and arm64. */
 function value(a: bigint, b: bigint): Uint8Array {
   const view = new DataView(new ArrayBuffer(LAYOUT.size));
   view.setBigUint64(LAYOUT.offsets.a, a, true);
@@ -12,25 +12,27 @@ function value(a: bigint, b: bigint): Uint8Array {
   return new Uint8Array(view.buffer);
 }
 
-describe('sumPerCpu', () => {
+describe('sumPerCpuFields', () => {
   it('adds each field over the CPUs, exactly beyond 2^53', () => {
     const big = 2n ** 62n;
-    expect(sumPerCpu([value(1n, 10n), value(0n, 0n), value(big, 5n)], LAYOUT, 'demo', ['a', 'b'])).toEqual({
+    expect(
+      sumPerCpuFields([value(1n, 10n), value(0n, 0n), value(big, 5n)], LAYOUT, 'demo', ['a', 'b']),
+    ).toEqual({
       a: big + 1n,
       b: 15n,
     });
-    expect(sumPerCpu([value(3n, 4n)], LAYOUT, 'demo', ['b'])).toEqual({ b: 4n });
+    expect(sumPerCpuFields([value(3n, 4n)], LAYOUT, 'demo', ['b'])).toEqual({ b: 4n });
   });
 
   it('gives zeros for no CPUs and reads values that start inside a larger buffer', () => {
-    expect(sumPerCpu([], LAYOUT, 'demo', ['a', 'b'])).toEqual({ a: 0n, b: 0n });
+    expect(sumPerCpuFields([], LAYOUT, 'demo', ['a', 'b'])).toEqual({ a: 0n, b: 0n });
     const backing = Buffer.alloc(LAYOUT.size + 3);
     Buffer.from(value(7n, 9n)).copy(backing, 3);
-    expect(sumPerCpu([backing.subarray(3)], LAYOUT, 'demo', ['a', 'b'])).toEqual({ a: 7n, b: 9n });
+    expect(sumPerCpuFields([backing.subarray(3)], LAYOUT, 'demo', ['a', 'b'])).toEqual({ a: 7n, b: 9n });
   });
 
   it('names the CPU and the struct of a value that is too short', () => {
-    expect(() => sumPerCpu([value(1n, 1n), Buffer.alloc(8)], LAYOUT, 'demo', ['a'])).toThrow(
+    expect(() => sumPerCpuFields([value(1n, 1n), Buffer.alloc(8)], LAYOUT, 'demo', ['a'])).toThrow(
       'per-CPU value of CPU 1 has 8 bytes; demo needs 24 (the BPF object and this package are out of step: rebuild the package)',
     );
   });
