@@ -19,7 +19,7 @@ import { epochOffsetNs, PluginBase, type EventStream, type PluginContext } from 
 import type { DnsDecodeError, ParseErrorReason } from './decode.js';
 import { InterfaceNames } from './interfaces.js';
 import { dnsMetrics, resetDnsMetrics } from './metrics.js';
-import { DNS_OPTION_KEYS, dnsPorts, dnsPortsConstant, parseDnsOptions, type DnsOptions } from './options.js';
+import { dnsOptions, dnsPorts, dnsPortsConstant, type DnsOptions } from './options.js';
 import { DnsEventProcessor, type DnsProcessorStats } from './processor.js';
 
 /** Kernel object names, as in bpf/dns.bpf.c. */
@@ -110,14 +110,8 @@ export class DnsPlugin extends PluginBase {
   }
 
   protected override onInit(ctx: PluginContext): void {
-    const { options, unknownKeys } = parseDnsOptions(ctx.options);
+    const options = dnsOptions.read(ctx);
     this.#options = options;
-    if (unknownKeys.length > 0) {
-      ctx.logger.warn(
-        { unknownKeys },
-        `plugins.dns: ignoring unknown option(s) ${unknownKeys.join(', ')} (known: ${DNS_OPTION_KEYS.join(', ')})`,
-      );
-    }
     this.#emitFlows = flowsWanted(options.emitFlows, ctx.config);
 
     // Capabilities, socket filters and ring buffers are declared in `requires` and checked before init.
